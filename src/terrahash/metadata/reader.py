@@ -1,0 +1,135 @@
+"""Reader base class, the one registry, and ``read_metadata`` (sniffing by content).
+
+A reader declares what it is (``name``, ``description``), says from a file's *content*
+whether it is its format (``sniff``) and maps fields (``read`` returns dicts of record
+fields). Everything else (decoding, safe parsing, UTC, centre from footprint, record
+validation, error wording) happens here once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from terrahash.errors import MetadataError
+from terrahash.metadata.document import Document
+from terrahash.metadata.platforms import normalize_platform
+from terrahash.metadata.record import SceneRecord
+
+_REGISTRY: dict[str, type[MetadataReader]] = {}
+
+
+class MetadataReader(ABC):
+    """One metadata format. Subclasses are registered when defined."""
+
+    #: Unique format name, shown as ``format`` in records (e.g. ``landsat_mtl_txt``).
+    name: ClassVar[str]
+    #: One line for ``terrahash meta --list-formats`` and the formats table.
+    description: ClassVar[str] = ""
+    #: Sniffing order: lower runs first; generic formats (STAC, GeoTIFF) run last.
+    priority: ClassVar[int] = 50
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "__abstractmethods__", None) or "name" not in cls.__dict__:
+            return
+        if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+            raise RuntimeError(f"two metadata readers are named {cls.name!r}")
+        _REGISTRY[cls.name] = cls
+
+    @classmethod
+    @abstractmethod
+    def sniff(cls, doc: Document) -> bool:
+        """True when ``doc``'s content is this format. Must not raise on other formats."""
+
+    @abstractmethod
+    def read(self, doc: Document) -> list[dict[str, Any]]:
+        """Record fields for each scene in ``doc`` (most formats: exactly one)."""
+
+    def refuse(self, doc: Document, why: str) -> MetadataError:
+        """An error for a file that is this format but describes no optical scene."""
+        return doc.error(f"{self.name}: {why}")
+
+
+def _load_builtin_readers() -> None:
+    from terrahash.metadata import readers
+
+    for info in pkgutil.iter_modules(readers.__path__):
+        importlib.import_module(f"{readers.__name__}.{info.name}")
+
+
+def list_readers() -> list[type[MetadataReader]]:
+    """Registered readers in sniffing order."""
+    _load_builtin_readers()
+    return sorted(_REGISTRY.values(), key=lambda r: (r.priority, r.name))
+
+
+def get_reader(name: str) -> type[MetadataReader]:
+    """A reader class by its format name."""
+    _load_builtin_readers()
+    try:
+        return _REGISTRY[name]
+    except KeyError as exc:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"unknown metadata format {name!r}; known: {known}") from exc
+
+
+def sniff(doc: Document) -> type[MetadataReader]:
+    """The reader for ``doc``, chosen from its content only."""
+    if not doc.is_raster and doc.looks_xml:
+        doc.xml  # noqa: B018 - parse first: unsafe or malformed XML is refused before sniffing
+    for reader in list_readers():
+        try:
+            if reader.sniff(doc):
+                return reader
+        except MetadataError:
+            raise
+        except Exception:  # noqa: BLE001 - a sniffer must never decide by crashing
+            continue
+    if doc.is_raster:
+        raise doc.error("raster format not recognised")
+    hint = doc.root_tag
+    detail = f" (XML root <{hint}>)" if hint else ""
+    raise doc.error(f"unknown metadata format{detail}; see 'terrahash meta --list-formats'")
+
+
+def build_record(fields: dict[str, Any], doc: Document, reader: str) -> SceneRecord:
+    """Validate reader output into a record, normalising the platform name."""
+    fields = dict(fields)
+    fields.setdefault("source", doc.path)
+    fields["format"] = reader
+    if fields.get("platform") is not None:
+        fields["platform"] = normalize_platform(fields["platform"])
+    fields = {k: v for k, v in fields.items() if not (k == "extra" and not v)}
+    try:
+        return SceneRecord(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise doc.error(f"{reader}: invalid values: {problems}") from exc
+
+
+def read_metadata(path: str | Path, data: bytes | None = None) -> list[SceneRecord]:
+    """Every scene record in one metadata file (a STAC item list gives several).
+
+    Raises:
+        MetadataError: naming the file and what is wrong with it.
+    """
+    doc = Document(path, data)
+    reader_cls = sniff(doc)
+    reader = reader_cls()
+    try:
+        fields_list = reader.read(doc)
+    except MetadataError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise doc.error(f"{reader_cls.name}: could not read the file: {exc}") from exc
+    if not fields_list:
+        raise doc.error(f"{reader_cls.name}: no scene found in the file")
+    return [build_record(f, doc, reader_cls.name) for f in fields_list]

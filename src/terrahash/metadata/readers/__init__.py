@@ -1,0 +1,1 @@
+"""Built-in metadata readers: one module per format, registered when imported."""

@@ -1,0 +1,212 @@
+"""The normalised spatiotemporal record of one scene (the R2STFT input).
+
+Units are fixed here, at the boundary: datetimes are timezone-aware UTC, coordinates are
+WGS84 lon/lat, cloud cover is a percentage, angles are degrees, GSD is metres. Readers
+convert vendor conventions before building a record, so nothing downstream has to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from datetime import UTC
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+
+#: Version of the record schema; bump it and add a migration in ``migrate_record``.
+RECORD_SCHEMA_VERSION = 1
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` suffix (microseconds only when present)."""
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def _finite(value: float | None, name: str, low: float, high: float) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    if math.isnan(value):
+        return None
+    if not (low <= value <= high):
+        raise ValueError(f"{name} must be within [{low}, {high}], got {value}")
+    return value
+
+
+class SceneRecord(BaseModel):
+    """One scene's spatiotemporal record. Unknown values are ``None``, never guessed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = RECORD_SCHEMA_VERSION
+    #: The path the record was read from, as given.
+    source: str | None = None
+    #: Name of the reader that parsed it (see ``list_readers()``).
+    format: str | None = None
+    #: Scene / product identifier as the provider spells it.
+    id: str | None = None
+    #: STAC-style platform: lowercase, hyphenated (``landsat-8``, ``sentinel-2a``, ``gf-2``).
+    platform: str | None = None
+    instrument: str | None = None
+    processing_level: str | None = None
+    #: Acquisition instant (UTC); for composites, the start of the period.
+    datetime: dt.datetime | None = None
+    start_datetime: dt.datetime | None = None
+    end_datetime: dt.datetime | None = None
+    center_lat: float | None = None
+    center_lon: float | None = None
+    #: GeoJSON Polygon in WGS84 lon/lat.
+    footprint: dict[str, Any] | None = None
+    #: Nominal GSD of the main multispectral bands, metres.
+    gsd_m: float | None = None
+    #: Cloud cover in percent (0-100).
+    cloud_cover: float | None = None
+    sun_elevation: float | None = None
+    sun_azimuth: float | None = None
+    #: Off-nadir / viewing angle, degrees.
+    view_angle: float | None = None
+    bands: list[str] | None = None
+    #: EPSG code of the product grid, where the product states one.
+    epsg: int | None = None
+    #: Fields the reader found but the schema has no slot for (kept, never dropped).
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("datetime", "start_datetime", "end_datetime")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("datetime must be timezone-aware (readers convert local times)")
+        return value.astimezone(UTC)
+
+    @field_validator("center_lat")
+    @classmethod
+    def _lat(cls, value: float | None) -> float | None:
+        return _finite(value, "center_lat", -90.0, 90.0)
+
+    @field_validator("center_lon")
+    @classmethod
+    def _lon(cls, value: float | None) -> float | None:
+        return _finite(value, "center_lon", -180.0, 180.0)
+
+    @field_validator("cloud_cover")
+    @classmethod
+    def _cloud(cls, value: float | None) -> float | None:
+        return _finite(value, "cloud_cover (percent)", 0.0, 100.0)
+
+    @field_validator("sun_elevation")
+    @classmethod
+    def _sun_el(cls, value: float | None) -> float | None:
+        return _finite(value, "sun_elevation", -90.0, 90.0)
+
+    @field_validator("sun_azimuth")
+    @classmethod
+    def _sun_az(cls, value: float | None) -> float | None:
+        return _finite(value, "sun_azimuth", -360.0, 360.0)
+
+    @field_validator("view_angle")
+    @classmethod
+    def _view(cls, value: float | None) -> float | None:
+        return _finite(value, "view_angle", -90.0, 90.0)
+
+    @field_validator("gsd_m")
+    @classmethod
+    def _gsd(cls, value: float | None) -> float | None:
+        value = _finite(value, "gsd_m", 0.0, 1e6)
+        if value == 0.0:
+            return None
+        return value
+
+    @field_validator("footprint")
+    @classmethod
+    def _footprint(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if value.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError(f"footprint must be a GeoJSON Polygon, got type {value.get('type')!r}")
+        for ring in _rings(value):
+            for lon, lat, *_ in ring:
+                if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+                    raise ValueError(f"footprint vertex ({lon}, {lat}) is not WGS84 lon/lat")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_center(self) -> SceneRecord:
+        # The centre is derived from the footprint when the product does not state one.
+        if self.center_lat is None and self.center_lon is None and self.footprint is not None:
+            lon, lat = footprint_center(self.footprint)
+            object.__setattr__(self, "center_lat", round(lat, 6))
+            object.__setattr__(self, "center_lon", round(lon, 6))
+        return self
+
+    @field_serializer("datetime", "start_datetime", "end_datetime")
+    def _ser_dt(self, value: dt.datetime | None) -> str | None:
+        return format_datetime(value) if value is not None else None
+
+    # -- views -------------------------------------------------------------------------
+    def to_json_dict(self) -> dict[str, Any]:
+        """The flat JSON form printed by ``terrahash meta --json``."""
+        return self.model_dump(mode="json")
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """(west, south, east, north) of the footprint, or of the centre point."""
+        if self.footprint is not None:
+            pts = [pt for ring in _rings(self.footprint) for pt in ring]
+            lons = [p[0] for p in pts]
+            lats = [p[1] for p in pts]
+            return (min(lons), min(lats), max(lons), max(lats))
+        if self.center_lat is not None and self.center_lon is not None:
+            return (self.center_lon, self.center_lat, self.center_lon, self.center_lat)
+        return None
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> SceneRecord:
+        """Inverse of ``to_json_dict``, migrating older schema versions."""
+        return cls.model_validate(migrate_record(dict(data)))
+
+
+def migrate_record(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a stored record dict up to ``RECORD_SCHEMA_VERSION`` (no-op at version 1)."""
+    version = int(data.get("schema_version", 1))
+    if version > RECORD_SCHEMA_VERSION:
+        raise ValueError(
+            f"record schema_version {version} is newer than this TerraHash supports "
+            f"({RECORD_SCHEMA_VERSION}); upgrade terrahash"
+        )
+    data["schema_version"] = RECORD_SCHEMA_VERSION
+    return data
+
+
+def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
+    coords = geometry.get("coordinates") or []
+    if geometry.get("type") == "MultiPolygon":
+        return [ring for poly in coords for ring in poly]
+    return list(coords)
+
+
+def polygon(points: list[tuple[float, float]]) -> dict[str, Any]:
+    """A closed GeoJSON Polygon from (lon, lat) vertices."""
+    ring = [[float(lon), float(lat)] for lon, lat in points]
+    if ring and ring[0] != ring[-1]:
+        ring.append(list(ring[0]))
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def footprint_center(geometry: dict[str, Any]) -> tuple[float, float]:
+    """Vertex mean of the outer ring(s), antimeridian-aware: returns (lon, lat)."""
+    pts = [pt for ring in _rings(geometry) for pt in (ring[:-1] if ring[0] == ring[-1] else ring)]
+    lons = [p[0] for p in pts]
+    lats = [p[1] for p in pts]
+    if max(lons) - min(lons) > 180.0:  # crosses the antimeridian: average in [0, 360)
+        lons = [lon + 360.0 if lon < 0 else lon for lon in lons]
+    lon = sum(lons) / len(lons)
+    if lon > 180.0:
+        lon -= 360.0
+    return lon, sum(lats) / len(lats)
