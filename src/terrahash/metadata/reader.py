@@ -60,6 +60,8 @@ def _load_builtin_readers() -> None:
     from terrahash.metadata import readers
 
     for info in pkgutil.iter_modules(readers.__path__):
+        if info.name.startswith("_"):  # private helpers shared by a family of readers
+            continue
         importlib.import_module(f"{readers.__name__}.{info.name}")
 
 
