@@ -130,6 +130,491 @@ def prompt(
             print(json.dumps(payload))
 
 
+# ---------------------------------------------------------------------------------------
+# archive scan and tiling
+# ---------------------------------------------------------------------------------------
+@app.command()
+def scan(
+    folder: Annotated[Path, typer.Argument(help="Archive folder to walk (recursively).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the scan as one JSON document.")
+    ] = False,
+    tiles: Annotated[
+        Path | None, typer.Option("--tiles", help="Write tiles + manifest.csv to this folder.")
+    ] = None,
+    tile_size: Annotated[int, typer.Option("--tile-size", help="Tile edge in pixels.")] = 256,
+    levels: Annotated[
+        str, typer.Option("--levels", help="Pyramid levels; level L reads 2^(L-1) x coarser.")
+    ] = "1",
+    bands: Annotated[
+        str | None, typer.Option("--bands", help="Composite bands, e.g. B4,B3,B2 (default: RGB).")
+    ] = None,
+    min_valid: Annotated[
+        float, typer.Option("--min-valid", help="Skip tiles with less valid (non-zero) area.")
+    ] = 0.5,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing manifest.")
+    ] = False,
+) -> None:
+    """Pair image files with their metadata sidecars; optionally cut them into tiles.
+
+    Files are recognised by content: rasters by magic bytes, sidecars by the metadata
+    readers. Band files of one product (`_B2`, `_B3`, `_B4`) form one scene, and a sidecar
+    is paired only when its product id (Landsat), tile + day (Sentinel-2) or stem matches.
+    With `--tiles`, each scene becomes 8-bit PNG tiles (2-98 % stretch per scene) with a
+    `manifest.csv` giving each tile's WGS84 footprint and centre, the scene's date, platform
+    and cloud cover: a dataset folder that `train` and `index build` accept.
+
+    Examples:
+
+        terrahash scan ../shared/data/rasters
+
+        terrahash scan ../shared/data/rasters/landsat_paraguay --json
+
+        terrahash scan ../shared/data/rasters --tiles archive_tiles --tile-size 256 --levels 1,2
+
+        terrahash scan scenes/ --tiles out --bands B4,B3,B2 --min-valid 0.8
+    """
+    from terrahash.data.scan import scan_archive
+    from terrahash.data.tiling import TileSpec, count_windows, parse_band_list, write_tiles
+
+    try:
+        result = scan_archive(folder)
+        if as_json:
+            print(json.dumps(result.to_json_dict(), ensure_ascii=False))
+        else:
+            _print_scan(result)
+        if tiles is None:
+            return
+        try:
+            level_list = tuple(int(v) for v in levels.split(",") if v.strip())
+        except ValueError:
+            raise fail(f"error: --levels takes integers like 1,2, got {levels!r}") from None
+        spec = TileSpec(tile_size, level_list, min_valid)
+        band_list = parse_band_list(bands)
+        bar, step = _progress(count_windows(result.scenes, spec), "tiling")
+        with bar:
+            manifest = write_tiles(result.scenes, tiles, spec, band_list, step, overwrite)
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    with open(manifest, encoding="utf-8") as fh:
+        n_tiles = sum(1 for _ in fh) - 1
+    err_console.print(f"wrote {n_tiles} tiles of {len(result.scenes)} scenes to {manifest}")
+
+
+def _print_scan(result) -> None:  # noqa: ANN001 - ScanResult
+    table = Table("scene", "bands", "sidecar", "platform", "date", title=f"scenes in {result.root}")
+    for scene in result.scenes:
+        date = scene.record.to_json_dict()["datetime"] or ""
+        if scene.record.extra.get("datetime_precision") == "day":
+            date = date[:10]
+        names = ",".join(b.band or b.path.name for b in scene.bands)
+        sidecar = scene.sidecar.name if scene.sidecar else "-"
+        table.add_row(scene.scene_id, names, sidecar, scene.record.platform or "", date[:19])
+    console.print(table)
+    if result.unpaired_sidecars:
+        lonely = Table("sidecar", "product", "date", title="metadata without a matching raster")
+        for path, records in result.unpaired_sidecars:
+            when = records[0].to_json_dict()["datetime"] or ""
+            lonely.add_row(path.name, records[0].id or "", when[:19])
+        console.print(lonely)
+
+
+# ---------------------------------------------------------------------------------------
+# index and search
+# ---------------------------------------------------------------------------------------
+index_app = typer.Typer(help="Build, extend and inspect hash indexes.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+def _progress(total: int, what: str):  # noqa: ANN202 - (Progress, callback)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=err_console, transient=True)
+    task = bar.add_task(what, total=total)
+    return bar, lambda n: bar.advance(task, n)
+
+
+def _dataset_size(data_dir: Path) -> int:
+    from terrahash.data import load_dataset
+
+    return len(load_dataset(data_dir))
+
+
+@index_app.command("build")
+def index_build(
+    run_dir: Annotated[Path, typer.Argument(help="A training run folder (config.json + weights).")],
+    data_dir: Annotated[Path, typer.Argument(help="A dataset folder with manifest.csv.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Index folder to write.")],
+) -> None:
+    """Encode a dataset with a trained model and write an index (codes, catalog, RSHST tree).
+
+    Items with records are encoded with the fused (image + metadata) codes. An existing
+    index at --out is replaced atomically; a crash leaves it intact.
+
+    Examples:
+
+        terrahash index build runs/ccls2t-64 ../shared/data/scenes/ucmerced --out ucm.thi
+    """
+    from terrahash.index.build import build_index
+
+    try:
+        bar, step = _progress(_dataset_size(data_dir), "encoding")
+        with bar:
+            index = build_index(run_dir, data_dir, out, progress=step)
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"indexed {len(index)} items ({index.bits} bits) into {out}")
+
+
+@index_app.command("add")
+def index_add(
+    index_dir: Annotated[Path, typer.Argument(help="An index folder.")],
+    data_dir: Annotated[Path, typer.Argument(help="A dataset folder with manifest.csv.")],
+    model: Annotated[Path | None, typer.Option("--model", help="Run folder (default: the index's).")] = None,
+) -> None:
+    """Encode a dataset with the index's model and add it (existing ids are updated).
+
+    Examples:
+
+        terrahash index add ucm.thi ../shared/data/scenes/aid
+    """
+    from terrahash.index.build import add_to_index
+
+    try:
+        bar, step = _progress(_dataset_size(data_dir), "encoding")
+        with bar:
+            index, n = add_to_index(index_dir, data_dir, run_dir=model, progress=step)
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"added {n} items; the index now holds {len(index)}")
+
+
+@index_app.command("info")
+def index_info(
+    index_dir: Annotated[Path, typer.Argument(help="An index folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full info as JSON.")] = False,
+) -> None:
+    """Show an index's size, code length, model, catalog ranges and tree shape.
+
+    Examples:
+
+        terrahash index info ucm.thi --json
+    """
+    from terrahash.index import Index
+
+    try:
+        with Index.open(index_dir) as index:
+            info = index.info()
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print(json.dumps(info, indent=2, default=str))
+        return
+    table = Table(title=str(index_dir), show_header=False)
+    for key in ("count", "bits", "code_kind", "format_version", "generation", "updated", "bytes_per_item"):
+        table.add_row(key, str(info.get(key)))
+    table.add_row("model", json.dumps(info.get("model")))
+    for key in ("time_range", "gsd_range", "platforms", "with_footprint"):
+        table.add_row(key, json.dumps(info["catalog"].get(key), default=str))
+    table.add_row("labels", str(len(info["catalog"]["labels"])))
+    table.add_row("tree", json.dumps(info.get("tree")))
+    console.print(table)
+
+
+@app.command()
+def search(
+    index_dir: Annotated[Path, typer.Argument(help="An index folder.")],
+    image: Annotated[Path | None, typer.Option("--image", help="Query image file.")] = None,
+    meta_file: Annotated[Path | None, typer.Option("--meta", help="Query metadata file.")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Query text.")] = None,
+    item_id: Annotated[str | None, typer.Option("--id", help="Query by an indexed item's id.")] = None,
+    bbox: Annotated[str | None, typer.Option("--bbox", help="W,S,E,N lon/lat.")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="ISO date/time, inclusive.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="ISO date/time, inclusive.")] = None,
+    platform: Annotated[list[str] | None, typer.Option("--platform", help="Platform (repeatable).")] = None,
+    gsd_min: Annotated[float | None, typer.Option("--gsd-min", help="Minimum GSD, metres.")] = None,
+    gsd_max: Annotated[float | None, typer.Option("--gsd-max", help="Maximum GSD, metres.")] = None,
+    cloud_max: Annotated[float | None, typer.Option("--cloud-max", help="Maximum cloud cover, %.")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", help="Label (repeatable).")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of results.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    exact: Annotated[bool, typer.Option("--exact/--approx", help="Exact scan or RSHST approximate.")] = True,
+    nprobe: Annotated[int | None, typer.Option("--nprobe", help="Tree buckets to visit (--approx).")] = None,
+    show: Annotated[Path | None, typer.Option("--show", help="Write a contact sheet PNG.")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="Run folder (default: the index's).")] = None,
+) -> None:
+    """Search an index by image, image + metadata, metadata, text or id, with filters.
+
+    Examples:
+
+        terrahash search ucm.thi --image tile.jpg -k 10
+
+        terrahash search ucm.thi --image tile.jpg --meta MTL.txt --cloud-max 20 --json
+
+        terrahash search ucm.thi --text "dense residential area" --gsd-max 1
+
+        terrahash search ucm.thi --id agricultural00 --label forest --show results.png
+    """
+    from terrahash.index import Filters, Index
+    from terrahash.index.filters import normalize_filters
+    from terrahash.search import Query, contact_sheet, hits, query_codes, to_json
+
+    query = Query(image=image, meta=meta_file, text=text, id=item_id)
+    try:
+        query.validate()
+        filters = normalize_filters(Filters(
+            bbox=bbox, start=start, end=end, platforms=tuple(platform) if platform else None,  # type: ignore[arg-type]
+            gsd_min=gsd_min, gsd_max=gsd_max, cloud_max=cloud_max, labels=tuple(label) if label else None,
+        ))
+        with Index.open(index_dir) as index:
+            codes = query_codes(index, query, run_dir=model)
+            result = index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe)
+            found = hits(index, result)
+            payload = to_json(index, result)
+    except (TerraHashError, ValueError) as exc:
+        msg = str(exc) if isinstance(exc, TerraHashError) else f"{index_dir}: error: {exc}"
+        raise fail(msg) from exc
+    if show is not None:
+        contact_sheet(found, show, query_image=image, query_text=text or item_id or (meta_file and meta_file.name))
+    if as_json:
+        print(json.dumps(payload, ensure_ascii=False))
+        return
+    table = Table("rank", "id", "distance", "label", "platform", "date",
+                  title=f"{len(found)} results, {result.scanned[0]} codes scanned, {result.took_ms:.1f} ms")
+    for hit in found:
+        rec = hit.record or {}
+        table.add_row(str(hit.rank), hit.id, str(hit.distance), hit.label or "",
+                      str(rec.get("platform") or ""), str(rec.get("datetime") or "")[:10])
+    console.print(table)
+    if show is not None:
+        err_console.print(f"contact sheet written to {show}")
+
+
+# ---------------------------------------------------------------------------------------
+# model: train and encode
+# ---------------------------------------------------------------------------------------
+@app.command()
+def train(
+    data_dir: Annotated[Path, typer.Argument(help="Dataset folder with manifest.csv.")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
+    method: Annotated[str, typer.Option(help="ccls2t, unsupervised, dpsh, hashnet or csq.")] = "ccls2t",
+    bits: Annotated[int, typer.Option(help="Code length: 16, 32, 64 or 128.")] = 64,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 40,
+    image_size: Annotated[int, typer.Option(help="Input size in pixels (path_128 is read for >= 128).")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed for split, init and augmentation.")] = 0,
+    no_text: Annotated[bool, typer.Option("--no-text", help="Ablation: no text branch.")] = False,
+    single_scale: Annotated[bool, typer.Option("--single-scale", help="Ablation: one image scale.")] = False,
+    no_itc: Annotated[bool, typer.Option("--no-itc", help="Ablation: no image-text contrastive term.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from RUN_DIR/checkpoint.pt.")] = False,
+    backbone_weights: Annotated[
+        Path | None, typer.Option(help="torchvision ResNet-18/50 state dict (.pth or .safetensors).")
+    ] = None,
+) -> None:
+    """Train a hashing model and write RUN_DIR (model.safetensors, config.json, metrics.csv, loss_curve.png).
+
+    The split (80/20, stratified, seeded) and a validation part of train used for model
+    selection are stored in config.json. Same seed, same codes.
+
+    Examples:
+
+        terrahash train ../shared/data/scenes/ucmerced --out runs/ucm64
+
+        terrahash train ../shared/data/scenes/ucmerced --out runs/csq64 --method csq --bits 64
+
+        terrahash train ../shared/data/scenes/aid --out runs/aid --epochs 20 --no-itc
+    """
+    from terrahash.train.progress import RichProgress
+    from terrahash.train.run import TrainOptions
+    from terrahash.train.run import train as run_training
+
+    opts = TrainOptions(
+        method=method, bits=bits, epochs=epochs, image_size=image_size, seed=seed,
+        use_text=not no_text, multiscale=not single_scale, itc=not no_itc, resume=resume,
+        backbone_weights=None if backbone_weights is None else str(backbone_weights),
+    )
+    try:
+        config = run_training(data_dir, out, opts, progress=lambda d, n: RichProgress(d, n, err_console))
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    best = config["best_val_map@100"]
+    console.print(
+        f"wrote {out} ({config['method']}, {config['bits']} bits, {config['train_seconds']:.0f} s"
+        + (f", best epoch {config['best_epoch']} val mAP@100 {best:.3f})" if best is not None else ")"),
+        highlight=False,
+    )
+
+
+@app.command()
+def encode(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `terrahash train`.")],
+    data_dir: Annotated[Path, typer.Argument(help="Dataset folder with manifest.csv.")],
+    out: Annotated[Path, typer.Option("--out", help="Output .npz file.")],
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Encode every item of DATA_DIR into CODES.npz: ids, packed codes and embeddings per query kind.
+
+    Keys: ids, labels ('|'-joined), split (train/val/test/other), kinds, codes_image,
+    codes_fused, codes_text (packed uint8, bits/8 bytes) and emb_image, emb_fused,
+    emb_text (float32). Image-only methods have no text kind. Prints the mean Hamming
+    distance between the kinds' codes for the same item.
+
+    Examples:
+
+        terrahash encode runs/ucm64 ../shared/data/scenes/ucmerced --out codes/ucm64.npz
+
+        terrahash encode runs/ucm64 my_scenes/ --out codes/mine.npz --json
+    """
+    from rich.progress import Progress
+
+    from terrahash.model.export import encode_folder
+
+    try:
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("encoding", total=None)
+            summary = encode_folder(run_dir, data_dir, out, batch_size,
+                                    progress=lambda n: bar.update(task, advance=n))
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print(json.dumps(summary))
+        return
+    console.print(f"wrote {summary['out']}: {summary['items']} items, {summary['bits']} bits, "
+                  f"kinds {', '.join(summary['kinds'])}", highlight=False)
+    for pair, dist in summary["agreement_hamming"].items():
+        console.print(f"  mean Hamming {pair}: {dist:.2f} bits", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------
+# evaluation
+# ---------------------------------------------------------------------------------------
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A training run folder (config.json + weights).")],
+    data_dir: Annotated[Path, typer.Argument(help="The dataset folder the run was trained on.")],
+    k: Annotated[str, typer.Option("--k", help="Extra mAP cut-offs, e.g. 5,20,100.")] = "20,100",
+    query_kind: Annotated[str, typer.Option("--query-kind", help="image|fused|text.")] = "image",
+    db_kind: Annotated[str, typer.Option("--db-kind", help="fused|image.")] = "fused",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the database order.")] = 0,
+    engines: Annotated[bool, typer.Option("--engines", help="Add FAISS baselines.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score a trained run: its test split queries its train split (mAP, P@k, NDCG ...).
+
+    The database is put in a seeded random order (ties are broken by it; the seed is
+    printed) and the order-free tie-aware mAP@100 is reported beside the stable one. AP is
+    normalised by min(R, k); queries with no relevant item are excluded and counted.
+
+    Examples:
+
+        terrahash evaluate runs/ccls2t-64 ../shared/data/scenes/ucmerced
+
+        terrahash evaluate runs/ccls2t-64 ../shared/data/scenes/ucmerced --k 5,20,100 --json
+
+        terrahash evaluate runs/dpsh-64 ../shared/data/scenes/aid --db-kind image --engines
+    """
+    from terrahash.data import load_dataset
+    from terrahash.evaluate.protocol import parse_ks
+    from terrahash.evaluate.run import encode_split, engines_split, report_split
+    from terrahash.model import load_model
+
+    try:
+        if query_kind not in ("image", "fused", "text") or db_kind not in ("image", "fused"):
+            raise TerraHashError(f"--query-kind {query_kind!r} / --db-kind {db_kind!r}: error: "
+                                 "expected --query-kind image|fused|text and --db-kind fused|image")
+        ks = parse_ks(k)
+        model = load_model(run_dir)
+        dataset = load_dataset(data_dir)
+        n_items = len(model.config.get("split", {}).get("train_ids", ())) + len(
+            model.config.get("split", {}).get("test_ids", ()))
+        bar, step = _progress(n_items, "encoding")
+        with bar:
+            split = encode_split(model, dataset, sorted({query_kind, db_kind}), progress=step)
+        report = report_split(split, query_kind, db_kind, ks, seed)
+        report.update(method=model.config.get("method"), bits=int(model.bits), dataset=dataset.name)
+        rows = engines_split(split, query_kind, db_kind, 100, seed) if engines else None
+    except TerraHashError as exc:
+        msg = str(exc) if ": error:" in str(exc) else f"{run_dir}: error: {exc}"
+        raise fail(msg) from exc
+    if rows is not None:
+        report["engines"] = rows
+    if as_json:
+        print(json.dumps(_json_safe(report)))
+        return
+    table = Table("metric", "value", title=f"{report['method']} {report['bits']} bits, "
+                  f"{report['query_kind']} queries vs {report['db_kind']} database")
+    for key, value in report.items():
+        if key != "engines":
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    if rows:
+        etable = Table("engine", "params", "map@100", "latency ms", "bytes/item", title="engines")
+        for row in rows:
+            etable.add_row(row["engine"], row["params"], f"{row['map@100']:.4f}",
+                           f"{row['latency_ms']:.3f}", f"{row['bytes_per_item']:.1f}")
+        console.print(etable)
+
+
+def _json_safe(value):  # noqa: ANN001, ANN202 - JSON-like
+    """NaN (a mean over no queries) becomes null: JSON has no NaN."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# service
+# ---------------------------------------------------------------------------------------
+@app.command()
+def serve(
+    index_dir: Annotated[Path, typer.Argument(help="Index folder (from `terrahash index build`).")],
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 for all.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the index).")] = 1,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Allow this CORS origin (repeatable); off by default.")
+    ] = None,
+    max_body_mb: Annotated[float, typer.Option(help="Request body limit in MiB (413 above).")] = 32.0,
+) -> None:
+    """Serve the retrieval HTTP API and the map web page for one index.
+
+    The index and its model load once per worker. `POST /admin/reload` or `kill -HUP PID`
+    re-opens the index without dropping requests; set `TERRAHASH_ADMIN_TOKEN` to require
+    `Authorization: Bearer TOKEN` for reload. API docs: `/docs`, `/openapi.json`.
+
+    Examples:
+
+        terrahash serve runs/ucm-index
+
+        terrahash serve runs/ucm-index --host 0.0.0.0 --port 8080 --workers 2
+
+        terrahash serve runs/ucm-index --cors-origin https://maps.example.org
+    """
+    import os
+
+    from terrahash.errors import lazy_import
+
+    uvicorn = lazy_import("uvicorn", "service")
+    from terrahash.service import app as service_app
+
+    os.environ[service_app.ENV_INDEX] = str(index_dir.resolve())
+    os.environ[service_app.ENV_CORS] = ",".join(cors_origin or [])
+    os.environ[service_app.ENV_MAX_BODY] = str(int(max_body_mb * 1024 * 1024))
+    try:
+        service_app.app_from_env(warm=False)  # fail fast, with a clear message, on a bad index
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    err_console.print(f"serving {index_dir} on http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run("terrahash.service.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="info", timeout_graceful_shutdown=10)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; ``main([...])`` is what tests call."""
     app(args=argv, prog_name="terrahash")

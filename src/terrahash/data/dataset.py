@@ -109,15 +109,15 @@ class SceneDataset(Sequence[SceneItem]):
             members = np.array(by_label[label])
             members = members[rng.permutation(len(members))]
             n_test = int(round(len(members) * test_fraction))
-            if len(members) >= 2:
-                n_test = min(max(n_test, 1), len(members) - 1)
-            else:
-                n_test = 0
+            # every class with two or more items keeps at least one on each side
+            n_test = min(max(n_test, 1), len(members) - 1) if len(members) >= 2 else 0
             test.extend(int(i) for i in members[:n_test])
             train.extend(int(i) for i in members[n_test:])
         return sorted(train), sorted(test)
 
-    def load_image(self, index: int, size: int | None = None, column: str | None = None) -> np.ndarray:
+    def load_image(
+        self, index: int, size: int | None = None, column: str | None = None
+    ) -> np.ndarray:
         """RGB ``uint8`` array (H, W, 3) of item ``index``, optionally resized to ``size``."""
         item = self.items[index]
         path = item.alternates.get(column, item.path) if column else item.path
@@ -159,7 +159,9 @@ def split_labels(text: str | None) -> tuple[str, ...]:
     return tuple(lab for lab in _LABEL_SPLIT.split(text.strip()) if lab)
 
 
-def record_from_row(row: dict[str, str], source: str, base: SceneRecord | None = None) -> SceneRecord:
+def record_from_row(
+    row: dict[str, str], source: str, base: SceneRecord | None = None
+) -> SceneRecord:
     """A record from a manifest row's columns, layered over ``base`` (a per-item metadata file)."""
     fields: dict[str, Any] = base.model_dump() if base is not None else {}
     fields["source"] = source
@@ -182,14 +184,17 @@ def record_from_row(row: dict[str, str], source: str, base: SceneRecord | None =
     if (when := _first(row, _DATE_COLUMNS)) is not None:
         parsed = parse_datetime(when)
         if parsed is None:
-            raise DatasetError(f"{source}: error: cannot parse date {when!r}")
+            raise DatasetError(f"cannot parse date {when!r}")
         fields["datetime"] = parsed
         if re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", when):
             extra["datetime_precision"] = "day"
     if (gsd := to_float(_first(row, ("gsd_m", "gsd")))) is not None:
         fields["gsd_m"] = gsd
     if (bbox := _first(row, ("bbox_wgs84", "bbox"))) is not None:
-        w, s, e, n = (float(v) for v in bbox.split(","))
+        try:
+            w, s, e, n = (float(v) for v in bbox.split(","))
+        except ValueError:
+            raise DatasetError(f"bbox {bbox!r} is not 'west,south,east,north' in degrees") from None
         fields["footprint"] = polygon([(w, s), (e, s), (e, n), (w, n)])
     if (epsg := _first(row, ("epsg",))) is not None:
         fields["epsg"] = int(str(epsg).upper().replace("EPSG:", ""))
@@ -222,18 +227,23 @@ def load_dataset(root: str | Path, image_column: str | None = None) -> SceneData
     root = Path(root)
     manifest = root / "manifest.csv"
     if not manifest.is_file():
-        raise DatasetError(f"{root}: error: no manifest.csv in this folder (is it a dataset folder?)")
+        raise DatasetError(
+            f"{root}: error: no manifest.csv in this folder (is it a dataset folder?)"
+        )
     with open(manifest, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
-        rows = list(reader)
+        # Short rows give None and long rows a None key: blank them so checks below stay simple.
+        rows = [{k: (v or "") for k, v in row.items() if isinstance(k, str)} for row in reader]
     column = image_column or next((c for c in _IMAGE_COLUMNS if c in columns), None)
     if column is None or column not in columns:
         raise DatasetError(
             f"{manifest}: error: no image column (expected one of {', '.join(_IMAGE_COLUMNS)}); "
             f"columns are {', '.join(columns)}"
         )
-    alt_columns = [c for c in columns if c != column and (c.startswith("path") or c == "patch_file")]
+    alt_columns = [
+        c for c in columns if c != column and (c.startswith("path") or c == "patch_file")
+    ]
     meta_column = next((c for c in _META_COLUMNS if c in columns), None)
     items: list[SceneItem] = []
     multilabel = False
@@ -244,7 +254,7 @@ def load_dataset(root: str | Path, image_column: str | None = None) -> SceneData
         if not rel:
             raise DatasetError(f"{manifest}:{line}: error: empty {column!r}")
         labels = split_labels(row.get("label"))
-        multilabel |= len(labels) > 1 or bool(row.get("label") and _LABEL_SPLIT.search(row["label"]))
+        multilabel |= len(labels) > 1 or bool(_LABEL_SPLIT.search(row.get("label", "")))
         base = None
         if meta_column and row.get(meta_column, "").strip():
             from terrahash.metadata import read_metadata

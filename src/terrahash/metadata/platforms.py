@@ -92,6 +92,10 @@ _ALIASES: dict[str, str] = {
     "globalx": "blacksky-global",
     "cas5001": "cas500-1",
     "cas5002": "cas500-2",
+    # Planet SkySat ids: SS01/SS02 are SkySat-1/-2, SSC1... the SkySat-C series.
+    "ss01": "skysat-1",
+    "ss02": "skysat-2",
+    **{f"ssc{n}": f"skysat-c{n}" for n in range(1, 22)},
 }
 
 #: Cyrillic names used by Roscosmos passports (free text), matched on prefix.

@@ -90,6 +90,8 @@ def sniff(doc: Document) -> type[MetadataReader]:
             if reader.sniff(doc):
                 return reader
         except MetadataError:
+            if doc.is_raster:  # a text sniffer touched ``doc.text`` of a raster: not its format
+                continue
             raise
         except Exception:  # noqa: BLE001 - a sniffer must never decide by crashing
             continue

@@ -12,7 +12,14 @@ import math
 from datetime import UTC
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 #: Version of the record schema; bump it and add a migration in ``migrate_record``.
 RECORD_SCHEMA_VERSION = 1
@@ -199,14 +206,46 @@ def polygon(points: list[tuple[float, float]]) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+def ring_centroid(ring: list[list[float]]) -> tuple[float, float]:
+    """Area centroid of a ring (shoelace); the vertex mean when the area is degenerate.
+
+    Valid-data outlines have many vertices along some edges, so their vertex mean is pulled
+    towards those edges; the area centroid is the scene's centre.
+    """
+    pts = [(float(p[0]), float(p[1])) for p in ring]
+    if pts[0] != pts[-1]:
+        pts.append(pts[0])
+    area = cx = cy = 0.0
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        cross = x0 * y1 - x1 * y0
+        area += cross
+        cx += (x0 + x1) * cross
+        cy += (y0 + y1) * cross
+    if abs(area) < 1e-12:
+        n = len(pts) - 1
+        return sum(p[0] for p in pts[:-1]) / n, sum(p[1] for p in pts[:-1]) / n
+    return cx / (3.0 * area), cy / (3.0 * area)
+
+
 def footprint_center(geometry: dict[str, Any]) -> tuple[float, float]:
-    """Vertex mean of the outer ring(s), antimeridian-aware: returns (lon, lat)."""
-    pts = [pt for ring in _rings(geometry) for pt in (ring[:-1] if ring[0] == ring[-1] else ring)]
-    lons = [p[0] for p in pts]
-    lats = [p[1] for p in pts]
-    if max(lons) - min(lons) > 180.0:  # crosses the antimeridian: average in [0, 360)
-        lons = [lon + 360.0 if lon < 0 else lon for lon in lons]
-    lon = sum(lons) / len(lons)
+    """Centre of the (first) outer ring, antimeridian-aware: returns (lon, lat).
+
+    Four-corner footprints use the corner mean (the convention of every vendor that states
+    corners); outlines with more vertices use the area centroid.
+    """
+    coords = geometry["coordinates"]
+    outer = coords[0][0] if geometry.get("type") == "MultiPolygon" else coords[0]
+    ring = [list(p[:2]) for p in outer]
+    lons = [p[0] for p in ring]
+    shifted = max(lons) - min(lons) > 180.0  # crosses the antimeridian: work in [0, 360)
+    if shifted:
+        ring = [[lon + 360.0 if lon < 0 else lon, lat] for lon, lat in ring]
+    corners = ring[:-1] if ring[0] == ring[-1] else ring
+    if len(corners) <= 4:
+        lon = sum(p[0] for p in corners) / len(corners)
+        lat = sum(p[1] for p in corners) / len(corners)
+    else:
+        lon, lat = ring_centroid(ring)
     if lon > 180.0:
         lon -= 360.0
-    return lon, sum(lats) / len(lats)
+    return lon, lat

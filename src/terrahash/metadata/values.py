@@ -145,6 +145,7 @@ def combine_date_time(date: Any, time: Any, tz: timezone = UTC) -> datetime | No
         return day
     hh, mm, ss, frac = m.groups()
     micro = int((frac or "0")[:6].ljust(6, "0"))
+    day = day.astimezone(tz)  # the calendar date as written, not its UTC conversion
     local = datetime(day.year, day.month, day.day, int(hh), int(mm), int(ss), micro, tzinfo=tz)
     return local.astimezone(UTC)
 

@@ -1,0 +1,311 @@
+"""Archive scan: pair raster files with their metadata sidecars, one ``Scene`` per product.
+
+An archive folder mixes band files (``..._B2.TIF``), metadata sidecars (``..._MTL.txt``,
+``MTD_MSIL1C.xml``) and unrelated files. Files are classified by *content* (raster magic
+bytes; ``read_metadata`` sniffing for sidecars), band files of one product are grouped,
+and a sidecar is paired only when its product identity matches the rasters' exactly
+(Landsat product id, Sentinel-2 tile + sensing day, or the same file stem): a sidecar of
+another date in the same folder stays unpaired rather than lending a wrong date.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from terrahash.errors import DatasetError, TerraHashError
+from terrahash.metadata import SceneRecord, read_metadata
+from terrahash.metadata.record import polygon
+
+#: TIFF, BigTIFF and JPEG 2000 (JP2 box and raw codestream) magic bytes.
+RASTER_MAGIC = (
+    b"II*\x00",
+    b"MM\x00*",
+    b"II+\x00",
+    b"MM\x00+",
+    b"\x00\x00\x00\x0cjP  ",
+    b"\xffO\xffQ",
+)
+#: Files larger than this are never sniffed as metadata sidecars.
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024
+
+_LANDSAT_ID = re.compile(
+    r"L(?P<sensor>[COTEM])(?P<sat>\d{2})_(?P<level>L\d[A-Z]{2})_(?P<pathrow>\d{6})_(?P<date>\d{8})"
+    r"(?:_\d{8})?_(?P<collection>\d{2})_(?P<tier>T1|T2|RT|A1|A2)"
+)
+_LANDSAT_SCENE = re.compile(
+    r"L(?P<sensor>[COTEM])(?P<sat>\d)(?P<pathrow>\d{6})(?P<yeardoy>\d{7})[A-Z]{3}\d{2}"
+)
+_S2_TILE = re.compile(r"(?:^|[_.])T(?P<tile>\d{2}[C-X][A-Z]{2})(?=$|[_.])")
+_S2_STAMP = re.compile(r"(?:^|_)(?P<day>\d{8})T\d{6}(?=$|_)")
+#: Band suffix of a band file's stem (``_B2``, ``_B04_10m``, ``_SR_B4``, ``_SZA``, ``_QA_PIXEL``).
+_BAND_SUFFIX = re.compile(
+    r"[_.-](?P<band>(?:SR_|ST_)?B\d{1,2}A?|TCI|SCL|AOT|WVP|SZA|SAA|VZA|VAA|QA_PIXEL|QA_RADSAT|BQA)"
+    r"(?:_\d+m)?$",
+    re.IGNORECASE,
+)
+_SIDECAR_SUFFIX = re.compile(r"[_.-](MTL|MTD(_\w+)?|ANG|meta(data)?|info|stac|PVL)$", re.IGNORECASE)
+_TILE_SUFFIX = re.compile(r"_R\d+C\d+$")  # DIMAP image tiles (IMG_..._R1C1.JP2)
+_VENDOR_PREFIX = re.compile(r"^(DIM|IMG)_")
+#: Bands that are not reflectance: listed with the scene but never put in a composite.
+AUX_BANDS = frozenset(
+    {"SZA", "SAA", "VZA", "VAA", "QA_PIXEL", "QA_RADSAT", "BQA", "SCL", "AOT", "WVP"}
+)
+
+
+def canonical_band(band: str) -> str:
+    """``B04``/``SR_B4``/``b4`` -> ``B4``; ``B8A`` stays; angle/QA names upper-cased."""
+    name = band.upper()
+    name = re.sub(r"^(SR|ST)_", "", name)
+    if m := re.fullmatch(r"B0*(\d{1,2})(A?)", name):
+        return f"B{int(m.group(1))}{m.group(2)}"
+    return name
+
+
+def split_band(stem: str) -> tuple[str, str | None]:
+    """A raster file stem -> (product stem, band name or ``None``)."""
+    if m := _BAND_SUFFIX.search(stem):
+        return stem[: m.start()], m.group("band")
+    return stem, None
+
+
+def product_keys(text: str) -> set[tuple[str, ...]]:
+    """Identity keys a name or id states: Landsat product, Sentinel-2 tile + day, file stem.
+
+    The Landsat key leaves out the processing date, which some archives drop from file
+    names (``LE07_L2SP_225078_20110306_02_T1_B1.tif``); every other id part must agree.
+    """
+    keys: set[tuple[str, ...]] = set()
+    for m in _LANDSAT_ID.finditer(text):
+        keys.add(
+            (
+                "landsat",
+                m["sensor"] + m["sat"],
+                m["level"],
+                m["pathrow"],
+                m["date"],
+                m["collection"],
+                m["tier"],
+            )
+        )
+    for m in _LANDSAT_SCENE.finditer(text):
+        keys.add(("landsat-scene", m["sensor"] + m["sat"], m["pathrow"], m["yeardoy"]))
+    tile, stamp = _S2_TILE.search(text), _S2_STAMP.search(text)
+    if tile and stamp:
+        keys.add(("s2", tile["tile"], stamp["day"]))
+    return keys
+
+
+def _stem_key(path: Path) -> tuple[str, ...]:
+    stem, _ = split_band(path.stem)
+    stem = _TILE_SUFFIX.sub("", _SIDECAR_SUFFIX.sub("", _VENDOR_PREFIX.sub("", stem)))
+    return ("stem", str(path.parent), stem.upper())
+
+
+def _record_keys(record: SceneRecord) -> set[tuple[str, ...]]:
+    keys = product_keys(record.id or "")
+    tile = next(
+        (str(v) for k, v in record.extra.items() if k in ("tile_id", "mgrs_tile", "tile") and v),
+        None,
+    )
+    platform = record.platform or ""
+    if tile and record.datetime is not None and platform.startswith("sentinel-2"):
+        keys.add(("s2", tile.upper().removeprefix("T"), record.datetime.strftime("%Y%m%d")))
+    return keys
+
+
+@dataclass(frozen=True)
+class BandFile:
+    """One raster file of a scene."""
+
+    path: Path
+    #: Band token from the file name (``B4``, ``SZA``), ``None`` for a whole-product file.
+    band: str | None
+
+    @property
+    def canonical(self) -> str | None:
+        return canonical_band(self.band) if self.band else None
+
+
+@dataclass
+class Scene:
+    """One product: its band files, its sidecar (if any) and its record."""
+
+    scene_id: str
+    bands: list[BandFile]
+    record: SceneRecord
+    sidecar: Path | None = None
+    #: Further sidecars of the same product (e.g. MTL in txt and json).
+    other_sidecars: list[Path] = field(default_factory=list)
+
+    def band(self, name: str) -> BandFile | None:
+        """The band file whose canonical name is ``name`` (``B4`` matches ``B04``)."""
+        want = canonical_band(name)
+        return next((b for b in self.bands if b.canonical == want), None)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        rec = self.record
+        return {
+            "scene_id": self.scene_id,
+            "bands": {b.band or b.path.stem: str(b.path) for b in self.bands},
+            "sidecar": str(self.sidecar) if self.sidecar else None,
+            "other_sidecars": [str(p) for p in self.other_sidecars],
+            "platform": rec.platform,
+            "datetime": rec.to_json_dict()["datetime"],
+            "record": rec.to_json_dict(),
+        }
+
+
+@dataclass
+class ScanResult:
+    """Everything found under a folder."""
+
+    root: Path
+    scenes: list[Scene]
+    #: Metadata files no raster matched: (path, records).
+    unpaired_sidecars: list[tuple[Path, list[SceneRecord]]]
+    #: Files that are neither: (path, why).
+    other: list[tuple[Path, str]]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "scenes": [s.to_json_dict() for s in self.scenes],
+            "unpaired_sidecars": [
+                {
+                    "path": str(p),
+                    "ids": [r.id for r in recs],
+                    "platform": recs[0].platform,
+                    "datetime": recs[0].to_json_dict()["datetime"],
+                }
+                for p, recs in self.unpaired_sidecars
+            ],
+            "other": [{"path": str(p), "why": why} for p, why in self.other],
+        }
+
+
+def is_raster(path: Path) -> bool:
+    """TIFF / JPEG 2000 by magic bytes (content, not extension)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16).startswith(RASTER_MAGIC)
+    except OSError:
+        return False
+
+
+def raster_record(path: Path) -> SceneRecord:
+    """A raster's record: the ``raster`` metadata reader, else bounds and CRS via rasterio.
+
+    Raises:
+        DatasetError: the file cannot be opened as a georeferenced raster.
+    """
+    try:
+        return read_metadata(path)[0]
+    except TerraHashError:
+        pass
+    import rasterio
+    from rasterio.errors import RasterioIOError
+    from rasterio.warp import transform_geom
+
+    try:
+        with rasterio.open(path) as ds:
+            fields: dict[str, Any] = {"source": str(path), "format": "raster", "id": path.stem}
+            if ds.crs is not None:
+                left, bottom, right, top = ds.bounds
+                box = polygon([(left, bottom), (right, bottom), (right, top), (left, top)])
+                fields["footprint"] = transform_geom(ds.crs, "EPSG:4326", box)
+                fields["epsg"] = ds.crs.to_epsg()
+                if ds.crs.is_projected:
+                    fields["gsd_m"] = abs(ds.transform.a)
+            return SceneRecord(**fields)
+    except RasterioIOError as exc:
+        raise DatasetError(f"{path}: error: not a readable raster ({exc})") from exc
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not any(
+            part.startswith(".") for part in path.relative_to(root).parts
+        ):
+            yield path
+
+
+def _classify(
+    paths: Iterable[Path],
+) -> tuple[list[Path], list[tuple[Path, list[SceneRecord]]], list[tuple[Path, str]]]:
+    rasters: list[Path] = []
+    sidecars: list[tuple[Path, list[SceneRecord]]] = []
+    other: list[tuple[Path, str]] = []
+    for path in paths:
+        if is_raster(path):
+            rasters.append(path)
+            continue
+        if path.stat().st_size > MAX_SIDECAR_BYTES:
+            other.append((path, "too large for a metadata file"))
+            continue
+        try:
+            sidecars.append((path, read_metadata(path)))
+        except (TerraHashError, ValueError) as exc:
+            other.append((path, str(exc).split(": error: ", 1)[-1]))
+    return rasters, sidecars, other
+
+
+def scan_archive(root: str | Path) -> ScanResult:
+    """Walk ``root`` and pair its rasters with their sidecars into scenes.
+
+    Raises:
+        DatasetError: ``root`` is not a folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: error: not a folder")
+    rasters, sidecars, other = _classify(_walk(root))
+    groups: dict[tuple[Path, str], list[BandFile]] = {}
+    for path in rasters:
+        stem, band = split_band(path.stem)
+        groups.setdefault((path.parent, stem), []).append(BandFile(path, band))
+    sidecar_keys = [
+        (
+            path,
+            recs,
+            {_stem_key(path)}
+            | {k for r in recs for k in _record_keys(r)}
+            | product_keys(path.name),
+        )
+        for path, recs in sidecars
+    ]
+    used: set[Path] = set()
+    scenes: list[Scene] = []
+    for (_, stem), bands in groups.items():
+        bands.sort(key=lambda b: (b.canonical is None, _band_order(b.canonical), str(b.path)))
+        record = raster_record(bands[0].path)
+        keys = (
+            product_keys(bands[0].path.name)
+            | product_keys(record.id or "")
+            | {_stem_key(bands[0].path)}
+        )
+        matches = [(p, recs) for p, recs, skeys in sidecar_keys if keys & skeys]
+        scene = Scene(scene_id=record.id or stem, bands=bands, record=record)
+        if matches:
+            scene.sidecar, recs = matches[0]
+            scene.other_sidecars = [p for p, _ in matches[1:]]
+            scene.record = _pick_record(recs, keys)
+            scene.scene_id = scene.record.id or scene.scene_id
+            used.update(p for p, _ in matches)
+        scenes.append(scene)
+    unpaired = [(p, recs) for p, recs in sidecars if p not in used]
+    return ScanResult(root, scenes, unpaired, other)
+
+
+def _band_order(band: str | None) -> tuple[int, str]:
+    if band and (m := re.fullmatch(r"B(\d+)(A?)", band)):
+        return (int(m.group(1)), m.group(2))
+    return (99, band or "")
+
+
+def _pick_record(records: list[SceneRecord], keys: set[tuple[str, ...]]) -> SceneRecord:
+    """The sidecar record of this product (a multi-record file may list several)."""
+    return next((r for r in records if _record_keys(r) & keys), records[0])

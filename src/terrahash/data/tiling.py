@@ -1,0 +1,371 @@
+"""Cut scanned scenes into fixed-size 8-bit tiles at pyramid levels, written as a dataset folder.
+
+Each tile is a PNG plus one ``manifest.csv`` row with its own WGS84 footprint and centre and
+the scene's date, platform and cloud cover, so the folder loads with ``load_dataset`` and
+feeds ``train``/``index`` like any labelled set (``label`` is empty: an archive is
+unlabelled). Level ``L`` reads windows ``2**(L-1)`` times larger, decimated to the tile size,
+so one tile size covers several ground scales.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from terrahash.data.scan import AUX_BANDS, BandFile, Scene, canonical_band
+from terrahash.errors import DatasetError
+
+MANIFEST_COLUMNS = (
+    "path",
+    "label",
+    "id",
+    "platform",
+    "sensor",
+    "date",
+    "lat",
+    "lon",
+    "bbox_wgs84",
+    "epsg",
+    "gsd_m",
+    "cloud_cover",
+    "level",
+    "scene_id",
+)
+#: True-colour band triplets by platform family (red, green, blue).
+RGB_BANDS: dict[str, tuple[str, str, str]] = {
+    "landsat-8": ("B4", "B3", "B2"),
+    "landsat-9": ("B4", "B3", "B2"),
+    "landsat-4": ("B3", "B2", "B1"),
+    "landsat-5": ("B3", "B2", "B1"),
+    "landsat-7": ("B3", "B2", "B1"),
+    "sentinel-2": ("B4", "B3", "B2"),
+}
+#: Percentiles of the per-scene linear stretch to 8 bit.
+STRETCH_PERCENTILES = (2.0, 98.0)
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """How to cut: tile edge in pixels, pyramid levels, minimum valid-pixel fraction."""
+
+    tile_size: int = 256
+    levels: tuple[int, ...] = (1,)
+    min_valid: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.tile_size < 8:
+            raise DatasetError(f"tile size must be at least 8 pixels, got {self.tile_size}")
+        if not self.levels or min(self.levels) < 1:
+            raise DatasetError(
+                f"levels must be 1 or more (1 = native resolution), got {self.levels}"
+            )
+        if not 0.0 <= self.min_valid <= 1.0:
+            raise DatasetError(f"min valid fraction must be within [0, 1], got {self.min_valid}")
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile's window (native pixels) and its geography."""
+
+    scene_id: str
+    level: int
+    row_off: int
+    col_off: int
+    size: int  # window edge in native pixels
+    center: tuple[float, float]  # (lon, lat)
+    bbox: tuple[float, float, float, float]  # (west, south, east, north)
+
+    @property
+    def id(self) -> str:
+        return f"{self.scene_id}_L{self.level}_r{self.row_off:05d}_c{self.col_off:05d}"
+
+
+def composite_bands(scene: Scene, bands: Sequence[str] | None = None) -> list[tuple[BandFile, int]]:
+    """(file, band index) of the red, green, blue layers, or of one grey layer.
+
+    Explicit ``bands`` must all exist; otherwise the platform's true-colour triplet is used
+    when present, then the first three layers of a multi-band file, then one grey band.
+
+    Raises:
+        DatasetError: a requested band is missing.
+    """
+    import rasterio
+
+    if bands:
+        chosen = []
+        for name in bands:
+            found = scene.band(name)
+            if found is None:
+                have = ", ".join(b.band or b.path.name for b in scene.bands)
+                raise DatasetError(f"{scene.scene_id}: error: no band {name!r} (bands: {have})")
+            chosen.append((found, 1))
+        return chosen
+    platform = scene.record.platform or ""
+    family = "sentinel-2" if platform.startswith("sentinel-2") else platform
+    triplet = RGB_BANDS.get(family)
+    if triplet and all(scene.band(b) is not None for b in triplet):
+        return [(scene.band(b), 1) for b in triplet]  # type: ignore[misc]
+    spectral = [b for b in scene.bands if (b.canonical or "") not in AUX_BANDS] or scene.bands
+    with rasterio.open(spectral[0].path) as ds:
+        count = ds.count
+    if count >= 3:
+        return [(spectral[0], 1), (spectral[0], 2), (spectral[0], 3)]
+    return [(spectral[0], 1)]
+
+
+class _Stack:
+    """The composite's open datasets, checked to share one grid."""
+
+    def __init__(self, layers: list[tuple[BandFile, int]], scene_id: str) -> None:
+        import rasterio
+
+        self.layers = layers
+        self.datasets: dict[Path, Any] = {}
+        for band, _ in layers:
+            if band.path not in self.datasets:
+                self.datasets[band.path] = rasterio.open(band.path)
+        first = self.datasets[layers[0][0].path]
+        for ds in self.datasets.values():
+            if (ds.width, ds.height, ds.transform, ds.crs) != (
+                first.width,
+                first.height,
+                first.transform,
+                first.crs,
+            ):
+                raise DatasetError(
+                    f"{ds.name}: error: band grid differs from {first.name}; "
+                    f"cannot composite scene {scene_id} (choose bands with --bands)"
+                )
+        if first.crs is None:
+            raise DatasetError(
+                f"{first.name}: error: raster has no CRS; cannot place tiles on Earth"
+            )
+        self.ref = first
+
+    def close(self) -> None:
+        for ds in self.datasets.values():
+            ds.close()
+
+    def nodata(self, path: Path) -> float:
+        value = self.datasets[path].nodata
+        return 0.0 if value is None or math.isnan(value) else float(value)
+
+    def read(self, window: Any, out: int) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 layers (n, out, out), valid mask (out, out)) of a native-pixel window."""
+        from rasterio.enums import Resampling
+
+        layers, valid = [], np.zeros((out, out), dtype=bool)
+        for band, index in self.layers:
+            ds = self.datasets[band.path]
+            nodata = self.nodata(band.path)
+            inside = (
+                window.col_off + window.width <= ds.width
+                and window.row_off + window.height <= ds.height
+            )
+            data = ds.read(
+                index,
+                window=window,
+                out_shape=(out, out),
+                boundless=not inside,
+                fill_value=nodata,
+                resampling=Resampling.nearest,
+            ).astype(np.float32)
+            good = (data != nodata) & np.isfinite(data)
+            valid |= good
+            layers.append(np.where(good, data, np.nan))
+        return np.stack(layers), valid
+
+
+def stretch_limits(stack: _Stack, max_side: int = 1024) -> list[tuple[float, float]]:
+    """Per-layer 2nd/98th percentiles of valid pixels, from one decimated read of the scene."""
+    from rasterio.windows import Window
+
+    ref = stack.ref
+    scale = max(ref.width, ref.height) / max_side
+    shape = (max(1, round(ref.height / max(scale, 1))), max(1, round(ref.width / max(scale, 1))))
+    limits = []
+    for band, index in stack.layers:
+        ds = stack.datasets[band.path]
+        data = ds.read(index, window=Window(0, 0, ds.width, ds.height), out_shape=shape).astype(
+            np.float32
+        )
+        good = data[(data != stack.nodata(band.path)) & np.isfinite(data)]
+        if good.size == 0:
+            limits.append((0.0, 1.0))
+            continue
+        lo, hi = np.percentile(good, STRETCH_PERCENTILES)
+        limits.append((float(lo), float(hi) if hi > lo else float(lo) + 1.0))
+    return limits
+
+
+def to_uint8(layers: np.ndarray, limits: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Linear stretch of (n, h, w) floats to uint8 (h, w, n); NaN (nodata) becomes 0."""
+    out = np.empty(layers.shape[1:] + (layers.shape[0],), dtype=np.uint8)
+    for i, (lo, hi) in enumerate(limits):
+        scaled = (layers[i] - lo) / (hi - lo) * 254.0 + 1.0  # 0 is kept for nodata
+        out[..., i] = np.nan_to_num(np.clip(scaled, 1.0, 255.0), nan=0.0).astype(np.uint8)
+    return out
+
+
+def tile_windows(
+    width: int, height: int, tile_size: int, level: int
+) -> Iterator[tuple[int, int, int]]:
+    """(row_off, col_off, native size) of every window covering a grid at one level."""
+    size = tile_size * 2 ** (level - 1)
+    for row in range(0, height, size):
+        for col in range(0, width, size):
+            yield row, col, size
+
+
+def tile_geometry(
+    ds: Any, row_off: int, col_off: int, size: int
+) -> tuple[tuple[float, float], tuple[float, float, float, float]]:
+    """((lon, lat) of the window's centre, WGS84 bbox of its footprint)."""
+    from rasterio.warp import transform, transform_bounds
+    from rasterio.windows import Window, bounds
+
+    x, y = ds.transform * (col_off + size / 2.0, row_off + size / 2.0)
+    lons, lats = transform(ds.crs, "EPSG:4326", [x], [y])
+    w, s, e, n = bounds(Window(col_off, row_off, size, size), ds.transform)
+    bbox = transform_bounds(ds.crs, "EPSG:4326", w, s, e, n, densify_pts=21)
+    return (float(lons[0]), float(lats[0])), tuple(float(v) for v in bbox)  # type: ignore[return-value]
+
+
+def _date_text(scene: Scene) -> str:
+    rec = scene.record
+    if rec.datetime is None:
+        return ""
+    if rec.extra.get("datetime_precision") == "day":
+        return rec.datetime.strftime("%Y-%m-%d")
+    return rec.to_json_dict()["datetime"]
+
+
+def _native_gsd(ds: Any) -> float | None:
+    if ds.crs is None or not ds.crs.is_projected:
+        return None
+    return abs(float(ds.transform.a))
+
+
+def count_windows(scenes: Sequence[Scene], spec: TileSpec) -> int:
+    """How many windows ``write_tiles`` will visit (for a progress total)."""
+    import rasterio
+
+    total = 0
+    for scene in scenes:
+        with rasterio.open(scene.bands[0].path) as ds:
+            for level in spec.levels:
+                size = spec.tile_size * 2 ** (level - 1)
+                total += math.ceil(ds.width / size) * math.ceil(ds.height / size)
+    return total
+
+
+def write_tiles(
+    scenes: Sequence[Scene],
+    out_dir: str | Path,
+    spec: TileSpec = TileSpec(),
+    bands: Sequence[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write every scene's tiles and a ``manifest.csv`` under ``out_dir``.
+
+    Args:
+        scenes: from ``scan_archive(...).scenes``.
+        out_dir: the dataset folder to create.
+        spec: tile size, levels and the valid-pixel threshold.
+        bands: band names for the composite (``["B4", "B3", "B2"]``); default per platform.
+        progress: called with 1 per window visited (``count_windows`` gives the total).
+        overwrite: replace an existing manifest in ``out_dir``.
+
+    Returns:
+        The manifest path.
+
+    Raises:
+        DatasetError: ``out_dir`` already holds a dataset, or a scene cannot be composited.
+    """
+    out_dir = Path(out_dir)
+    manifest = out_dir / "manifest.csv"
+    if manifest.exists() and not overwrite:
+        raise DatasetError(f"{manifest}: error: already exists (pass --overwrite to replace it)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    step = progress or (lambda n: None)
+    for scene in scenes:
+        stack = _Stack(composite_bands(scene, bands), scene.scene_id)
+        try:
+            rows.extend(_tile_scene(scene, stack, spec, out_dir, step))
+        finally:
+            stack.close()
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+def _tile_scene(
+    scene: Scene, stack: _Stack, spec: TileSpec, out_dir: Path, step: Callable[[int], None]
+) -> list[dict[str, Any]]:
+    """Write one scene's tiles; return their manifest rows."""
+    from PIL import Image
+    from rasterio.windows import Window
+
+    limits = stretch_limits(stack)
+    gsd = _native_gsd(stack.ref)
+    (out_dir / scene.scene_id).mkdir(exist_ok=True)
+    rows = []
+    for level in spec.levels:
+        for row, col, size in tile_windows(
+            stack.ref.width, stack.ref.height, spec.tile_size, level
+        ):
+            step(1)
+            layers, valid = stack.read(Window(col, row, size, size), spec.tile_size)
+            if valid.mean() < spec.min_valid:
+                continue
+            center, bbox = tile_geometry(stack.ref, row, col, size)
+            tile = Tile(scene.scene_id, level, row, col, size, center, bbox)
+            image = to_uint8(layers, limits)
+            rel = Path(scene.scene_id) / f"{tile.id}.png"
+            Image.fromarray(image[..., 0] if image.shape[2] == 1 else image).save(
+                out_dir / rel, compress_level=1
+            )
+            rows.append(_manifest_row(scene, tile, rel, stack.ref, gsd))
+    return rows
+
+
+def _manifest_row(
+    scene: Scene, tile: Tile, rel: Path, ds: Any, gsd: float | None
+) -> dict[str, Any]:
+    rec = scene.record
+    return {
+        "path": rel.as_posix(),
+        "label": "",
+        "id": tile.id,
+        "platform": rec.platform or "",
+        "sensor": rec.instrument or "",
+        "date": _date_text(scene),
+        "lat": f"{tile.center[1]:.6f}",
+        "lon": f"{tile.center[0]:.6f}",
+        "bbox_wgs84": ",".join(f"{v:.6f}" for v in tile.bbox),
+        "epsg": ds.crs.to_epsg() or "",
+        "gsd_m": f"{gsd * 2 ** (tile.level - 1):g}" if gsd else "",
+        "cloud_cover": "" if rec.cloud_cover is None else f"{rec.cloud_cover:g}",
+        "level": tile.level,
+        "scene_id": scene.scene_id,
+    }
+
+
+def parse_band_list(text: str | None) -> list[str] | None:
+    """``"B4,B3,B2"`` -> ``["B4", "B3", "B2"]`` (canonical names); empty -> ``None``."""
+    if not text:
+        return None
+    names = [canonical_band(b.strip()) for b in text.split(",") if b.strip()]
+    if len(names) not in (1, 3):
+        raise DatasetError(f"error: --bands takes 1 or 3 band names, got {text!r}")
+    return names

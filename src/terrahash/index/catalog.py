@@ -1,0 +1,269 @@
+"""The SQLite catalog: one row per item (id, path, labels, record) plus the filter indexes.
+
+Rows are keyed by ``seq``, the item's insertion number, which never changes (an upsert keeps
+it), so the code array can be compacted on removal without rewriting the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from terrahash.index.filters import Filters
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    path TEXT,
+    label TEXT,
+    labels TEXT NOT NULL,
+    record TEXT,
+    t_start REAL,
+    t_end REAL,
+    platform TEXT,
+    gsd REAL,
+    cloud REAL
+);
+CREATE TABLE IF NOT EXISTS item_labels (seq INTEGER NOT NULL, label TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS footprints USING rtree(seq, west, east, south, north);
+CREATE INDEX IF NOT EXISTS items_t_start ON items (t_start);
+CREATE INDEX IF NOT EXISTS items_t_end ON items (t_end);
+CREATE INDEX IF NOT EXISTS items_platform ON items (platform);
+CREATE INDEX IF NOT EXISTS items_gsd ON items (gsd);
+CREATE INDEX IF NOT EXISTS items_cloud ON items (cloud);
+CREATE INDEX IF NOT EXISTS item_labels_label ON item_labels (label, seq);
+CREATE INDEX IF NOT EXISTS item_labels_seq ON item_labels (seq);
+"""
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    """What the catalog stores for one item (the ``record`` is the normalised JSON dict)."""
+
+    seq: int
+    id: str
+    path: str | None
+    labels: tuple[str, ...]
+    record: dict[str, Any] | None
+
+    @property
+    def label(self) -> str | None:
+        return self.labels[0] if self.labels else None
+
+
+def _epoch(text: str | None) -> float | None:
+    if not text:
+        return None
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def typed_columns(record: dict[str, Any] | None) -> tuple[Any, ...]:
+    """(t_start, t_end, platform, gsd, cloud) from a normalised record dict."""
+    if not record:
+        return (None, None, None, None, None)
+    start = _epoch(record.get("start_datetime") or record.get("datetime"))
+    end = _epoch(record.get("end_datetime") or record.get("datetime"))
+    if start is None:
+        start = end
+    if end is None:
+        end = start
+    return (start, end, record.get("platform"), record.get("gsd_m"), record.get("cloud_cover"))
+
+
+def record_bbox(record: dict[str, Any] | None) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of the footprint (or the centre point) of a record dict."""
+    if not record:
+        return None
+    footprint = record.get("footprint")
+    if footprint:
+        coords = footprint.get("coordinates") or []
+        polys = coords if footprint.get("type") == "MultiPolygon" else [coords]
+        pts = [pt for poly in polys for ring in poly for pt in ring]
+        if pts:
+            lons = [p[0] for p in pts]
+            lats = [p[1] for p in pts]
+            return (min(lons), min(lats), max(lons), max(lats))
+    lat, lon = record.get("center_lat"), record.get("center_lon")
+    if lat is not None and lon is not None:
+        return (lon, lat, lon, lat)
+    return None
+
+
+class Catalog:
+    """A connection to one catalog file; writes happen inside ``with catalog.transaction():``."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        if not readonly:
+            self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def transaction(self) -> sqlite3.Connection:
+        return self.conn
+
+    # -- writes -------------------------------------------------------------------------
+    def upsert(self, rows: Iterable[CatalogRow], bboxes: Sequence[tuple | None]) -> None:
+        """Insert or replace items (same ``seq`` for an existing id)."""
+        items, labels, boxes, seqs = [], [], [], []
+        for row, box in zip(rows, bboxes, strict=True):
+            rec = json.dumps(row.record, ensure_ascii=False) if row.record is not None else None
+            items.append(
+                (
+                    row.seq,
+                    row.id,
+                    row.path,
+                    row.label,
+                    json.dumps(list(row.labels)),
+                    rec,
+                    *typed_columns(row.record),
+                )
+            )
+            labels.extend((row.seq, lab) for lab in row.labels)
+            if box is not None:
+                w, s, e, n = box
+                boxes.append((row.seq, w, e, s, n))
+            seqs.append((row.seq,))
+        with self.conn:
+            self.conn.executemany("DELETE FROM item_labels WHERE seq = ?", seqs)
+            self.conn.executemany("DELETE FROM footprints WHERE seq = ?", seqs)
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?)", items
+            )
+            self.conn.executemany("INSERT INTO item_labels VALUES (?, ?)", labels)
+            self.conn.executemany("INSERT INTO footprints VALUES (?, ?, ?, ?, ?)", boxes)
+
+    def delete(self, seqs: Sequence[int]) -> None:
+        params = [(int(s),) for s in seqs]
+        with self.conn:
+            for table in ("items", "item_labels", "footprints"):
+                self.conn.executemany(f"DELETE FROM {table} WHERE seq = ?", params)
+
+    # -- reads --------------------------------------------------------------------------
+    def seqs_of(self, ids: Sequence[str]) -> dict[str, int]:
+        """``id -> seq`` for the ids that exist."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(list(ids), 900):
+            marks = ",".join("?" * len(chunk))
+            for item_id, seq in self.conn.execute(
+                f"SELECT id, seq FROM items WHERE id IN ({marks})", chunk
+            ):
+                out[item_id] = seq
+        return out
+
+    def rows(self, seqs: Sequence[int]) -> dict[int, CatalogRow]:
+        """``seq -> CatalogRow`` for the given seqs."""
+        out: dict[int, CatalogRow] = {}
+        for chunk in _chunks([int(s) for s in seqs], 900):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT seq, id, path, labels, record FROM items WHERE seq IN ({marks})"
+            for seq, item_id, path, labels, record in self.conn.execute(query, chunk):
+                out[seq] = CatalogRow(
+                    seq,
+                    item_id,
+                    path,
+                    tuple(json.loads(labels)),
+                    json.loads(record) if record else None,
+                )
+        return out
+
+    def ids(self, seqs: Sequence[int]) -> list[str]:
+        """Ids in the order of ``seqs``."""
+        found: dict[int, str] = {}
+        for chunk in _chunks([int(s) for s in seqs], 900):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.conn.execute(f"SELECT seq, id FROM items WHERE seq IN ({marks})", chunk)
+            )
+        return [found[int(s)] for s in seqs]
+
+    def primary_labels(self) -> list[tuple[int, str | None]]:
+        """(seq, primary label) of every item, in seq order (for tree rebuilds)."""
+        return list(self.conn.execute("SELECT seq, label FROM items ORDER BY seq"))
+
+    def matching(self, filters: Filters) -> list[int]:
+        """Seqs of the items passing ``filters`` (ascending)."""
+        where, params = filter_sql(filters)
+        query = "SELECT seq FROM items" + (f" WHERE {where}" if where else "") + " ORDER BY seq"
+        return [s for (s,) in self.conn.execute(query, params)]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and ranges for ``index info``."""
+        (count, t0, t1, g0, g1) = self.conn.execute(
+            "SELECT count(*), min(t_start), max(t_end), min(gsd), max(gsd) FROM items"
+        ).fetchone()
+        platforms = dict(
+            self.conn.execute(
+                "SELECT coalesce(platform, '(none)'), count(*) FROM items GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall()
+        )
+        labels = dict(
+            self.conn.execute(
+                "SELECT label, count(*) FROM item_labels GROUP BY 1 ORDER BY 2 DESC, 1"
+            ).fetchall()
+        )
+        with_box = self.conn.execute("SELECT count(*) FROM footprints").fetchone()[0]
+        import datetime as dt
+
+        def iso(t: float | None) -> str | None:
+            return dt.datetime.fromtimestamp(t, dt.UTC).isoformat() if t is not None else None
+
+        return {
+            "items": count,
+            "time_range": [iso(t0), iso(t1)],
+            "gsd_range": [g0, g1],
+            "platforms": platforms,
+            "labels": labels,
+            "with_footprint": with_box,
+        }
+
+
+def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """A WHERE clause (over ``items``) and its parameters for ``filters``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.bbox is not None:
+        w, s, e, n = filters.bbox
+        lon = "east >= ? AND west <= ?" if w <= e else "(east >= ? OR west <= ?)"
+        clauses.append(
+            f"seq IN (SELECT seq FROM footprints WHERE {lon} AND north >= ? AND south <= ?)"
+        )
+        params += [w, e, s, n]
+    if filters.start is not None:
+        clauses.append("t_end >= ?")
+        params.append(filters.start.timestamp())
+    if filters.end is not None:
+        clauses.append("t_start <= ?")
+        params.append(filters.end.timestamp())
+    if filters.platforms:
+        clauses.append(f"platform IN ({','.join('?' * len(filters.platforms))})")
+        params += list(filters.platforms)
+    if filters.gsd_min is not None:
+        clauses.append("gsd >= ?")
+        params.append(filters.gsd_min)
+    if filters.gsd_max is not None:
+        clauses.append("gsd <= ?")
+        params.append(filters.gsd_max)
+    if filters.cloud_max is not None:
+        clauses.append("cloud <= ?")
+        params.append(filters.cloud_max)
+    if filters.labels:
+        marks = ",".join("?" * len(filters.labels))
+        clauses.append(f"seq IN (SELECT seq FROM item_labels WHERE label IN ({marks}))")
+        params += list(filters.labels)
+    return " AND ".join(clauses), params
+
+
+def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

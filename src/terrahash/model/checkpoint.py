@@ -1,0 +1,115 @@
+"""Run folders: ``config.json`` + ``model.safetensors``, written together, checked on load.
+
+Loading refuses anything it cannot trust (missing or truncated weights, a config edited
+to a different bit length, a prompt template the model never saw) with a message naming
+the file, because a silently mismatched model produces plausible-looking wrong codes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from terrahash.errors import TerraHashError
+from terrahash.metadata.prompt import TEMPLATE_VERSION
+from terrahash.model.ccls2t import CCLS2T, SUPPORTED_BITS
+from terrahash.model.factory import create_model
+from terrahash.model.tokenizer import PromptTokenizer
+
+#: Version of the run-folder layout (``config.json`` keys).
+RUN_SCHEMA_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+_REQUIRED = ("schema_version", "model", "bits", "method", "use_text", "image_size",
+             "normalization", "tokenizer", "template_version")
+
+
+class ModelError(TerraHashError):
+    """A run folder, checkpoint or weights file is missing, corrupt or incompatible."""
+
+
+def save_run(run_dir: Path, model: CCLS2T, config: dict[str, Any]) -> None:
+    """Write ``config.json`` and ``model.safetensors`` (weights first, config last)."""
+    from safetensors.torch import save_file
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    save_file(state, str(run_dir / WEIGHTS_FILE), metadata={"bits": str(model.bits)})
+    (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True))
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """Parse and validate a run's ``config.json``."""
+    path = run_dir / CONFIG_FILE
+    if not run_dir.is_dir():
+        raise ModelError(f"{run_dir}: error: not a run folder (train one with `terrahash train`)")
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: error: missing; is {run_dir} a finished training run?") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: error: not valid JSON ({exc})") from exc
+    if not isinstance(config, dict):
+        raise ModelError(f"{path}: error: expected a JSON object")
+    missing = [k for k in _REQUIRED if k not in config]
+    if missing:
+        raise ModelError(f"{path}: error: missing keys {', '.join(missing)}")
+    if int(config["schema_version"]) > RUN_SCHEMA_VERSION:
+        raise ModelError(
+            f"{path}: error: schema_version {config['schema_version']} is newer than this "
+            f"TerraHash understands ({RUN_SCHEMA_VERSION}); upgrade terrahash"
+        )
+    if config["bits"] not in SUPPORTED_BITS or config["model"].get("bits") != config["bits"]:
+        raise ModelError(
+            f"{path}: error: bits {config['bits']!r} is invalid or disagrees with the model block "
+            f"({config['model'].get('bits')!r}); expected one of {SUPPORTED_BITS}"
+        )
+    if int(config["template_version"]) != TEMPLATE_VERSION:
+        raise ModelError(
+            f"{path}: error: model trained on prompt template v{config['template_version']}, "
+            f"this TerraHash renders v{TEMPLATE_VERSION}; retrain the model"
+        )
+    return config
+
+
+def load_run(run_dir: str | Path) -> tuple[CCLS2T, PromptTokenizer, dict[str, Any]]:
+    """Rebuild the model and tokenizer of a run and load its weights (eval mode)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    tokenizer = PromptTokenizer.from_dict(config["tokenizer"])
+    model, _ = create_model(dict(config["model"]), tokenizer, use_text=bool(config["use_text"]))
+    path = run_dir / WEIGHTS_FILE
+    try:
+        state = load_file(str(path))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: error: missing weights file") from exc
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: error: corrupt or truncated weights ({exc})") from exc
+    check_state(model, state, path)
+    model.load_state_dict(state)
+    model.eval()
+    return model, tokenizer, config
+
+
+def check_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Raise ``ModelError`` when ``state`` does not fit ``model`` key for key, shape for shape."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    if missing or extra:
+        raise ModelError(
+            f"{path}: error: weights do not match {CONFIG_FILE} "
+            f"(missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    for key, value in own.items():
+        if state[key].shape != value.shape:
+            raise ModelError(
+                f"{path}: error: weights do not match {CONFIG_FILE}: {key} has shape "
+                f"{tuple(state[key].shape)}, the config builds {tuple(value.shape)}"
+            )

@@ -1,0 +1,187 @@
+"""A trained run ready to encode: images, image + metadata, or metadata/prompts -> packed codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from terrahash.data.dataset import SceneDataset
+from terrahash.data.transforms import ImageLike, image_column, normalize, to_uint8_tensor
+from terrahash.metadata.prompt import N_FEATURES, render_prompt
+from terrahash.metadata.record import SceneRecord
+from terrahash.model.checkpoint import ModelError, load_run
+from terrahash.model.tokenizer import PromptTokenizer
+
+#: The three query kinds, all searching one database of codes.
+QUERY_KINDS = ("image", "fused", "text")
+
+
+def pack_codes(bits: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Bool bits (N, K) -> packed ``uint8`` (N, K/8), most significant bit first."""
+    array = bits.numpy() if isinstance(bits, torch.Tensor) else np.asarray(bits)
+    return np.packbits(array.astype(bool), axis=1)
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise Hamming distance between two packed code arrays of equal shape."""
+    return np.unpackbits(np.bitwise_xor(a, b), axis=1).sum(axis=1)
+
+
+def text_inputs(
+    tokenizer: PromptTokenizer, items: Sequence[SceneRecord | str]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+    """Tokens, features, mask and texts for records (rendered by R2STFT) or raw prompts."""
+    texts: list[str] = []
+    feats = np.zeros((len(items), N_FEATURES), dtype=np.float32)
+    mask = np.zeros((len(items), N_FEATURES), dtype=bool)
+    for i, item in enumerate(items):
+        if isinstance(item, SceneRecord):
+            rendered = render_prompt(item)
+            texts.append(rendered.text)
+            feats[i], mask[i] = rendered.features, rendered.mask
+        elif isinstance(item, str):
+            texts.append(item)
+        else:
+            raise TypeError(f"item {i}: expected a SceneRecord or a prompt string, got {type(item).__name__}")
+    return tokenizer(texts), torch.from_numpy(feats), torch.from_numpy(mask), texts
+
+
+class HashModel:
+    """A loaded run. ``encode_*`` return packed codes; ``embed_images`` real embeddings."""
+
+    def __init__(self, run_dir: str | Path, batch_size: int = 256) -> None:
+        self.run_dir = Path(run_dir)
+        self.model, self.tokenizer, self.config = load_run(self.run_dir)
+        self.bits: int = int(self.config["bits"])
+        self.image_size: int = int(self.config["image_size"])
+        self.mean = self.config["normalization"]["mean"]
+        self.std = self.config["normalization"]["std"]
+        self.batch_size = batch_size
+
+    def __repr__(self) -> str:
+        return f"HashModel({str(self.run_dir)!r}, method={self.config['method']!r}, bits={self.bits})"
+
+    @property
+    def query_kinds(self) -> tuple[str, ...]:
+        """Kinds this model can encode (image-only models have no ``text`` kind)."""
+        return QUERY_KINDS if self.model.use_text else ("image", "fused")
+
+    def _require_text(self) -> None:
+        if not self.model.use_text:
+            raise ModelError(
+                f"{self.run_dir / 'config.json'}: error: method {self.config['method']!r} was "
+                "trained without a text encoder; text queries need a ccls2t run without --no-text"
+            )
+
+    @torch.inference_mode()
+    def _embed(
+        self, pixels: torch.Tensor, records: Sequence[SceneRecord | None] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image embeddings, fused embeddings) for a uint8 batch; fused = image without records."""
+        emb_image = self.model.encode_image(normalize(pixels, self.mean, self.std))
+        emb_fused = emb_image
+        if records is not None and self.model.use_text:
+            known = [i for i, r in enumerate(records) if r is not None]
+            if known:
+                tokens, feats, mask, _ = text_inputs(self.tokenizer, [records[i] for i in known])  # type: ignore[misc]
+                emb_text = self.model.encode_text(tokens, feats, mask)
+                emb_fused = emb_image.clone()
+                emb_fused[known] = self.model.fuse(emb_image[known], emb_text)
+        return emb_image, emb_fused
+
+    def _batches(self, n: int) -> list[slice]:
+        return [slice(i, min(i + self.batch_size, n)) for i in range(0, n, self.batch_size)]
+
+    def _check_records(self, images: Sequence[ImageLike], records: Sequence[SceneRecord | None] | None) -> None:
+        if records is not None and len(records) != len(images):
+            raise ValueError(f"got {len(images)} images but {len(records)} records")
+
+    def embed_images(self, images: Sequence[ImageLike]) -> np.ndarray:
+        """Real-valued image embeddings (n, D) float32, the pre-hash features."""
+        out = [self._embed(to_uint8_tensor(images[s], self.image_size), None)[0] for s in self._batches(len(images))]
+        return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+    @torch.inference_mode()
+    def encode_images(
+        self, images: Sequence[ImageLike], records: Sequence[SceneRecord | None] | None = None
+    ) -> np.ndarray:
+        """Packed codes (n, bits/8): fused where a record is given, image-only otherwise."""
+        self._check_records(images, records)
+        codes = []
+        for s in self._batches(len(images)):
+            pixels = to_uint8_tensor(images[s], self.image_size)
+            emb_image, emb_fused = self._embed(pixels, None if records is None else records[s])
+            emb = emb_image if records is None else emb_fused
+            codes.append(self.model.binarize(self.model.hash_logits(emb)))
+        return pack_codes(torch.cat(codes)) if codes else np.zeros((0, self.bits // 8), np.uint8)
+
+    @torch.inference_mode()
+    def embed_text(self, records_or_prompts: Sequence[SceneRecord | str]) -> np.ndarray:
+        """Real-valued text embeddings (n, D) float32."""
+        self._require_text()
+        out = []
+        for s in self._batches(len(records_or_prompts)):
+            tokens, feats, mask, _ = text_inputs(self.tokenizer, records_or_prompts[s])
+            out.append(self.model.encode_text(tokens, feats, mask))
+        return torch.cat(out).numpy().astype(np.float32)
+
+    @torch.inference_mode()
+    def encode_text(self, records_or_prompts: Sequence[SceneRecord | str] | SceneRecord | str) -> np.ndarray:
+        """Packed codes (n, bits/8) from metadata records or prompt strings alone."""
+        if isinstance(records_or_prompts, SceneRecord | str):
+            records_or_prompts = [records_or_prompts]
+        emb = torch.from_numpy(self.embed_text(records_or_prompts))
+        return pack_codes(self.model.binarize(self.model.hash_logits(emb)))
+
+    @torch.inference_mode()
+    def encode_dataset(
+        self,
+        dataset: SceneDataset,
+        kinds: Sequence[str] = QUERY_KINDS,
+        batch_size: int | None = None,
+        progress: Any = None,
+    ) -> dict[str, np.ndarray]:
+        """Codes and embeddings for every item: ``ids``, ``labels``, ``codes_<kind>``, ``emb_<kind>``.
+
+        Kinds the model cannot produce (``text`` for image-only methods) are left out;
+        ``kinds`` in the result lists what was encoded. ``progress(n)`` is called per batch.
+        """
+        unknown = [k for k in kinds if k not in QUERY_KINDS]
+        if unknown:
+            raise ValueError(f"unknown query kinds {unknown}; expected {QUERY_KINDS}")
+        kinds = [k for k in kinds if k in self.query_kinds]
+        size = batch_size or self.batch_size
+        column = image_column(dataset, self.image_size)
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in kinds}
+        for start in range(0, len(dataset), size):
+            idx = range(start, min(start + size, len(dataset)))
+            pixels = to_uint8_tensor([dataset.load_image(i, self.image_size, column) for i in idx], self.image_size)
+            records = [dataset[i].record for i in idx]
+            emb_image, emb_fused = self._embed(pixels, records if "fused" in kinds else None)
+            batch = {"image": emb_image, "fused": emb_fused}
+            if "text" in kinds:
+                tokens, feats, mask, _ = text_inputs(self.tokenizer, records)
+                batch["text"] = self.model.encode_text(tokens, feats, mask)
+            for kind in kinds:
+                parts[kind].append(batch[kind])
+            if progress is not None:
+                progress(len(idx))
+        result: dict[str, np.ndarray] = {
+            "ids": np.array([it.id for it in dataset], dtype=str),
+            "labels": np.array(["|".join(it.labels) for it in dataset], dtype=str),
+            "kinds": np.array(kinds, dtype=str),
+        }
+        for kind in kinds:
+            emb = torch.cat(parts[kind]) if parts[kind] else torch.zeros(0, self.model.image_proj.out_features)
+            result[f"emb_{kind}"] = emb.numpy().astype(np.float32)
+            result[f"codes_{kind}"] = pack_codes(self.model.binarize(self.model.hash_logits(emb)))
+        return result
+
+
+def load_model(run_dir: str | Path) -> HashModel:
+    """Load a run folder written by ``terrahash train``; ``ModelError`` names the bad file."""
+    return HashModel(run_dir)

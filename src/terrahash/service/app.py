@@ -1,0 +1,174 @@
+"""The FastAPI application factory: routes, limits, error handlers, CORS, the web page.
+
+``create_app`` opens the index (and its model) once; ``app_from_env`` is the import-string
+factory uvicorn uses when it runs several worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from terrahash import __version__
+from terrahash.errors import TerraHashError
+from terrahash.index.errors import CorruptIndexError, IndexMismatchError
+from terrahash.service.docs import docs_page
+from terrahash.service.engine import EngineHolder, NotFoundError, ServiceUnavailableError
+from terrahash.service.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from terrahash.service.params import ParamError
+from terrahash.service.routes import router
+from terrahash.service.uploads import UploadError
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: Environment variables read by ``app_from_env`` (set by ``terrahash serve --workers N``).
+ENV_INDEX = "TERRAHASH_SERVICE_INDEX"
+ENV_CORS = "TERRAHASH_SERVICE_CORS"
+ENV_MAX_BODY = "TERRAHASH_SERVICE_MAX_BODY"
+ENV_ADMIN_TOKEN = "TERRAHASH_ADMIN_TOKEN"
+log = logging.getLogger("terrahash.service")
+
+
+def create_app(
+    index_dir: str | Path,
+    *,
+    cors_origins: Sequence[str] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    read_only: bool = True,
+    admin_token: str | None = None,
+    reload_on_sighup: bool = False,
+    warm: bool = True,
+) -> FastAPI:
+    """Build the retrieval service for one index directory.
+
+    Args:
+        index_dir: an index made by ``terrahash index build``; its manifest names the model.
+        cors_origins: origins allowed by CORS; ``None`` (default) sends no CORS headers.
+        max_body_bytes: request bodies above this are answered with 413.
+        read_only: the service never writes to the index (the only admin verb is reload).
+        admin_token: when set, ``POST /admin/reload`` needs ``Authorization: Bearer TOKEN``.
+        reload_on_sighup: reload the index on SIGHUP (the server's main thread only).
+        warm: load the model at start-up rather than on the first query.
+
+    Raises:
+        TerraHashError: the index cannot be opened (names the folder and the problem).
+    """
+    if not read_only:
+        raise ValueError("the service has no write endpoints; read_only=False is not supported")
+    holder = EngineHolder(Path(index_dir), read_only=read_only, warm=warm)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if reload_on_sighup and hasattr(signal, "SIGHUP"):
+            _install_sighup(holder)
+        yield
+
+    app = FastAPI(
+        title="TerraHash retrieval service",
+        version=__version__,
+        description="Remote sensing image retrieval by image, metadata, text or id, with "
+        "spatiotemporal filters; results are STAC Items.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    app.state.admin_token = admin_token
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_error_handlers(app)
+
+    @app.get("/", include_in_schema=False)
+    def index_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page(app.openapi(), STATIC_DIR))
+
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["*"])
+    return app
+
+
+def app_from_env(warm: bool = True) -> FastAPI:
+    """``create_app`` configured from ``TERRAHASH_SERVICE_*`` variables (uvicorn workers)."""
+    index_dir = os.environ.get(ENV_INDEX)
+    if not index_dir:
+        raise TerraHashError(f"{ENV_INDEX} is not set; start the server with 'terrahash serve'")
+    cors = [o for o in os.environ.get(ENV_CORS, "").split(",") if o]
+    return create_app(
+        index_dir,
+        cors_origins=cors or None,
+        max_body_bytes=int(os.environ.get(ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)),
+        admin_token=os.environ.get(ENV_ADMIN_TOKEN) or None,
+        reload_on_sighup=True,
+        warm=warm,
+    )
+
+
+def _install_sighup(holder: EngineHolder) -> None:
+    loop = asyncio.get_running_loop()
+
+    def on_hup() -> None:
+        log.info("SIGHUP: reloading %s", holder.index_dir)
+        future = loop.run_in_executor(None, holder.reload)
+        future.add_done_callback(_log_reload)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
+        log.warning("SIGHUP reload not available here; use POST /admin/reload")
+
+
+def _log_reload(future: asyncio.Future[object]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("reload failed, still serving the previous index: %s", exc)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON ``{"detail": ...}`` with its status; never a stack trace."""
+
+    def answer(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return answer(exc.status_code, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return answer(422, errors)
+
+    @app.exception_handler(TerraHashError)
+    async def user_error(request: Request, exc: TerraHashError) -> JSONResponse:
+        if isinstance(exc, NotFoundError):
+            return answer(404, str(exc))
+        if isinstance(exc, ServiceUnavailableError | CorruptIndexError | IndexMismatchError):
+            return answer(503, str(exc))
+        if isinstance(exc, UploadError):
+            return answer(exc.status, str(exc))
+        if isinstance(exc, ParamError):
+            return answer(400, str(exc))
+        # Other library errors (bad filter values, code-length mismatch): the client's input.
+        return answer(400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return answer(500, "internal server error (the server log has the details)")

@@ -1,0 +1,95 @@
+"""Catalog entries and search results -> STAC Items and an ItemCollection (plain dicts).
+
+The record's STAC form comes from ``terrahash.metadata.stac.record_to_stac``, so the API,
+``terrahash meta --stac`` and any STAC tooling agree on field names. Server-side file paths
+are never exposed: thumbnails are linked by id, through the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from terrahash.metadata import SceneRecord
+from terrahash.metadata.stac import record_to_stac
+
+#: Our STAC field prefix (as ``eo:`` is the eo extension's).
+PREFIX = "terrahash:"
+#: Properties dropped from the served Items: they name files on the server.
+_PRIVATE = (f"{PREFIX}source",)
+_PLACEHOLDER = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One indexed item as the service sees it (path stays server-side)."""
+
+    id: str
+    labels: tuple[str, ...]
+    record: SceneRecord | None
+
+
+def stac_item(entry: CatalogEntry, base_url: str, distance: int | None = None,
+              rank: int | None = None) -> dict[str, Any]:
+    """A STAC Item dict for ``entry``, with thumbnail asset and self/more-like-this links.
+
+    Records without any date still become Items: ``datetime`` is ``null`` (unknown), which
+    STAC readers report rather than the service inventing a date.
+    """
+    record = entry.record or SceneRecord()
+    dateless = record.datetime is None and (record.start_datetime is None or record.end_datetime is None)
+    if dateless:
+        record = record.model_copy(update={"datetime": _PLACEHOLDER})
+    item = record_to_stac(record, item_id=entry.id).to_dict(include_self_link=False)
+    props = item["properties"]
+    if dateless:
+        props["datetime"] = None
+    for key in _PRIVATE:
+        props.pop(key, None)
+    if entry.labels:
+        props[f"{PREFIX}label"] = entry.labels[0]
+        props[f"{PREFIX}labels"] = list(entry.labels)
+    if distance is not None:
+        props[f"{PREFIX}distance"] = int(distance)
+    if rank is not None:
+        props[f"{PREFIX}rank"] = rank
+    item_url = f"{base_url}items/{quote(entry.id, safe='')}"
+    item["links"] = [
+        {"rel": "self", "href": item_url, "type": "application/geo+json"},
+        {"rel": "related", "title": "more like this", "type": "application/geo+json",
+         "href": f"{base_url}search?{urlencode({'id': entry.id})}"},
+    ]
+    item["assets"] = {
+        "thumbnail": {"href": f"{item_url}/thumbnail", "roles": ["thumbnail"],
+                      "title": "Thumbnail (PNG or JPEG)"},
+    }
+    return item
+
+
+def item_collection(
+    entries: Sequence[CatalogEntry],
+    distances: Sequence[int],
+    base_url: str,
+    took_ms: float,
+    query: dict[str, Any],
+    scanned: int | None = None,
+) -> dict[str, Any]:
+    """The STAC ItemCollection answered by ``/search``, plus ``took_ms`` and the query echo."""
+    features = [
+        stac_item(entry, base_url, distance=d, rank=i + 1)
+        for i, (entry, d) in enumerate(zip(entries, distances, strict=True))
+    ]
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberReturned": len(features),
+        "took_ms": round(took_ms, 3),
+        f"{PREFIX}query": query,
+    }
+    if scanned is not None:
+        body[f"{PREFIX}scanned"] = int(scanned)
+    return body

@@ -1,0 +1,68 @@
+"""Loss terms shared by several objectives (each a pure function of tensors)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def centre_bce(codes: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Bitwise BCE between relaxed codes in (-1, 1) and +-1 centres (CSQ's central loss)."""
+    p = ((codes + 1) / 2).clamp(1e-6, 1 - 1e-6)
+    return F.binary_cross_entropy(p, (targets + 1) / 2)
+
+
+def quantization(codes: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of ``|code|`` from 1."""
+    return (codes.abs() - 1).pow(2).mean()
+
+
+def bit_balance(codes: torch.Tensor) -> torch.Tensor:
+    """Each bit should be +1 for half the batch: mean over bits of the squared batch mean."""
+    return codes.mean(dim=0).pow(2).mean()
+
+
+def pairwise_likelihood(inner: torch.Tensor, similar: torch.Tensor) -> torch.Tensor:
+    """Element-wise ``log(1 + exp(ip)) - s * ip`` computed stably (DPSH / HashNet)."""
+    return F.softplus(inner) - similar * inner
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, group: torch.Tensor | None) -> torch.Tensor:
+    """Symmetric InfoNCE between L2-normalised ``a`` and ``b``.
+
+    Items whose prompts are identical (same ``group``) are all positives for each other,
+    with the target spread evenly over them: archives often share one prompt per sensor,
+    and calling those pairs negatives would teach the encoders noise.
+    """
+    a = F.normalize(a, dim=1)
+    b = F.normalize(b, dim=1)
+    logits = scale * a @ b.t()
+    if group is None:
+        target = torch.eye(a.shape[0], device=a.device)
+    else:
+        target = (group[:, None] == group[None, :]).float()
+    target = target / target.sum(1, keepdim=True)
+    loss_ab = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
+    loss_ba = -(target.t() * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
+    return (loss_ab + loss_ba) / 2
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """MSE over known values only; 0 when nothing is known."""
+    mask = mask.float()
+    return ((pred - target).pow(2) * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCLR's NT-Xent: each view must pick its partner among all 2N - 1 others."""
+    z = F.normalize(torch.cat([a, b]), dim=1)
+    n = a.shape[0]
+    sim = z @ z.t() / temperature
+    sim.fill_diagonal_(float("-inf"))
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(a.device)
+    return F.cross_entropy(sim, partner)
+
+
+def similarity(labels: torch.Tensor) -> torch.Tensor:
+    """Pairwise relevance (N, N): 1 when two label sets share a label."""
+    return (labels.float() @ labels.float().t() > 0).float()

@@ -1,0 +1,302 @@
+"""``terrahash train``: dataset folder -> run folder (weights, config, metrics, loss curve).
+
+The run's ``config.json`` holds everything needed to rebuild the model and its tokenizer
+and to repeat the experiment: architecture, method and loss weights, normalisation
+statistics, the exact split (train/validation/test ids), seed, dataset path, prompt
+template and taxonomy versions.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from terrahash import __version__
+from terrahash.data.dataset import SceneDataset, load_dataset
+from terrahash.data.transforms import channel_stats, image_column, preload_images
+from terrahash.errors import TerraHashError
+from terrahash.metadata.prompt import TEMPLATE_VERSION, render_prompt
+from terrahash.model.centers import CentreSet, build_centres, taxonomy_groups
+from terrahash.model.ccls2t import SUPPORTED_BITS
+from terrahash.model.checkpoint import RUN_SCHEMA_VERSION, ModelError, save_run
+from terrahash.model.factory import DEFAULT_MODEL, create_model, get_model_config
+from terrahash.model.tokenizer import PromptTokenizer
+from terrahash.train.losses import HashLoss, get_loss_class, list_methods
+from terrahash.train.trainer import Callback, Trainer, TrainingData
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+class TrainConfigError(TerraHashError):
+    """A training option is invalid (names the option and the allowed values)."""
+
+
+@dataclass
+class TrainOptions:
+    """Options of one training run (the CLI flags)."""
+
+    method: str = "ccls2t"
+    bits: int = 64
+    epochs: int = 40
+    image_size: int = 64
+    seed: int = 0
+    use_text: bool = True
+    multiscale: bool = True
+    itc: bool = True
+    model_name: str = DEFAULT_MODEL
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 5e-4
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    backbone_weights: str | None = None
+    resume: bool = False
+
+    def validate(self) -> None:
+        """Raise ``TrainConfigError`` naming the first bad option."""
+        if self.method not in list_methods():
+            raise TrainConfigError(f"--method: error: unknown method {self.method!r}; choose from {', '.join(list_methods())}")
+        if self.bits not in SUPPORTED_BITS:
+            raise TrainConfigError(f"--bits: error: {self.bits} is not one of {', '.join(map(str, SUPPORTED_BITS))}")
+        if self.epochs < 1:
+            raise TrainConfigError(f"--epochs: error: must be >= 1, got {self.epochs}")
+        if not 16 <= self.image_size <= 512:
+            raise TrainConfigError(f"--image-size: error: must be in 16..512, got {self.image_size}")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _split(dataset: SceneDataset, opts: TrainOptions) -> tuple[list[int], list[int], list[int]]:
+    """(train, validation, test) indices; validation is carved from train, stratified."""
+    train, test = dataset.split(opts.seed, opts.test_fraction)
+    if opts.val_fraction <= 0 or len(train) < 20:
+        return train, [], test
+    sub = dataset.subset(train)
+    keep, val = sub.split(opts.seed + 1, opts.val_fraction)
+    return [train[i] for i in keep], [train[i] for i in val], test
+
+
+def _text_tensors(dataset: SceneDataset, tokenizer: PromptTokenizer) -> dict[str, torch.Tensor]:
+    rendered = [render_prompt(item.record) for item in dataset]
+    texts = [r.text for r in rendered]
+    group_of: dict[str, int] = {}
+    return {
+        "tokens": tokenizer(texts),
+        "features": torch.from_numpy(np.stack([r.features for r in rendered])),
+        "feature_mask": torch.from_numpy(np.stack([r.mask for r in rendered])),
+        "text_group": torch.tensor([group_of.setdefault(t, len(group_of)) for t in texts]),
+    }
+
+
+def _make_loss(cls: type[HashLoss], opts: TrainOptions, centres: CentreSet | None) -> HashLoss:
+    if cls.name == "ccls2t":
+        assert centres is not None
+        return cls(centres, itc=opts.itc)  # type: ignore[call-arg]
+    if cls.name == "unsupervised":
+        return cls(itc=opts.itc)  # type: ignore[call-arg]
+    return cls()
+
+
+def _model_config(opts: TrainOptions) -> dict[str, Any]:
+    config = get_model_config(opts.model_name)
+    config["bits"] = opts.bits
+    if opts.backbone_weights:
+        from terrahash.model.vision import RESNET_PRESETS, detect_resnet_preset
+
+        preset = detect_resnet_preset(_read_backbone(opts.backbone_weights), opts.backbone_weights)
+        config["vision"].update(RESNET_PRESETS[preset])
+    if not opts.multiscale:
+        config["vision"]["scales"] = 1
+    return config
+
+
+def _read_backbone(path: str) -> dict[str, torch.Tensor]:
+    """A state dict from ``.pt``/``.pth`` (torch.save) or ``.safetensors``."""
+    file = Path(path)
+    if not file.is_file():
+        raise ModelError(f"{file}: error: backbone weights file not found")
+    try:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(file))
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise ModelError(f"{file}: error: cannot read a state dict ({exc})") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ModelError(f"{file}: error: expected a state dict, got {type(state).__name__}")
+    return state
+
+
+class MetricsWriter(Callback):
+    """Appends each epoch's row to ``metrics.csv`` and saves a resumable checkpoint."""
+
+    def __init__(self, run_dir: Path, save_checkpoint: bool = True) -> None:
+        self.run_dir = run_dir
+        self.save_checkpoint = save_checkpoint
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        """Rewrite the CSV (columns can grow once validation starts) and the checkpoint."""
+        write_metrics(self.run_dir / "metrics.csv", trainer.state.history)
+        if self.save_checkpoint:
+            torch.save(trainer.state_dict(), self.run_dir / CHECKPOINT_FILE)
+
+
+def write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
+    """One row per epoch; every column seen in any epoch."""
+    columns: list[str] = []
+    for row in history:
+        columns.extend(k for k in row if k not in columns)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def plot_losses(path: Path, history: list[dict[str, Any]], title: str) -> None:
+    """Loss terms per epoch (log scale) and validation mAP, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = [row["epoch"] for row in history]
+    skip = {"epoch", "lr", "images_per_s", "seconds"}
+    for key in history[0]:
+        if key in skip or key.startswith(("val_", "hamming_")):
+            continue
+        ax.plot(epochs, [max(row.get(key, np.nan), 1e-6) for row in history], label=key)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_title(f"{title}: training losses")
+    ax.legend(fontsize=7)
+    val = [(row["epoch"], row["val_map@100"]) for row in history if "val_map@100" in row]
+    if val:
+        ax2.plot(*zip(*val, strict=True), marker="o")
+    ax2.set_xlabel("epoch")
+    ax2.set_title("validation mAP@100 (image vs fused)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    data_dir: str | Path,
+    out: str | Path,
+    opts: TrainOptions,
+    progress: Callable[[str, int], Callback] | None = None,
+) -> dict[str, Any]:
+    """Train one model and write the run folder; returns the saved config.
+
+    Args:
+        data_dir: dataset folder with ``manifest.csv``.
+        out: run folder to create (or to continue with ``opts.resume``).
+        opts: the run's options.
+        progress: factory ``(description, total_steps) -> Callback`` for a progress bar.
+
+    Raises:
+        TrainConfigError, DatasetError, ModelError: on bad options, data or checkpoints.
+    """
+    opts.validate()
+    loss_cls = get_loss_class(opts.method)
+    seed_everything(opts.seed)
+    run_dir = Path(out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dataset = load_dataset(data_dir)
+    column = image_column(dataset, opts.image_size)
+    if loss_cls.needs_labels and not any(item.labels for item in dataset):
+        raise TrainConfigError(
+            f"{Path(data_dir) / 'manifest.csv'}: error: method {opts.method!r} needs labels; "
+            "the manifest has no 'label' values (use --method unsupervised)"
+        )
+    train_idx, val_idx, test_idx = _split(dataset, opts)
+    use_text = opts.use_text and loss_cls.uses_text
+    started = time.perf_counter()
+    images = preload_images(dataset, opts.image_size, column)
+    mean, std = channel_stats(images[train_idx])
+    config = _model_config(opts)
+    model, tokenizer = create_model(config, use_text=use_text)
+    if opts.backbone_weights:
+        from terrahash.model.vision import load_backbone_state
+
+        load_backbone_state(model.visual.backbone, _read_backbone(opts.backbone_weights), opts.backbone_weights)
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    centres: CentreSet | None = None
+    taxonomy_version = None
+    labels = torch.from_numpy(dataset.label_matrix())
+    if loss_cls.uses_centres:
+        groups, taxonomy_version = taxonomy_groups(dataset.classes) if opts.method == "ccls2t" else (None, None)
+        centres = build_centres(dataset.classes, opts.bits, groups, seed=opts.seed)
+    text = _text_tensors(dataset, tokenizer) if use_text else {}
+    data = TrainingData(
+        images=images, mean=mean, std=std,
+        train_idx=torch.tensor(train_idx), val_idx=torch.tensor(val_idx, dtype=torch.long),
+        labels=labels if loss_cls.needs_labels else None,
+        targets=None if centres is None else centres.targets(labels),
+        **text,
+    )
+    loss = _make_loss(loss_cls, opts, centres)
+    callbacks: list[Callback] = [MetricsWriter(run_dir)]
+    trainer = Trainer(model, loss, data, epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr,
+                      weight_decay=opts.weight_decay, seed=opts.seed, callbacks=callbacks)
+    if progress is not None:
+        trainer.callbacks.append(progress(f"{opts.method} {opts.bits} bits", trainer.steps_per_epoch * opts.epochs))
+    checkpoint = run_dir / CHECKPOINT_FILE
+    if opts.resume and checkpoint.is_file():
+        try:
+            trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False))
+        except Exception as exc:  # noqa: BLE001 - corrupt or from another configuration
+            raise ModelError(f"{checkpoint}: error: cannot resume from this checkpoint ({exc})") from exc
+    state = trainer.fit()
+    names = [item.id for item in dataset]
+    config_out: dict[str, Any] = {
+        "schema_version": RUN_SCHEMA_VERSION,
+        "terrahash_version": __version__,
+        "model_name": opts.model_name,
+        "model": config,
+        "method": opts.method,
+        "method_reference": loss_cls.reference,
+        "bits": opts.bits,
+        "use_text": use_text,
+        "image_size": opts.image_size,
+        "image_column": column or "path",
+        "normalization": {"mean": mean, "std": std},
+        "tokenizer": tokenizer.to_dict(),
+        "template_version": TEMPLATE_VERSION,
+        "taxonomy_version": taxonomy_version,
+        "classes": dataset.classes,
+        "multilabel": dataset.multilabel,
+        "centres": None if centres is None else centres.to_dict(),
+        "loss_weights": getattr(loss, "weights", None),
+        "dataset": str(Path(data_dir).resolve()),
+        "split": {
+            "seed": opts.seed, "test_fraction": opts.test_fraction, "val_fraction": opts.val_fraction,
+            "train_ids": [names[i] for i in sorted(train_idx + val_idx)], "val_ids": [names[i] for i in val_idx],
+            "test_ids": [names[i] for i in test_idx],
+        },
+        "train": asdict(opts),
+        "best_epoch": state.best_epoch,
+        "best_val_map@100": None if state.best_epoch < 0 else state.best_score,
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+    save_run(run_dir, model.to(memory_format=torch.contiguous_format), config_out)  # type: ignore[call-overload]
+    plot_losses(run_dir / "loss_curve.png", state.history, opts.method)
+    return config_out

@@ -1,0 +1,220 @@
+"""One training loop for every method: a method is a loss plus a config, never a new loop.
+
+Hooks (``Callback``) observe steps and epochs: the progress bar, the metrics file and the
+resumable checkpoint are hooks, so the loop itself stays short. Model selection uses a
+validation split carved from the training items (never the test split).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from terrahash.data.transforms import augment, normalize
+from terrahash.model.ccls2t import CCLS2T, HashOutputs
+from terrahash.train.losses import HashLoss, LossInputs
+from terrahash.train.validation import validate
+
+
+@dataclass
+class TrainingData:
+    """Every tensor training needs, indexed by item; splits are index tensors."""
+
+    images: torch.Tensor  # uint8 (N, 3, S, S)
+    mean: list[float]
+    std: list[float]
+    train_idx: torch.Tensor
+    val_idx: torch.Tensor
+    labels: torch.Tensor | None = None  # bool (N, C)
+    targets: torch.Tensor | None = None  # float +-1 (N, K)
+    tokens: torch.Tensor | None = None  # int64 (N, L)
+    features: torch.Tensor | None = None  # float (N, F)
+    feature_mask: torch.Tensor | None = None  # bool (N, F)
+    text_group: torch.Tensor | None = None  # int64 (N,)
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The named tensors of items ``idx`` (``None`` entries left out)."""
+        names = ("labels", "targets", "tokens", "features", "feature_mask", "text_group")
+        out = {n: getattr(self, n)[idx] for n in names if getattr(self, n) is not None}
+        out["images"] = self.images[idx]
+        return out
+
+
+@dataclass
+class TrainState:
+    """What a hook may read, and what a resumable checkpoint stores."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_epoch: int = -1
+    best_state: dict[str, torch.Tensor] | None = None
+
+
+class Callback:
+    """Hook points of ``Trainer.fit``; override what you need."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Before the first epoch (after a resume, too)."""
+
+    def on_step_end(self, trainer: Trainer, n_images: int, logs: dict[str, float]) -> None:
+        """After each optimisation step."""
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        """After each epoch with its metrics row."""
+
+
+class Trainer:
+    """Fits a ``CCLS2T`` model with any ``HashLoss``; AdamW with warm-up and cosine decay."""
+
+    def __init__(
+        self,
+        model: CCLS2T,
+        loss: HashLoss,
+        data: TrainingData,
+        *,
+        epochs: int,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        weight_decay: float = 5e-4,
+        seed: int = 0,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.model, self.loss, self.data = model, loss, data
+        self.epochs, self.batch_size = epochs, batch_size
+        self.callbacks = list(callbacks)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.state = TrainState()
+        self.optimizer, self.scheduler = self.configure_optimizer(lr, weight_decay)
+
+    def configure_optimizer(
+        self, lr: float, weight_decay: float
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        """AdamW (no decay on norms, biases and the temperature) with warm-up + cosine."""
+        decay, no_decay = [], []
+        for name, param in self.model.named_parameters():
+            (no_decay if param.ndim <= 1 or "embedding" in name else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=lr,
+        )
+        steps = max(1, self.steps_per_epoch * self.epochs)
+        warmup = max(1, min(steps // 10, 2 * self.steps_per_epoch))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.99 + 0.01
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Full batches per epoch (a last partial batch is dropped: BatchNorm needs > 1 item)."""
+        n = len(self.data.train_idx)
+        return max(1, n // self.batch_size) if n >= self.batch_size else 1
+
+    def _forward(self, batch: dict[str, torch.Tensor]) -> HashOutputs:
+        images = augment(normalize(batch["images"], self.data.mean, self.data.std), self.generator)
+        images = images.contiguous(memory_format=torch.channels_last)
+        return self.model(
+            images, batch.get("tokens"), batch.get("features"), batch.get("feature_mask"), self.generator
+        )
+
+    def training_step(self, idx: torch.Tensor) -> dict[str, float]:
+        """One optimisation step on items ``idx``; returns the loss terms as floats."""
+        batch = self.data.batch(idx)
+        out = self._forward(batch)
+        second = self._forward({"images": batch["images"]}) if self.loss.two_views else None
+        labels = batch.get("labels")
+        inputs = LossInputs(
+            out=out,
+            labels=None if labels is None else labels.float(),
+            targets=batch.get("targets"),
+            features=batch.get("features"),
+            feature_mask=batch.get("feature_mask"),
+            text_group=batch.get("text_group"),
+            second_view=second,
+            step=self.state.step,
+            progress=self.state.step / max(1, self.steps_per_epoch * self.epochs),
+        )
+        terms = self.loss(inputs)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.state.step += 1
+        return {k: float(v.detach()) for k, v in terms.items()}
+
+    def _should_validate(self, epoch: int) -> bool:
+        return len(self.data.val_idx) > 0 and (epoch + 1 >= self.epochs / 2 or epoch + 1 == self.epochs)
+
+    def fit(self) -> TrainState:
+        """Train from ``state.epoch`` to ``epochs``; keeps the best validation weights."""
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        n_train = len(self.data.train_idx)
+        while self.state.epoch < self.epochs:
+            self.model.train()
+            order = self.data.train_idx[torch.randperm(n_train, generator=self.generator)]
+            sums: dict[str, float] = {}
+            seen, start = 0, time.perf_counter()
+            for b in range(self.steps_per_epoch):
+                idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+                logs = self.training_step(idx)
+                for key, value in logs.items():
+                    sums[key] = sums.get(key, 0.0) + value * len(idx)
+                seen += len(idx)
+                for cb in self.callbacks:
+                    cb.on_step_end(self, len(idx), logs)
+            seconds = time.perf_counter() - start
+            row: dict[str, Any] = {"epoch": self.state.epoch + 1}
+            row.update({k: v / max(1, seen) for k, v in sums.items()})
+            row.update({"lr": self.scheduler.get_last_lr()[0], "images_per_s": seen / max(seconds, 1e-9),
+                        "seconds": seconds})
+            if self._should_validate(self.state.epoch):
+                report = validate(self.model, self.data)
+                row.update(report)
+                # Without labels there is nothing to rank by: keep the latest epoch.
+                score = report.get("val_map@100", float(self.state.epoch))
+                if score >= self.state.best_score:
+                    self.state.best_score = score
+                    self.state.best_epoch = self.state.epoch + 1
+                    self.state.best_state = copy.deepcopy(self.model.state_dict())
+            self.state.history.append(row)
+            self.state.epoch += 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, row)
+        if self.state.best_state is not None:
+            self.model.load_state_dict(self.state.best_state)
+        self.model.eval()
+        return self.state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything ``load_state_dict`` needs to continue exactly where training stopped."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "numpy_state": np.random.get_state(),
+            "state": self.state.__dict__,
+        }
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        """Restore from ``state_dict`` output."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.generator.set_state(checkpoint["generator"])
+        np.random.set_state(checkpoint["numpy_state"])
+        self.state = TrainState(**checkpoint["state"])

@@ -1,0 +1,120 @@
+"""Training runs: files written, determinism, resume, CLI train + encode, bad options."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from terrahash.cli import app, main
+from terrahash.data import load_dataset
+from terrahash.model import load_model
+from terrahash.train.run import TrainOptions, train
+from terrahash.train.trainer import Callback, Trainer
+
+
+def test_run_folder_is_complete(tiny_run: Path) -> None:
+    for name in ("model.safetensors", "config.json", "metrics.csv", "loss_curve.png"):
+        assert (tiny_run / name).is_file(), name
+    config = json.loads((tiny_run / "config.json").read_text())
+    split = config["split"]
+    assert len(split["train_ids"]) == 32 and len(split["test_ids"]) == 8
+    assert set(split["val_ids"]) <= set(split["train_ids"])
+    assert not set(split["train_ids"]) & set(split["test_ids"])
+    assert config["tokenizer"]["vocabulary"][:3] == ["[PAD]", "[UNK]", "[CLS]"]
+    with open(tiny_run / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert float(rows[0]["images_per_s"]) > 0 and "hamming_image_fused" in rows[-1]
+
+
+class _StopAfterFirstEpoch(Callback):
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, object]) -> None:
+        raise KeyboardInterrupt
+
+
+def test_same_seed_same_codes_and_resume_is_exact(
+    tiny_run: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = load_dataset(tiny_data)
+    reference = load_model(tiny_run).encode_dataset(ds)
+    opts = TrainOptions(epochs=2, bits=32, batch_size=16, image_size=64)
+    train(tiny_data, tmp_path / "again", opts)
+    again = load_model(tmp_path / "again").encode_dataset(ds)
+    assert np.array_equal(reference["codes_fused"], again["codes_fused"])
+    assert np.array_equal(reference["emb_text"], again["emb_text"])
+
+    from terrahash.train import run as run_module
+
+    real = run_module.MetricsWriter.on_epoch_end
+
+    def stop(self: Callback, trainer: Trainer, row: dict[str, object]) -> None:
+        real(self, trainer, row)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module.MetricsWriter, "on_epoch_end", stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_data, tmp_path / "cut", opts)
+    monkeypatch.setattr(run_module.MetricsWriter, "on_epoch_end", real)
+    assert not (tmp_path / "cut" / "model.safetensors").exists()
+    train(tiny_data, tmp_path / "cut", TrainOptions(**{**opts.__dict__, "resume": True}))
+    resumed = load_model(tmp_path / "cut").encode_dataset(ds)
+    assert np.array_equal(reference["codes_image"], resumed["codes_image"])
+
+
+def test_cli_train_then_encode(tiny_data: Path, tmp_path: Path) -> None:
+    run, codes = tmp_path / "run", tmp_path / "codes.npz"
+    main(["train", str(tiny_data), "--out", str(run), "--epochs", "1", "--bits", "16",
+          "--method", "csq", "--image-size", "32", "--single-scale"]) if False else None
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(tiny_data), "--out", str(run), "--epochs", "1",
+                                 "--bits", "16", "--image-size", "32", "--single-scale"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["vision"]["scales"] == 1 and config["bits"] == 16
+    result = runner.invoke(app, ["encode", str(run), str(tiny_data), "--out", str(codes), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary["agreement_hamming"]) == {"image-fused", "image-text", "fused-text"}
+    npz = np.load(codes)
+    assert npz["codes_image"].shape == (40, 2) and npz["codes_text"].dtype == np.uint8
+    assert npz["emb_fused"].dtype == np.float32
+    assert sorted(set(npz["split"])) == ["test", "train", "val"] or sorted(set(npz["split"])) == ["test", "train"]
+    assert npz["labels"][0] == "agricultural"
+
+
+def test_cli_baseline_has_no_text_kind(tiny_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", str(tiny_data), "--out", str(tmp_path / "r"), "--epochs", "1", "--bits", "16",
+              "--method", "dpsh", "--image-size", "32"])
+    assert exit_info.value.code == 0
+    npz_path = tmp_path / "c.npz"
+    with pytest.raises(SystemExit):
+        main(["encode", str(tmp_path / "r"), str(tiny_data), "--out", str(npz_path)])
+    npz = np.load(npz_path)
+    assert list(npz["kinds"]) == ["image", "fused"] and "codes_text" not in npz
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bits", "48"], "--bits: error: 48 is not one of 16, 32, 64, 128"),
+        (["--method", "nope"], "--method: error: unknown method 'nope'"),
+    ],
+)
+def test_cli_bad_options_exit_2(args: list[str], message: str, tiny_data: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", str(tiny_data), "--out", str(tmp_path / "r"), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_cli_encode_reports_corrupt_run(tmp_path: Path, tiny_data: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("[]")
+    result = CliRunner().invoke(app, ["encode", str(tmp_path / "run"), str(tiny_data), "--out", "x.npz"])
+    assert result.exit_code == 2
+    assert "config.json: error: expected a JSON object" in result.stderr
