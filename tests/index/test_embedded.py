@@ -179,7 +179,7 @@ _WRITER = """
 import sys, numpy as np, terrahash
 index = terrahash.Index.open(sys.argv[1])
 rng = np.random.default_rng(0)
-n = 400_000
+n = 120_000
 codes = rng.integers(0, 256, (n, 8), dtype=np.uint8)
 index.add([f"new{i}" for i in range(n)], codes, labels=[f"l{i % 50}" for i in range(n)])
 """

@@ -19,7 +19,7 @@ def test_every_file_is_covered_exactly_once() -> None:
     seen: Counter[str] = Counter()
     for group in GROUPS:
         seen.update({exp.path for exp in group.EXPECTED})
-        seen.update(group.REFUSED)
+        seen.update(list(group.REFUSED))
     files = relpaths()
     missing = [f for f in files if f not in seen]
     assert not missing, f"files without expectations: {missing}"

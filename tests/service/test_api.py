@@ -299,3 +299,17 @@ def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(TerraHashError, match=str(tmp_path / "nothing")):
         create_app(tmp_path / "nothing")
+
+
+def test_body_limit_413_without_content_length(client: TestClient) -> None:
+    """A chunked body (no Content-Length) is counted as it streams in."""
+
+    def chunks():  # noqa: ANN202 - generator
+        boundary = b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\n\r\n"
+        yield boundary
+        for _ in range(40):
+            yield b"\0" * 10_000
+
+    r = client.post("/search", content=chunks(),
+                    headers={"content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 413 and "limit" in r.json()["detail"]

@@ -41,6 +41,7 @@ _LANDSAT_SCENE = re.compile(
 )
 _S2_TILE = re.compile(r"(?:^|[_.])T(?P<tile>\d{2}[C-X][A-Z]{2})(?=$|[_.])")
 _S2_STAMP = re.compile(r"(?:^|_)(?P<day>\d{8})T\d{6}(?=$|_)")
+_S2_VALIDITY = re.compile(r"_V(?P<day>\d{8})T\d{6}(?=$|_)")
 #: Band suffix of a band file's stem (``_B2``, ``_B04_10m``, ``_SR_B4``, ``_SZA``, ``_QA_PIXEL``).
 _BAND_SUFFIX = re.compile(
     r"[_.-](?P<band>(?:SR_|ST_)?B\d{1,2}A?|TCI|SCL|AOT|WVP|SZA|SAA|VZA|VAA|QA_PIXEL|QA_RADSAT|BQA)"
@@ -94,6 +95,8 @@ def product_keys(text: str) -> set[tuple[str, ...]]:
     for m in _LANDSAT_SCENE.finditer(text):
         keys.add(("landsat-scene", m["sensor"] + m["sat"], m["pathrow"], m["yeardoy"]))
     tile, stamp = _S2_TILE.search(text), _S2_STAMP.search(text)
+    if "_OPER_" in text:  # OPER names lead with the processing time; sensing is _V<stamp>
+        stamp = _S2_VALIDITY.search(text)
     if tile and stamp:
         keys.add(("s2", tile["tile"], stamp["day"]))
     return keys
@@ -288,6 +291,8 @@ def scan_archive(root: str | Path) -> ScanResult:
             | {_stem_key(bands[0].path)}
         )
         matches = [(p, recs) for p, recs, skeys in sidecar_keys if keys & skeys]
+        # the sidecar nearest the band files wins (a granule's MTD_TL over the product MTD)
+        matches.sort(key=lambda m: (-_shared_depth(m[0], bands[0].path), str(m[0])))
         scene = Scene(scene_id=record.id or stem, bands=bands, record=record)
         if matches:
             scene.sidecar, recs = matches[0]
@@ -295,9 +300,28 @@ def scan_archive(root: str | Path) -> ScanResult:
             scene.record = _pick_record(recs, keys)
             scene.scene_id = scene.record.id or scene.scene_id
             used.update(p for p, _ in matches)
+        scene.scene_id = _unique(scene.scene_id, {s.scene_id for s in scenes})
         scenes.append(scene)
     unpaired = [(p, recs) for p, recs in sidecars if p not in used]
     return ScanResult(root, scenes, unpaired, other)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``... so every scene gets its own tile folder."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
+def _shared_depth(a: Path, b: Path) -> int:
+    depth = 0
+    for x, y in zip(a.parent.parts, b.parent.parts, strict=False):
+        if x != y:
+            break
+        depth += 1
+    return depth
 
 
 def _band_order(band: str | None) -> tuple[int, str]:

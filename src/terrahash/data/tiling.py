@@ -230,7 +230,7 @@ def tile_geometry(
     from rasterio.warp import transform, transform_bounds
     from rasterio.windows import Window, bounds
 
-    x, y = ds.transform * (col_off + size / 2.0, row_off + size / 2.0)
+    x, y = ds.transform @ (col_off + size / 2.0, row_off + size / 2.0)
     lons, lats = transform(ds.crs, "EPSG:4326", [x], [y])
     w, s, e, n = bounds(Window(col_off, row_off, size, size), ds.transform)
     bbox = transform_bounds(ds.crs, "EPSG:4326", w, s, e, n, densify_pts=21)

@@ -166,14 +166,18 @@ def recall_at_k(
     return _nanmean(_precision_recall(query_codes, db_codes, relevance, k)[1])
 
 
+def ideal_dcg(gains: np.ndarray, k: int) -> np.ndarray:
+    """Per-query IDCG@k: the DCG of each row's gains sorted in decreasing order."""
+    # Only the k largest gains matter: partition (linear) before sorting k values.
+    top = -np.partition(-gains, k - 1, axis=1)[:, :k] if k < gains.shape[1] else gains
+    return -np.sort(-top, axis=1)[:, :k] @ (1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64)))
+
+
 def ndcg_sorted(gains_sorted: np.ndarray, gains: np.ndarray, k: int) -> np.ndarray:
     """Per-query NDCG@k from gains in ranked order and in database order; nan if IDCG = 0."""
     discount = 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
     dcg = gains_sorted[:, :k] @ discount
-    # Only the k largest gains matter for the ideal DCG: partition before sorting.
-    top = -np.partition(-gains, k - 1, axis=1)[:, :k] if k < gains.shape[1] else gains
-    ideal = -np.sort(-top, axis=1)
-    idcg = ideal[:, :k] @ discount
+    idcg = ideal_dcg(gains, k)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(idcg > 0, dcg / np.where(idcg > 0, idcg, 1.0), np.nan)
 

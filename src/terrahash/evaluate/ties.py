@@ -1,7 +1,7 @@
 """Tie-aware mAP: the expected AP over all orderings of items at equal Hamming distance.
 
 Reference: K. He, F. Cakir, S. A. Bargal, S. Sclaroff, "Hashing as Tie-Aware Learning to
-Rank", CVPR 2018 (tie-aware AP, their eq. for AP_T). Hash codes tie massively (a B-bit code has
+Rank", CVPR 2018 (tie-aware AP). Hash codes tie massively (a B-bit code has
 only B+1 distances), so the stable AP depends on the database order; this one does not.
 
 Derivation (normalizer ``Z = min(R, k)``, which does not depend on the order). For a query,

@@ -362,7 +362,7 @@ class EmbeddedIndex:
         tree = self._updated_tree(all_codes, len(old_seqs), updated_rows, is_new, labs, replace)
 
         def edit(catalog: Catalog) -> None:
-            catalog.upsert(rows, boxes)
+            catalog.upsert(rows, boxes, existing=new_seqs[~is_new].tolist())
 
         self._commit(
             all_codes, all_seqs, tree, edit, base=not replace, next_seq=next_seq, **manifest_fields

@@ -55,6 +55,7 @@ _FAMILIES: dict[str, str] = {
     "skysat": "skysat",
     "superview": "superview",
     "jilin": "jilin",
+    "blackskyglobal": "blacksky-global",
 }
 
 #: Whole-name aliases, checked before the family rule.
@@ -92,6 +93,14 @@ _ALIASES: dict[str, str] = {
     "globalx": "blacksky-global",
     "cas5001": "cas500-1",
     "cas5002": "cas500-2",
+    # CRESDA spells ZiYuan satellites as series + unit (ZY3-01, ZY302, ZY1-02C).
+    "zy301": "zy-3-01",
+    "zy302": "zy-3-02",
+    "zy303": "zy-3-03",
+    "zy102c": "zy-1-02c",
+    "zy102d": "zy-1-02d",
+    "zy102e": "zy-1-02e",
+    "irsp6": "resourcesat-1",
     # Planet SkySat ids: SS01/SS02 are SkySat-1/-2, SSC1... the SkySat-C series.
     "ss01": "skysat-1",
     "ss02": "skysat-2",

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:960px;color:#1d2733}
-h1{font-size:22px}h2{font-size:16px;margin-top:28px}code,pre{background:#f1f3f6;padding:1px 4px;border-radius:3px}
+h1{font-size:22px}h2{font-size:16px;margin-top:28px}
+code,pre{background:#f1f3f6;padding:1px 4px;border-radius:3px}
 .op{border:1px solid #d5dae1;border-radius:4px;margin:10px 0;padding:8px 12px}
-.m{display:inline-block;min-width:52px;font-weight:700;color:#fff;border-radius:3px;padding:1px 6px;margin-right:6px;text-align:center}
+.m{display:inline-block;min-width:52px;font-weight:700;color:#fff;border-radius:3px;
+padding:1px 6px;margin-right:6px;text-align:center}
 .get{background:#1f6feb}.post{background:#2da44e}table{border-collapse:collapse;margin:6px 0}
 td,th{border:1px solid #e1e5ea;padding:2px 8px;text-align:left;vertical-align:top}small{color:#6b7785}"""
 
@@ -70,7 +72,8 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> str:
         out.append("</table>")
     body = op.get("requestBody", {}).get("content", {})
     for ctype, spec in body.items():
-        out.append(f"<p>Body <code>{esc(ctype)}</code>:</p><pre>{esc(json.dumps(spec.get('schema', {}), indent=1))}</pre>")
+        schema = esc(json.dumps(spec.get("schema", {}), indent=1))
+        out.append(f"<p>Body <code>{esc(ctype)}</code>:</p><pre>{schema}</pre>")
     codes = ", ".join(esc(str(c)) for c in op.get("responses", {}))
     out.append(f"<p><small>responses: {codes}</small></p></div>")
     return "\n".join(out)

@@ -8,6 +8,7 @@ the garbage collector when its last request lets go of it.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import numpy as np
 from terrahash import __version__
 from terrahash.errors import TerraHashError
 from terrahash.metadata import SceneRecord
+from terrahash.metadata.record import format_datetime
 from terrahash.service.params import SearchParams
 from terrahash.service.stac_items import CatalogEntry
 
@@ -158,7 +160,7 @@ class Engine:
             "model_run": str(self.model_run) if self.model_run else None,
             "model_loaded": self._model is not None,
             "index": str(self.index_dir),
-            "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.loaded_at)),
+            "loaded_at": format_datetime(dt.datetime.fromtimestamp(self.loaded_at, dt.UTC)),
             "read_only": self.read_only,
             "platforms": sorted(p for p in summary.get("platforms", {}) if p != "(none)"),
             "labels": sorted(summary.get("labels", {})),

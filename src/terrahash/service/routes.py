@@ -151,8 +151,9 @@ async def _json_body(request: Request) -> JsonSearch:
 def _from_json(body: JsonSearch) -> tuple[SearchQuery, SearchParams]:
     if (body.text is None) == (body.id is None):
         raise ParamError("give exactly one of 'text' or 'id' in a JSON search")
-    query = SearchQuery(text=body.text) if body.text is not None else SearchQuery(item_id=check_id(body.id or ""))
-    return query, _params(body)
+    if body.text is not None:
+        return SearchQuery(text=body.text), _params(body)
+    return SearchQuery(item_id=check_id(body.id or "")), _params(body)
 
 
 def _from_form(form: FormData) -> tuple[SearchQuery, SearchParams]:
@@ -231,5 +232,6 @@ def _thumbnail_bytes(path: Any) -> tuple[bytes, str]:
             img.convert("RGB").save(out, format="PNG")
             return out.getvalue(), "image/png"
     except OSError as exc:
-        raise engine_mod.NotFoundError(f"the image of this item cannot be read ({type(exc).__name__})") from exc
+        why = type(exc).__name__
+        raise engine_mod.NotFoundError(f"the image of this item cannot be read ({why})") from exc
 

@@ -85,7 +85,7 @@ class MaxarImdReaderBase(MetadataReader):
                 "catalog_id": image.get("catid"),
                 "product_type": top.get("producttype"),
                 "pan_sharpen_algorithm": top.get("pansharpenalgorithm"),
-                "cloud_cover_raw": image.get("cloudcover"),
+                "cloud_cover_fraction": to_float(image.get("cloudcover")),
                 "mean_collected_gsd": collected,
                 "mean_product_gsd": produced,
                 "mean_sat_el": to_float(image.get("meansatel")),

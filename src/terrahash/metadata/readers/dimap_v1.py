@@ -5,8 +5,9 @@ Variants handled: ``IMAGING_DATE`` + ``IMAGING_TIME`` (the scene centre, equal t
 start/stop where both exist), else the middle of ``IMAGING_START_TIME``/``IMAGING_STOP_TIME``
 (or GEOSAT's ``START_TIME``/``STOP_TIME``); corners as ``FRAME_LON``/``FRAME_LAT`` or
 ``FRAME_LON_UL``...; the centre from GEOSAT's ``FOOTPRINT_CENTER_OF`` quality parameter
-(``POINT(lon;lat)``) else the corner mean; cloud only where a ``CLOUD_COVER_PERCENTAGE``
-quality parameter carries a value. Vision-1 writes ``MISSION=S1 INDEX=4`` (the S1-4 name).
+(``POINT(lon;lat)``) or SPOT-era ``Scene_Center``, else the corner mean; cloud only where a
+``CLOUD_COVER_PERCENTAGE`` quality parameter carries a value. Vision-1 writes
+``MISSION=S1 INDEX=4`` (the S1-4 name).
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class DimapV1Reader(DimapReaderBase):
         m = _POINT.search(quality.get("FOOTPRINT_CENTER_OF", ""))
         if m:
             centre = centre_fields(m.group(2), m.group(1))
+        scene_centre = root.find(".//Scene_Center")  # SPOT-era DIMAP v1
+        if not centre and scene_centre is not None:
+            centre = centre_fields(scene_centre.findtext("FRAME_LAT"), scene_centre.findtext("FRAME_LON"))
         if not centre and len(corners) >= 4:
             lon, lat = point_mean(corners[:4])
             centre = {"center_lat": lat, "center_lon": lon}

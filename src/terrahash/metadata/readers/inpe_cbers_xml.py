@@ -4,9 +4,10 @@ Times are UTC: ``viewing/center`` (what INPE's own cbers2stac publishes), else
 ``image/timeStamp/center``; ``reception/*`` is the downlink. Corners and centre come from
 ``image/imageData`` (the image's own corners; ``boundingBox`` is the map-grid envelope).
 Merged CBERS-4A/Amazonia-1 WFI files hold ``leftCamera`` and ``rightCamera`` blocks: the scene
-spans both (left UL/LL, right UR/LR, mean of the two centres). Angles such as ``sunIncidenceAngle`` are written as
-``degree/minute/second/millisecond`` children. ``offNadirAngle`` in PAN5M/PAN10M files is the
-raw mirror step (e.g. ``17163``), not degrees, so values outside +-90 are kept raw only.
+spans both (left UL/LL, right UR/LR, mean of the two centres). Angles such as
+``sunIncidenceAngle`` are written as ``degree/minute/second/millisecond`` children.
+``offNadirAngle`` in PAN5M/PAN10M files is the raw mirror step (e.g. ``17163``), not degrees,
+so values outside +-90 are kept raw only.
 """
 
 from __future__ import annotations

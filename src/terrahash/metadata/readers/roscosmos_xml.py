@@ -105,10 +105,7 @@ class RoscosmosXmlReader(MetadataReader):
 
     def read(self, doc: Document) -> list[dict[str, Any]]:
         kv = _values(doc)
-        if doc.root_tag == "SPP_ROOT":
-            fields = self._spp(kv)
-        else:
-            fields = self._pasp(kv)
+        fields = self._spp(kv) if doc.root_tag == "SPP_ROOT" else self._pasp(kv)
         model = kv.get("cModelTxtName")
         platform = model if model and "?" not in model else kv.get("cCodeKA")
         fields.update({

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 from terrahash.metadata.document import Document
 from terrahash.metadata.reader import MetadataReader
-from terrahash.metadata.record import polygon
 from terrahash.metadata.readers._vendor_common import drop_none, solar_elevation
+from terrahash.metadata.record import polygon
 from terrahash.metadata.values import cloud_percent, parse_datetime, to_float, xml_text
 
 _CAPTURE_ID = re.compile(r"^(\d{8})_(\d{6})_")
@@ -45,11 +45,21 @@ def _bbox(root: Any, lat: float, lon: float) -> tuple[dict[str, Any] | None, str
         "westBoundLongitude", "eastBoundLongitude", "southBoundLatitude", "northBoundLatitude"))
     if None in (w, e, s, n):
         return None, None
-    for (west, south, east, north), how in (((w, s, e, n), None),
-                                            ((w, e, s, n), "bbox slots hold (w, s, e, n)")):
-        if west <= lon <= east and south <= lat <= north:
-            return polygon([(west, south), (east, south), (east, north), (west, north)]), how
-    return None, "bounding box does not contain the centre: ignored"
+    candidates = [
+        ((w, s, e, n), None),
+        ((w, e, s, n), "bbox slots hold (w, s, e, n); read in that order"),
+    ]
+    fitting = [
+        (box, how) for box, how in candidates
+        if box[0] <= lon <= box[2] and box[1] <= lat <= box[3]
+    ]
+    if not fitting:
+        return None, "bounding box does not contain the centre: ignored"
+    # A scene box is small: the tightest reading that contains the centre is the right one.
+    (west, south, east, north), how = min(
+        fitting, key=lambda c: (c[0][2] - c[0][0]) * (c[0][3] - c[0][1])
+    )
+    return polygon([(west, south), (east, south), (east, north), (west, north)]), how
 
 
 class SatellogicIso19115Reader(MetadataReader):

@@ -1,0 +1,167 @@
+"""PostgreSQL backend against a real server: parity with the embedded index, filters included."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from terrahash.index import CodeShapeError, CorruptIndexError, HashIndexError, Index
+from tests.pg_server import pg_index_uri, pg_server  # noqa: F401 - fixtures
+from tests.postgres_helpers import BITS, synthetic_items, tied_codes
+
+FILTERS = [
+    None,
+    {"bbox": (-20.0, -30.0, 60.0, 40.0)},
+    {"bbox": "170,-60,-160,60"},  # crosses the antimeridian
+    {"start": "2021-03-01", "end": "2021-09-30T12:00:00Z"},
+    {"start": "2023-06-01"},
+    {"end": dt.datetime(2020, 4, 1, tzinfo=dt.UTC)},
+    {"platforms": ["Sentinel-2A", "gf-2"]},
+    {"gsd_min": 2.0, "gsd_max": 10.0},
+    {"cloud_max": 25.0},
+    {"labels": ["river"]},
+    {"labels": ["forest", "beach"], "cloud_max": 60, "gsd_max": 10.0},
+    {"bbox": (-180, -90, 180, 90), "start": "2020-06-01", "end": "2022-06-01",
+     "platforms": "landsat-8"},
+    {"bbox": (5.0, 5.0, 5.5, 5.5), "start": "2030-01-01"},  # nothing passes
+]
+
+
+def _fill(index: Index, seed: int) -> None:
+    """The same history of writes for both backends: a load, an upsert batch, a removal."""
+    ids, records, labels = synthetic_items(700, seed)
+    codes = tied_codes(700, seed)
+    index.add(ids[:500], codes[:500], records=records[:500], labels=labels[:500],
+              paths=[f"/img/{i}.png" for i in ids[:500]])
+    # re-add 100 existing ids with new codes/records (upsert) and 200 new ones, interleaved
+    again = ids[400:700]
+    shuffled = np.random.default_rng(seed + 1).permutation(len(again))
+    index.add([again[i] for i in shuffled], tied_codes(300, seed + 2)[shuffled],
+              records=[records[(400 + i + 37) % 700] for i in shuffled],
+              labels=[labels[400 + i] for i in shuffled])
+    index.remove(ids[0:700:9] + ["no-such-id"])
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, pg_server: str):  # noqa: F811
+    embedded = Index.create(tmp_path_factory.mktemp("parity") / "idx", BITS)
+    postgres = Index.create(f"{pg_server}?schema=parity", BITS)
+    for index in (embedded, postgres):
+        _fill(index, seed=7)
+    yield embedded, postgres
+    embedded.close()
+    postgres.close()
+
+
+def test_same_items_rows_and_codes(pair) -> None:
+    embedded, postgres = pair
+    assert len(postgres) == len(embedded) == 700 - len(range(0, 700, 9))
+    ids = [f"syn-{i:05d}" for i in (1, 2, 451, 699, 0)]
+    for a, b in zip(embedded.get(ids), postgres.get(ids), strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert (a.id, a.path, a.labels, a.record) == (b.id, b.path, b.labels, b.record)
+    present = ids[:4]
+    np.testing.assert_array_equal(embedded.codes_of(present), postgres.codes_of(present))
+    with pytest.raises(HashIndexError, match="syn-00000"):
+        postgres.codes_of(["syn-00000"])
+
+
+@pytest.mark.parametrize("k", [1, 10, 1000])
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: "none" if f is None else ",".join(f))
+def test_search_parity(pair, filters, k: int) -> None:
+    embedded, postgres = pair
+    queries = np.concatenate([tied_codes(3, seed=7), tied_codes(2, seed=99)])
+    want = embedded.query(queries, k=k, filters=filters)
+    got = postgres.query(queries, k=k, filters=filters)
+    assert got.ids == want.ids
+    assert got.distances == want.distances
+    assert got.scanned == want.scanned
+    if filters is not None and k == 1000:
+        assert any(len(r) for r in want.ids) or filters.get("start") == "2030-01-01"
+
+
+def test_faiss_cache_parity_and_refresh(pair, pg_server: str) -> None:  # noqa: F811
+    embedded, _ = pair
+    queries = tied_codes(4, seed=7)
+    with Index.open(f"{pg_server}?schema=parity&cache=faiss") as cached:
+        got = cached.query(queries, k=50)
+        assert got.details["method"] == "faiss-cache"
+        assert (got.ids, got.distances) == embedded.search(queries, k=50)
+        with Index.open(f"{pg_server}?schema=parity") as writer:
+            writer.add(["fresh"], queries[:1])
+            try:
+                ids, dist = cached.search(queries[:1], k=1)
+                assert dist[0][0] == 0 and "fresh" in cached.search(queries[:1], k=400)[0][0]
+                assert cached.backend.refresh_cache().ids[-1] == "fresh"
+            finally:
+                writer.remove(["fresh"])
+        assert "fresh" not in cached.search(queries[:1], k=400)[0][0]
+
+
+def test_upsert_keeps_insertion_order_and_updates(pg_index_uri: str, tmp_path: Path) -> None:  # noqa: F811
+    code = np.zeros((3, BITS // 8), np.uint8)
+    for location in (pg_index_uri, tmp_path / "e"):
+        with Index.create(location, BITS) as index:
+            index.add(["a", "b", "c"], code, labels=["x", "y", "z"])
+            index.add(["a"], code[:1], labels=[["w", "v"]])
+            assert len(index) == 3
+            assert index.search(code[0], k=3) == (["a", "b", "c"], [0, 0, 0]) or \
+                index.search(code[0], k=3) == ([["a", "b", "c"]], [[0, 0, 0]])
+            assert index.get(["a"])[0].labels == ("w", "v")
+            with pytest.raises(ValueError, match="'b' appears more than once"):
+                index.add(["b", "b"], code[:2])
+
+
+def test_bad_input_and_lifecycle_errors(pg_index_uri: str) -> None:  # noqa: F811
+    with pytest.raises(CorruptIndexError, match="no TerraHash index"):
+        Index.open(pg_index_uri)
+    with Index.create(pg_index_uri, BITS) as index:
+        with pytest.raises(CodeShapeError, match="expected 8-byte codes"):
+            index.add(["a"], np.zeros((1, 16), np.uint8))
+        with pytest.raises(ValueError, match="k must be a positive"):
+            index.search(np.zeros(8, np.uint8), k=0)
+        assert index.search(np.zeros(8, np.uint8), k=5) == ([[]], [[]])
+    with pytest.raises(HashIndexError, match="already exists"):
+        Index.create(pg_index_uri, BITS)
+    with pytest.raises(HashIndexError, match="cannot connect"):
+        Index.open("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_schema_migration(pg_index_uri: str) -> None:  # noqa: F811
+    import psycopg
+
+    from terrahash.index.postgres import parse_location
+    from terrahash.index.postgres_schema import SCHEMA_VERSION
+
+    dsn, schema, _ = parse_location(pg_index_uri)
+    Index.create(pg_index_uri, BITS).close()
+    with psycopg.connect(dsn, autocommit=True) as conn:  # pretend an index made by version 1
+        conn.execute(f'DROP INDEX "{schema}".items_span')
+        conn.execute(f"UPDATE \"{schema}\".meta SET value = '1' WHERE key = 'schema_version'")
+    with Index.open(pg_index_uri) as index:
+        assert index.info()["schema_version"] == SCHEMA_VERSION
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_indexes WHERE schemaname = %s AND "
+                             "indexname = 'items_span'", (schema,)).fetchone()
+        assert found is not None
+        conn.execute(f"UPDATE \"{schema}\".meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(CorruptIndexError, match="schema version 99 is newer"):
+        Index.open(pg_index_uri)
+
+
+def test_cli_info_and_search_by_id(pair, pg_server: str, capsys) -> None:  # noqa: F811
+    import json
+
+    from terrahash.cli import main
+
+    location = f"{pg_server}?schema=parity"
+    with pytest.raises(SystemExit) as done:
+        main(["index", "info", location, "--json"])
+    assert done.value.code in (0, None)
+    info = json.loads(capsys.readouterr().out)
+    assert info["count"] == len(pair[1]) and info["backend"] == "postgres"
+    assert info["catalog"]["with_footprint"] > 0
