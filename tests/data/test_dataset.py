@@ -53,9 +53,7 @@ def test_every_shared_set_loads_with_its_counts(
 def test_class_sizes_match_the_provenance(sets: dict[str, SceneDataset]) -> None:
     ucm = sets["ucmerced"].label_matrix().sum(axis=0)
     assert set(ucm.tolist()) == {100}
-    aid = dict(
-        zip(sets["aid"].classes, sets["aid"].label_matrix().sum(axis=0).tolist(), strict=True)
-    )
+    aid = dict(zip(sets["aid"].classes, sets["aid"].label_matrix().sum(axis=0).tolist(), strict=True))
     assert aid["Airport"] == 360 and aid["Viaduct"] == 420 and aid["Center"] == 260
 
 
@@ -156,12 +154,8 @@ def test_missing_image_column_names_the_manifest(tmp_path: Path) -> None:
 
 
 def test_bad_date_names_file_and_line(tmp_path: Path) -> None:
-    root = _mini_set(
-        tmp_path, "path,label,date", ["a.jpg,beach,2020-01-01", "a.jpg,beach,31/31/2020"]
-    )
-    with pytest.raises(
-        DatasetError, match=r"manifest\.csv:3: error: cannot parse date '31/31/2020'"
-    ):
+    root = _mini_set(tmp_path, "path,label,date", ["a.jpg,beach,2020-01-01", "a.jpg,beach,31/31/2020"])
+    with pytest.raises(DatasetError, match=r"manifest\.csv:3: error: cannot parse date '31/31/2020'"):
         load_dataset(root)
 
 

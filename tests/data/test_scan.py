@@ -54,9 +54,10 @@ def test_mtl_of_another_date_is_not_paired(shared_scan) -> None:
 
 def test_non_scene_files_are_reported_not_paired(shared_scan) -> None:
     other = {p.name: why for p, why in shared_scan.other}
-    assert "angle-coefficient" in other[
-        "LE07_L2SP_225078_20110306_02_T1_LE07_L2SP_225078_20110306_20200910_02_T1_ANG.txt"
-    ]
+    assert (
+        "angle-coefficient"
+        in other["LE07_L2SP_225078_20110306_02_T1_LE07_L2SP_225078_20110306_20200910_02_T1_ANG.txt"]
+    )
     assert "LC08_L1TP_224078_20200518_20200518_01_RT_points.gpkg" in other
     assert "PROVENANCE.md" in other and "REFERENCE_SCENES.npy" in other
 
@@ -152,3 +153,13 @@ def test_scan_of_a_file_is_refused(tmp_path: Path) -> None:
     path.write_text("hello")
     with pytest.raises(DatasetError, match="not a folder"):
         scan_archive(path)
+
+
+def test_a_broken_raster_is_reported_and_the_scan_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "broken_B4.TIF").write_bytes(b"II*\x00" + b"\x07" * 64)  # TIFF magic, no IFD
+    good = np.full((8, 8), 500, dtype=np.uint16)
+    write_band(tmp_path / "LC08_L1TP_224077_20200518_20200518_01_RT_B4.TIF", 32621, (700000, -2770000), good)
+    result = scan_archive(tmp_path)
+    assert [s.scene_id for s in result.scenes] == ["LC08_L1TP_224077_20200518_20200518_01_RT"]
+    [(path, why)] = result.other
+    assert path.name == "broken_B4.TIF" and "raster" in why

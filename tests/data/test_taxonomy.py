@@ -146,9 +146,7 @@ def test_merged_bigearthnet19_classes_map_to_the_finest_container(tax: Taxonomy)
     assert tax.map_label("Moors, heathland and sclerophyllous vegetation") == "3.2"
     assert tax.map_label("Inland waters") == "5.1"
     assert tax.map_label("Marine waters") == "5.2"
-    assert tax.map_label("Transitional woodland, shrub") == tax.map_label(
-        "Transitional woodland/shrub"
-    )
+    assert tax.map_label("Transitional woodland, shrub") == tax.map_label("Transitional woodland/shrub")
 
 
 def test_path_depth_parent_children(tax: Taxonomy) -> None:
@@ -192,9 +190,7 @@ def test_ambiguous_label_needs_a_dataset(tax: Taxonomy) -> None:
 
 def test_version_and_default_loader(tax: Taxonomy) -> None:
     assert tax.version == 1
-    assert (
-        load_taxonomy(Path(__file__).parents[2] / "src/terrahash/data/taxonomy.yaml").version == 1
-    )
+    assert load_taxonomy(Path(__file__).parents[2] / "src/terrahash/data/taxonomy.yaml").version == 1
 
 
 def test_bad_taxonomy_files_name_the_problem(tmp_path: Path) -> None:

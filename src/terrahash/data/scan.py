@@ -18,7 +18,6 @@ from typing import Any
 
 from terrahash.errors import DatasetError, TerraHashError
 from terrahash.metadata import SceneRecord, read_metadata
-from terrahash.metadata.record import polygon
 
 #: TIFF, BigTIFF and JPEG 2000 (JP2 box and raw codestream) magic bytes.
 RASTER_MAGIC = (
@@ -52,9 +51,7 @@ _SIDECAR_SUFFIX = re.compile(r"[_.-](MTL|MTD(_\w+)?|ANG|meta(data)?|info|stac|PV
 _TILE_SUFFIX = re.compile(r"_R\d+C\d+$")  # DIMAP image tiles (IMG_..._R1C1.JP2)
 _VENDOR_PREFIX = re.compile(r"^(DIM|IMG)_")
 #: Bands that are not reflectance: listed with the scene but never put in a composite.
-AUX_BANDS = frozenset(
-    {"SZA", "SAA", "VZA", "VAA", "QA_PIXEL", "QA_RADSAT", "BQA", "SCL", "AOT", "WVP"}
-)
+AUX_BANDS = frozenset({"SZA", "SAA", "VZA", "VAA", "QA_PIXEL", "QA_RADSAT", "BQA", "SCL", "AOT", "WVP"})
 
 
 def canonical_band(band: str) -> str:
@@ -200,39 +197,20 @@ def is_raster(path: Path) -> bool:
 
 
 def raster_record(path: Path) -> SceneRecord:
-    """A raster's record: the ``raster`` metadata reader, else bounds and CRS via rasterio.
+    """A raster's own record (georeferencing, tags, standard product name) from the ``raster`` reader.
 
     Raises:
-        DatasetError: the file cannot be opened as a georeferenced raster.
+        DatasetError: the file cannot be read as a raster.
     """
     try:
         return read_metadata(path)[0]
-    except TerraHashError:
-        pass
-    import rasterio
-    from rasterio.errors import RasterioIOError
-    from rasterio.warp import transform_geom
-
-    try:
-        with rasterio.open(path) as ds:
-            fields: dict[str, Any] = {"source": str(path), "format": "raster", "id": path.stem}
-            if ds.crs is not None:
-                left, bottom, right, top = ds.bounds
-                box = polygon([(left, bottom), (right, bottom), (right, top), (left, top)])
-                fields["footprint"] = transform_geom(ds.crs, "EPSG:4326", box)
-                fields["epsg"] = ds.crs.to_epsg()
-                if ds.crs.is_projected:
-                    fields["gsd_m"] = abs(ds.transform.a)
-            return SceneRecord(**fields)
-    except RasterioIOError as exc:
-        raise DatasetError(f"{path}: error: not a readable raster ({exc})") from exc
+    except TerraHashError as exc:
+        raise DatasetError(str(exc)) from exc
 
 
 def _walk(root: Path) -> Iterable[Path]:
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not any(
-            part.startswith(".") for part in path.relative_to(root).parts
-        ):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
             yield path
 
 
@@ -274,9 +252,7 @@ def scan_archive(root: str | Path) -> ScanResult:
         (
             path,
             recs,
-            {_stem_key(path)}
-            | {k for r in recs for k in _record_keys(r)}
-            | product_keys(path.name),
+            {_stem_key(path)} | {k for r in recs for k in _record_keys(r)} | product_keys(path.name),
         )
         for path, recs in sidecars
     ]
@@ -284,12 +260,12 @@ def scan_archive(root: str | Path) -> ScanResult:
     scenes: list[Scene] = []
     for (_, stem), bands in groups.items():
         bands.sort(key=lambda b: (b.canonical is None, _band_order(b.canonical), str(b.path)))
-        record = raster_record(bands[0].path)
-        keys = (
-            product_keys(bands[0].path.name)
-            | product_keys(record.id or "")
-            | {_stem_key(bands[0].path)}
-        )
+        try:
+            record = raster_record(bands[0].path)
+        except DatasetError as exc:  # one broken file must not stop the scan of an archive
+            other.extend((b.path, str(exc).split(": error: ", 1)[-1]) for b in bands)
+            continue
+        keys = product_keys(bands[0].path.name) | product_keys(record.id or "") | {_stem_key(bands[0].path)}
         matches = [(p, recs) for p, recs, skeys in sidecar_keys if keys & skeys]
         # the sidecar nearest the band files wins (a granule's MTD_TL over the product MTD)
         matches.sort(key=lambda m: (-_shared_depth(m[0], bands[0].path), str(m[0])))

@@ -188,9 +188,7 @@ class Taxonomy:
             targets = {self._nodes[h].parent for h in hits}
             if len(targets) > 1:
                 where = ", ".join(hits)
-                raise TaxonomyError(
-                    f"label {label!r} is ambiguous ({where}); pass dataset= to choose"
-                )
+                raise TaxonomyError(f"label {label!r} is ambiguous ({where}); pass dataset= to choose")
             return hits[0]
         fuzzy = self._normalized.get(normalize_label(label))
         if fuzzy is not None:
@@ -290,16 +288,12 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) 
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:

@@ -62,9 +62,7 @@ class TileSpec:
         if self.tile_size < 8:
             raise DatasetError(f"tile size must be at least 8 pixels, got {self.tile_size}")
         if not self.levels or min(self.levels) < 1:
-            raise DatasetError(
-                f"levels must be 1 or more (1 = native resolution), got {self.levels}"
-            )
+            raise DatasetError(f"levels must be 1 or more (1 = native resolution), got {self.levels}")
         if not 0.0 <= self.min_valid <= 1.0:
             raise DatasetError(f"min valid fraction must be within [0, 1], got {self.min_valid}")
 
@@ -143,9 +141,7 @@ class _Stack:
                     f"cannot composite scene {scene_id} (choose bands with --bands)"
                 )
         if first.crs is None:
-            raise DatasetError(
-                f"{first.name}: error: raster has no CRS; cannot place tiles on Earth"
-            )
+            raise DatasetError(f"{first.name}: error: raster has no CRS; cannot place tiles on Earth")
         self.ref = first
 
     def close(self) -> None:
@@ -164,10 +160,7 @@ class _Stack:
         for band, index in self.layers:
             ds = self.datasets[band.path]
             nodata = self.nodata(band.path)
-            inside = (
-                window.col_off + window.width <= ds.width
-                and window.row_off + window.height <= ds.height
-            )
+            inside = window.col_off + window.width <= ds.width and window.row_off + window.height <= ds.height
             data = ds.read(
                 index,
                 window=window,
@@ -192,9 +185,7 @@ def stretch_limits(stack: _Stack, max_side: int = 1024) -> list[tuple[float, flo
     limits = []
     for band, index in stack.layers:
         ds = stack.datasets[band.path]
-        data = ds.read(index, window=Window(0, 0, ds.width, ds.height), out_shape=shape).astype(
-            np.float32
-        )
+        data = ds.read(index, window=Window(0, 0, ds.width, ds.height), out_shape=shape).astype(np.float32)
         good = data[(data != stack.nodata(band.path)) & np.isfinite(data)]
         if good.size == 0:
             limits.append((0.0, 1.0))
@@ -213,9 +204,7 @@ def to_uint8(layers: np.ndarray, limits: Sequence[tuple[float, float]]) -> np.nd
     return out
 
 
-def tile_windows(
-    width: int, height: int, tile_size: int, level: int
-) -> Iterator[tuple[int, int, int]]:
+def tile_windows(width: int, height: int, tile_size: int, level: int) -> Iterator[tuple[int, int, int]]:
     """(row_off, col_off, native size) of every window covering a grid at one level."""
     size = tile_size * 2 ** (level - 1)
     for row in range(0, height, size):
@@ -321,9 +310,7 @@ def _tile_scene(
     (out_dir / scene.scene_id).mkdir(exist_ok=True)
     rows = []
     for level in spec.levels:
-        for row, col, size in tile_windows(
-            stack.ref.width, stack.ref.height, spec.tile_size, level
-        ):
+        for row, col, size in tile_windows(stack.ref.width, stack.ref.height, spec.tile_size, level):
             step(1)
             layers, valid = stack.read(Window(col, row, size, size), spec.tile_size)
             if valid.mean() < spec.min_valid:
@@ -339,9 +326,7 @@ def _tile_scene(
     return rows
 
 
-def _manifest_row(
-    scene: Scene, tile: Tile, rel: Path, ds: Any, gsd: float | None
-) -> dict[str, Any]:
+def _manifest_row(scene: Scene, tile: Tile, rel: Path, ds: Any, gsd: float | None) -> dict[str, Any]:
     rec = scene.record
     return {
         "path": rel.as_posix(),

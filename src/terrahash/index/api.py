@@ -12,7 +12,8 @@ from terrahash.index.backend import IndexBackend, LabelLike, RecordLike, SearchR
 from terrahash.index.catalog import CatalogRow
 from terrahash.index.filters import Filters
 
-_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+#: Also matches ``postgresql:/host/db``, which is what ``pathlib.Path`` makes of a URI.
+_POSTGRES_SCHEMES = ("postgresql:/", "postgres:/")
 
 
 def _backend_class(path: str | Path) -> Any:

@@ -1,5 +1,9 @@
 """The SQLite catalog: one row per item (id, path, labels, record) plus the filter indexes.
 
+The R-tree indexes footprint bbox *and* acquisition interval, so "here, then" is one index
+probe returning about the allowed rows (items without a date get an unbounded interval there
+and are dropped by the exact column test that follows).
+
 Rows are keyed by ``seq``, the item's insertion number, which never changes (an upsert keeps
 it), so the code array can be compacted on removal without rewriting the catalog.
 """
@@ -14,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from terrahash.index.filters import Filters
+
+#: R-tree interval of items without a date: never excluded by the R-tree's time test.
+_NO_TIME = (-1e30, 1e30)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -30,7 +37,7 @@ CREATE TABLE IF NOT EXISTS items (
     cloud REAL
 );
 CREATE TABLE IF NOT EXISTS item_labels (seq INTEGER NOT NULL, label TEXT NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS footprints USING rtree(seq, west, east, south, north);
+CREATE VIRTUAL TABLE IF NOT EXISTS footprints USING rtree(seq, west, east, south, north, t0, t1);
 CREATE INDEX IF NOT EXISTS items_t_start ON items (t_start);
 CREATE INDEX IF NOT EXISTS items_t_end ON items (t_end);
 CREATE INDEX IF NOT EXISTS items_platform ON items (platform);
@@ -139,7 +146,8 @@ class Catalog:
             labels.extend((row.seq, lab) for lab in row.labels)
             if box is not None:
                 w, s, e, n = box
-                boxes.append((row.seq, w, e, s, n))
+                t0, t1 = items[-1][6], items[-1][7]
+                boxes.append((row.seq, w, e, s, n, *((t0, t1) if t0 is not None else _NO_TIME)))
         seqs = [(int(s),) for s in existing]
         with self.conn:
             self.conn.executemany("DELETE FROM item_labels WHERE seq = ?", seqs)
@@ -148,7 +156,7 @@ class Catalog:
                 "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?)", items
             )
             self.conn.executemany("INSERT INTO item_labels VALUES (?, ?)", labels)
-            self.conn.executemany("INSERT INTO footprints VALUES (?, ?, ?, ?, ?)", boxes)
+            self.conn.executemany("INSERT INTO footprints VALUES (?, ?, ?, ?, ?, ?, ?)", boxes)
 
     def delete(self, seqs: Sequence[int]) -> None:
         params = [(int(s),) for s in seqs]
@@ -242,10 +250,15 @@ def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     if filters.bbox is not None:
         w, s, e, n = filters.bbox
         lon = "east >= ? AND west <= ?" if w <= e else "(east >= ? OR west <= ?)"
-        clauses.append(
-            f"seq IN (SELECT seq FROM footprints WHERE {lon} AND north >= ? AND south <= ?)"
-        )
+        probe = f"{lon} AND north >= ? AND south <= ?"
         params += [w, e, s, n]
+        if filters.start is not None:
+            probe += " AND t1 >= ?"
+            params.append(filters.start.timestamp())
+        if filters.end is not None:
+            probe += " AND t0 <= ?"
+            params.append(filters.end.timestamp())
+        clauses.append(f"seq IN (SELECT seq FROM footprints WHERE {probe})")
     if filters.start is not None:
         clauses.append("t_end >= ?")
         params.append(filters.start.timestamp())
