@@ -33,8 +33,9 @@ def random_codes(n: int, bits: int, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 256, (n, bits // 8), dtype=np.uint8)
 
 
-def clustered_codes(n: int, bits: int, centres: np.ndarray, flip: float,
-                    rng: np.random.Generator) -> np.ndarray:
+def clustered_codes(
+    n: int, bits: int, centres: np.ndarray, flip: float, rng: np.random.Generator
+) -> np.ndarray:
     out = np.empty((n, bits // 8), np.uint8)
     for s in range(0, n, 1_000_000):
         m = min(1_000_000, n - s)
@@ -54,8 +55,9 @@ def timed(fn, repeat: int) -> tuple[float, Any]:  # noqa: ANN001
     return statistics.median(times), result
 
 
-def bench_codes(name: str, db: np.ndarray, queries: np.ndarray, tree: bool,
-                nprobes: tuple[int, ...]) -> dict[str, Any]:
+def bench_codes(
+    name: str, db: np.ndarray, queries: np.ndarray, tree: bool, nprobes: tuple[int, ...]
+) -> dict[str, Any]:
     import faiss
 
     bits = db.shape[1] * 8
@@ -66,11 +68,14 @@ def bench_codes(name: str, db: np.ndarray, queries: np.ndarray, tree: bool,
     flat.search(queries[:1], K)  # build its FAISS copy outside the timing
     nq = min(20, len(queries))
     row["faiss_single_ms"] = statistics.median(
-        timed(lambda q=q: index.search(q[None], K), 1)[0] for q in queries[:nq])
+        timed(lambda q=q: index.search(q[None], K), 1)[0] for q in queries[:nq]
+    )
     row["flat_single_ms"] = statistics.median(
-        timed(lambda q=q: flat.search(q[None], K), 1)[0] for q in queries[:nq])
+        timed(lambda q=q: flat.search(q[None], K), 1)[0] for q in queries[:nq]
+    )
     row["numpy_single_ms"] = statistics.median(
-        timed(lambda q=q: numpy_search(db, q[None], K), 1)[0] for q in queries[:5])
+        timed(lambda q=q: numpy_search(db, q[None], K), 1)[0] for q in queries[:5]
+    )
     row["faiss_batch_ms_per_query"] = timed(lambda: index.search(queries, K), 1)[0] / len(queries)
     ms, (dist, rows) = timed(lambda: flat.search(queries, K), 1)
     row["flat_batch_ms_per_query"] = ms / len(queries)
@@ -88,20 +93,30 @@ def bench_codes(name: str, db: np.ndarray, queries: np.ndarray, tree: bool,
         exact_ok &= bool(np.array_equal(d, dist[i]) and np.array_equal(r, rows[i]))
         scanned.append(s / db.shape[0])
         lat.append(ms)
-    row.update(tree_exact_equals_flat=exact_ok, tree_exact_scanned_fraction=float(np.mean(scanned)),
-               tree_exact_single_ms=statistics.median(lat))
+    row.update(
+        tree_exact_equals_flat=exact_ok,
+        tree_exact_scanned_fraction=float(np.mean(scanned)),
+        tree_exact_single_ms=statistics.median(lat),
+    )
     row["approx"] = []
     for nprobe in nprobes:
         recall, lat, scanned = [], [], []
         for i, q in enumerate(as_words(queries)):
-            ms, (d, r, s) = timed(lambda q=q: rshst.search_one(words, q, K, exact=False, nprobe=nprobe), 1)
+            probe = lambda q=q, p=nprobe: rshst.search_one(words, q, K, exact=False, nprobe=p)  # noqa: E731
+            ms, (d, r, s) = timed(probe, 1)
             recall.append(len(set(r.tolist()) & set(rows[i].tolist())) / K)
             lat.append(ms)
             scanned.append(s / db.shape[0])
         med = statistics.median(lat)
-        row["approx"].append({"nprobe": nprobe, "recall@100": float(np.mean(recall)),
-                              "single_ms": med, "scanned_fraction": float(np.mean(scanned)),
-                              "speedup_vs_flat": row["flat_single_ms"] / med})
+        row["approx"].append(
+            {
+                "nprobe": nprobe,
+                "recall@100": float(np.mean(recall)),
+                "single_ms": med,
+                "scanned_fraction": float(np.mean(scanned)),
+                "speedup_vs_flat": row["flat_single_ms"] / med,
+            }
+        )
     return row
 
 
@@ -115,13 +130,18 @@ def bench_filtered(n: int, rng: np.random.Generator) -> dict[str, Any]:
     records = []
     for i in range(n):
         w, s = float(lon[i]), float(lat[i])
-        records.append({
-            "datetime": (base + dt.timedelta(days=int(day[i]))).strftime("%Y-%m-%dT00:00:00Z"),
-            "footprint": {"type": "Polygon", "coordinates": [[[w, s], [w + 1, s], [w + 1, s + 1],
-                                                              [w, s + 1], [w, s]]]},
-            "platform": "sentinel-2a" if i % 2 else "landsat-8",
-            "gsd_m": 10.0, "cloud_cover": float(i % 100),
-        })
+        records.append(
+            {
+                "datetime": (base + dt.timedelta(days=int(day[i]))).strftime("%Y-%m-%dT00:00:00Z"),
+                "footprint": {
+                    "type": "Polygon",
+                    "coordinates": [[[w, s], [w + 1, s], [w + 1, s + 1], [w, s + 1], [w, s]]],
+                },
+                "platform": "sentinel-2a" if i % 2 else "landsat-8",
+                "gsd_m": 10.0,
+                "cloud_cover": float(i % 100),
+            }
+        )
     tmp = Path(tempfile.mkdtemp(prefix="thbench-"))
     try:
         t = time.perf_counter()
@@ -134,10 +154,16 @@ def bench_filtered(n: int, rng: np.random.Generator) -> dict[str, Any]:
         allowed = index.query(codes[:1], k=K, filters=flt).scanned[0]
         lat_ms = [index.query(q[None], k=K, filters=flt).took_ms for q in codes[:30]]
         unfiltered = [index.query(q[None], k=K).took_ms for q in codes[:30]]
-        return {"n": n, "build_s": build_s, "build_items_per_s": n / build_s,
-                "bytes_per_item": size / n, "filter": flt, "allowed_fraction": allowed / n,
-                "filtered_single_ms": statistics.median(lat_ms),
-                "unfiltered_single_ms_with_ids": statistics.median(unfiltered)}
+        return {
+            "n": n,
+            "build_s": build_s,
+            "build_items_per_s": n / build_s,
+            "bytes_per_item": size / n,
+            "filter": flt,
+            "allowed_fraction": allowed / n,
+            "filtered_single_ms": statistics.median(lat_ms),
+            "unfiltered_single_ms_with_ids": statistics.median(unfiltered),
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -145,33 +171,51 @@ def bench_filtered(n: int, rng: np.random.Generator) -> dict[str, Any]:
 def write_report(result: dict[str, Any]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "search.json").write_text(json.dumps(result, indent=2))
-    lines = [f"# Search benchmark ({result['when']}, {result['machine']})", "",
-             "k = 100; single = one query per call (median); batch = all queries in one call.", "",
-             "| codes | n | bits | FAISS ms | flat ms | flat/FAISS | NumPy ms | FAISS batch ms/q"
-             " | flat batch ms/q | tree exact scanned | tree exact ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Search benchmark ({result['when']}, {result['machine']})",
+        "",
+        "k = 100; single = one query per call (median); batch = all queries in one call.",
+        "",
+        "| codes | n | bits | FAISS ms | flat ms | flat/FAISS | NumPy ms | FAISS batch ms/q"
+        " | flat batch ms/q | tree exact scanned | tree exact ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["rows"]:
         lines.append(
             f"| {r['codes']} | {r['n']:,} | {r['bits']} | {r['faiss_single_ms']:.2f} | "
             f"{r['flat_single_ms']:.2f} | {r['flat_vs_faiss_single']:.2f} | {r['numpy_single_ms']:.2f} | "
             f"{r['faiss_batch_ms_per_query']:.3f} | {r['flat_batch_ms_per_query']:.3f} | "
-            + (f"{r['tree_exact_scanned_fraction']:.1%} | {r['tree_exact_single_ms']:.2f} |"
-               if "tree" in r else "- | - |"))
-    lines += ["", "## RSHST approximate (recall@100 against the exact flat scan)", "",
-              "| codes | n | bits | nprobe | recall@100 | ms | scanned | speed-up vs flat |",
-              "|---|---|---|---|---|---|---|---|"]
+            + (
+                f"{r['tree_exact_scanned_fraction']:.1%} | {r['tree_exact_single_ms']:.2f} |"
+                if "tree" in r
+                else "- | - |"
+            )
+        )
+    lines += [
+        "",
+        "## RSHST approximate (recall@100 against the exact flat scan)",
+        "",
+        "| codes | n | bits | nprobe | recall@100 | ms | scanned | speed-up vs flat |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["rows"]:
         for a in r.get("approx", []):
-            lines.append(f"| {r['codes']} | {r['n']:,} | {r['bits']} | {a['nprobe']} | "
-                         f"{a['recall@100']:.3f} | {a['single_ms']:.2f} | {a['scanned_fraction']:.1%} | "
-                         f"{a['speedup_vs_flat']:.1f}x |")
+            lines.append(
+                f"| {r['codes']} | {r['n']:,} | {r['bits']} | {a['nprobe']} | "
+                f"{a['recall@100']:.3f} | {a['single_ms']:.2f} | {a['scanned_fraction']:.1%} | "
+                f"{a['speedup_vs_flat']:.1f}x |"
+            )
     if f := result.get("filtered"):
-        lines += ["", "## Filtered search and catalog", "",
-                  f"- {f['n']:,} items, filter {f['filter']} leaves {f['allowed_fraction']:.2%}",
-                  f"- filtered top-100: {f['filtered_single_ms']:.2f} ms (median, incl. SQL + ids)",
-                  f"- unfiltered top-100 through `Index.query`: {f['unfiltered_single_ms_with_ids']:.2f} ms",
-                  f"- build (records validated, catalog, tree): {f['build_items_per_s']:,.0f} items/s",
-                  f"- on disk: {f['bytes_per_item']:.0f} bytes per item (codes + catalog + tree)"]
+        lines += [
+            "",
+            "## Filtered search and catalog",
+            "",
+            f"- {f['n']:,} items, filter {f['filter']} leaves {f['allowed_fraction']:.2%}",
+            f"- filtered top-100: {f['filtered_single_ms']:.2f} ms (median, incl. SQL + ids)",
+            f"- unfiltered top-100 through `Index.query`: {f['unfiltered_single_ms_with_ids']:.2f} ms",
+            f"- build (records validated, catalog, tree): {f['build_items_per_s']:,.0f} items/s",
+            f"- on disk: {f['bytes_per_item']:.0f} bytes per item (codes + catalog + tree)",
+        ]
     (OUT / "search.md").write_text("\n".join(lines) + "\n")
     import matplotlib
 
@@ -181,16 +225,23 @@ def write_report(result: dict[str, Any]) -> None:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
     names = [f"{r['codes']}\n{r['n'] // 1_000_000}M/{r['bits']}b" for r in result["rows"]]
     x = np.arange(len(names))
-    for off, key, lab in ((-0.25, "faiss_single_ms", "FAISS"), (0, "flat_single_ms", "flat (ours)"),
-                          (0.25, "tree_exact_single_ms", "RSHST exact")):
+    for off, key, lab in (
+        (-0.25, "faiss_single_ms", "FAISS"),
+        (0, "flat_single_ms", "flat (ours)"),
+        (0.25, "tree_exact_single_ms", "RSHST exact"),
+    ):
         a1.bar(x + off, [r.get(key, 0) for r in result["rows"]], 0.25, label=lab)
     a1.set_xticks(x, names, fontsize=7)
     a1.set_ylabel("ms per query (k=100)")
     a1.legend()
     for r in result["rows"]:
         if r.get("approx"):
-            a2.plot([a["single_ms"] for a in r["approx"]], [a["recall@100"] for a in r["approx"]], "o-",
-                    label=f"{r['codes']} {r['n'] // 1_000_000}M/{r['bits']}b")
+            a2.plot(
+                [a["single_ms"] for a in r["approx"]],
+                [a["recall@100"] for a in r["approx"]],
+                "o-",
+                label=f"{r['codes']} {r['n'] // 1_000_000}M/{r['bits']}b",
+            )
             a2.axvline(r["flat_single_ms"], ls=":", color=a2.lines[-1].get_color())
     a2.set_xlabel("ms per query (dotted: flat)")
     a2.set_ylabel("recall@100")
@@ -228,16 +279,28 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
         centres = np.packbits(rng.integers(0, 2, (n_centres * 4, 64), dtype=np.uint8), axis=1)
         db = clustered_codes(big, 64, centres, flip, rng)
-        rows.append(bench_codes("clustered", db, clustered_codes(nq, 64, centres, flip, rng),
-                                tree=True, nprobes=(4, 8, 16, 32)))
+        rows.append(
+            bench_codes(
+                "clustered",
+                db,
+                clustered_codes(nq, 64, centres, flip, rng),
+                tree=True,
+                nprobes=(4, 8, 16, 32),
+            )
+        )
         print(json.dumps(rows[-1]), flush=True)
         del db
     filtered = bench_filtered(n, rng)
     print(json.dumps(filtered), flush=True)
-    write_report({"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                  "machine": f"{platform.processor() or platform.machine()}, 1 FAISS thread",
-                  "clustered": {"centres": n_centres, "flip_probability": flip},
-                  "rows": rows, "filtered": filtered})
+    write_report(
+        {
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.processor() or platform.machine()}, 1 FAISS thread",
+            "clustered": {"centres": n_centres, "flip_probability": flip},
+            "rows": rows,
+            "filtered": filtered,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -138,10 +138,11 @@ def main() -> None:
     build_s = time.perf_counter() - t
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    server_log = open(args.work / "server.log", "wb")  # noqa: SIM115 - open while serving
     server = subprocess.Popen(
         [sys.executable, "-m", "terrahash.cli", "serve", str(index_dir), "--port", str(port),
          "--workers", str(args.workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+        stdout=server_log, stderr=subprocess.STDOUT, cwd=ROOT,
     )
     try:
         import httpx
@@ -153,7 +154,7 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         else:
-            raise SystemExit(f"server did not start: {server.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"server did not start; see {args.work / 'server.log'}")
         image = (default_data_dir() / "scenes" / "eolearn_slovenia"
                  / "TestEOPatch_2015-08-20_r000_c000.png").read_bytes()
 
@@ -179,6 +180,7 @@ def main() -> None:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        server_log.close()
     report = {
         "items": health["items"], "bits": health["bits"], "clients": args.clients,
         "duration_s": args.duration, "workers": args.workers, "index_build_s": round(build_s, 1),

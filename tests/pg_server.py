@@ -1,7 +1,8 @@
 """A real, throw-away PostgreSQL server for the tests (a pytest plugin module).
 
-Test files import its fixtures (``from tests.pg_server import pg_index_uri, pg_server``). The server comes from Debian's packages: when ``initdb`` is missing and the
-tests run as root, ``apt-get install postgresql postgresql-15-postgis-3`` is tried once.
+Test files import its fixtures: ``from tests.pg_server import pg_index_uri, pg_server``.
+The server comes from Debian's packages: when ``initdb`` is missing and the tests run as
+root, ``apt-get install postgresql postgresql-15-postgis-3`` is tried once.
 PostgreSQL refuses to run as root, so the cluster belongs to an unprivileged OS user
 (``terrahash-pg``, created if needed, else ``nobody``) and lives in a temp dir, listening
 on a free loopback port. ``TERRAHASH_TEST_DSN`` points the tests at an existing server.

@@ -11,7 +11,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from terrahash.index import Index
 from tests.pg_server import pg_index_uri, pg_server  # noqa: F401 - fixtures

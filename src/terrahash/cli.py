@@ -99,7 +99,9 @@ def _print_record(record) -> None:  # noqa: ANN001 - SceneRecord
 @app.command()
 def prompt(
     file: Annotated[Path, typer.Argument(help="A metadata file.")],
-    features: Annotated[bool, typer.Option("--features", help="Also print the numeric features as JSON.")] = False,
+    features: Annotated[
+        bool, typer.Option("--features", help="Also print the numeric features as JSON.")
+    ] = False,
 ) -> None:
     """Print the R2STFT prompt (and optionally its numeric features) for a metadata file.
 
@@ -246,26 +248,57 @@ def _dataset_size(data_dir: Path) -> int:
 def index_build(
     run_dir: Annotated[Path, typer.Argument(help="A training run folder (config.json + weights).")],
     data_dir: Annotated[Path, typer.Argument(help="A dataset folder with manifest.csv.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Index folder to write.")],
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Index folder or URI.")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="embedded (a folder) or postgres.")] = "embedded",
+    dsn: Annotated[str | None, typer.Option("--dsn", help="postgresql://USER@HOST/DB[?schema=S].")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Local Dask processes.")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="tcp://HOST:PORT")] = None,
 ) -> None:
     """Encode a dataset with a trained model and write an index (codes, catalog, RSHST tree).
 
     Items with records are encoded with the fused (image + metadata) codes. An existing
-    index at --out is replaced atomically; a crash leaves it intact.
+    index at --out is replaced atomically; a crash leaves it intact. With --workers or
+    --scheduler the encoding runs on Dask (same codes); finished partitions are kept, so
+    rerunning an interrupted build resumes it.
 
     Examples:
 
         terrahash index build runs/ccls2t-64 ../shared/data/scenes/ucmerced --out ucm.thi
+
+        terrahash index build runs/ccls2t-64 ../shared/data/scenes/aid --out aid.thi --workers 2
+
+        terrahash index build runs/ccls2t-64 ../shared/data/scenes/ucmerced --backend postgres \\
+            --dsn postgresql://me@db:5432/eo --scheduler tcp://10.0.0.5:8786
     """
     from terrahash.index.build import build_index
 
+    target = _build_target(out, backend, dsn)
     try:
+        cluster = None
+        if workers is not None or scheduler is not None:
+            from terrahash.index.distributed import ClusterOptions
+
+            cluster = ClusterOptions(workers=workers, scheduler=scheduler)
         bar, step = _progress(_dataset_size(data_dir), "encoding")
         with bar:
-            index = build_index(run_dir, data_dir, out, progress=step)
+            index = build_index(run_dir, data_dir, target, progress=step, cluster=cluster)
     except TerraHashError as exc:
         raise fail(str(exc)) from exc
-    console.print(f"indexed {len(index)} items ({index.bits} bits) into {out}")
+    console.print(f"indexed {len(index)} items ({index.bits} bits) into {target}")
+
+
+def _build_target(out: str | None, backend: str, dsn: str | None) -> str:
+    """Where ``index build`` writes: --out, or --dsn with --backend postgres."""
+    if backend not in ("embedded", "postgres"):
+        raise fail(f"--backend: error: {backend!r} is not embedded or postgres")
+    if backend == "postgres":
+        target = dsn or out
+        if not target or not target.startswith(("postgresql://", "postgres://")):
+            raise fail("--dsn: error: --backend postgres needs --dsn postgresql://USER@HOST/DB")
+        return target
+    if out is None:
+        raise fail("--out: error: give the index folder to write (or --backend postgres --dsn ...)")
+    return out
 
 
 @index_app.command("add")
@@ -377,7 +410,8 @@ def search(
         msg = str(exc) if isinstance(exc, TerraHashError) else f"{index_dir}: error: {exc}"
         raise fail(msg) from exc
     if show is not None:
-        contact_sheet(found, show, query_image=image, query_text=text or item_id or (meta_file and meta_file.name))
+        caption = text or item_id or (meta_file.name if meta_file else None)
+        contact_sheet(found, show, query_image=image, query_text=caption)
     if as_json:
         print(json.dumps(payload, ensure_ascii=False))
         return
@@ -406,7 +440,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed for split, init and augmentation.")] = 0,
     no_text: Annotated[bool, typer.Option("--no-text", help="Ablation: no text branch.")] = False,
     single_scale: Annotated[bool, typer.Option("--single-scale", help="Ablation: one image scale.")] = False,
-    no_itc: Annotated[bool, typer.Option("--no-itc", help="Ablation: no image-text contrastive term.")] = False,
+    no_itc: Annotated[bool, typer.Option("--no-itc", help="Ablation: no image-text InfoNCE.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from RUN_DIR/checkpoint.pt.")] = False,
     backbone_weights: Annotated[
         Path | None, typer.Option(help="torchvision ResNet-18/50 state dict (.pth or .safetensors).")

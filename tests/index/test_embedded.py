@@ -28,14 +28,17 @@ def make_records(n: int, seed: int) -> list[SceneRecord]:
     out = []
     for i in range(n):
         lon, lat = rng.uniform(-170, 170), rng.uniform(-80, 80)
-        out.append(SceneRecord(
-            id=f"r{i}",
-            platform=PLATFORMS[i % 3],
-            datetime=dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=int(rng.integers(0, 1000))),
-            footprint=polygon([(lon, lat), (lon + 1, lat), (lon + 1, lat + 1), (lon, lat + 1)]),
-            gsd_m=float(rng.choice([0.5, 10.0, 30.0])),
-            cloud_cover=None if i % 7 == 0 else float(rng.uniform(0, 100)),
-        ))
+        out.append(
+            SceneRecord(
+                id=f"r{i}",
+                platform=PLATFORMS[i % 3],
+                datetime=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+                + dt.timedelta(days=int(rng.integers(0, 1000))),
+                footprint=polygon([(lon, lat), (lon + 1, lat), (lon + 1, lat + 1), (lon, lat + 1)]),
+                gsd_m=float(rng.choice([0.5, 10.0, 30.0])),
+                cloud_cover=None if i % 7 == 0 else float(rng.uniform(0, 100)),
+            )
+        )
     return out
 
 

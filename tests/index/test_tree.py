@@ -53,8 +53,9 @@ def test_label_tree_follows_the_taxonomy_and_merges_sparse_nodes() -> None:
     labels = [f"class{c}" for c in which]
     labels[:3] = ["rare"] * 3  # too few for a node of its own: folded into the root
     paths = {f"class{c}": ["natural" if c < 2 else "built", f"class{c}"] for c in range(5)}
-    tree = SemanticTree.build(db, labels, lambda lab: paths.get(lab, [lab]),
-                              TreeParams(leaf_size=150, min_size=10))
+    tree = SemanticTree.build(
+        db, labels, lambda lab: paths.get(lab, [lab]), TreeParams(leaf_size=150, min_size=10)
+    )
     names = {tree.names[i] for i in range(len(tree.names)) if tree.kinds[i] == LABEL}
     assert names == {"natural", "built", *paths}
     assert "rare" not in tree.names and set(tree.members[0]) >= {0, 1, 2}

@@ -52,7 +52,9 @@ def check(exp: Expected) -> None:
         if want is None:
             assert got is None, f"{exp.path}: {name} {got} should be null"
         else:
-            assert got is not None and abs(got - want) <= exp.center_tol, f"{exp.path}: {name} {got} != {want}"
+            assert got is not None and abs(got - want) <= exp.center_tol, (
+                f"{exp.path}: {name} {got} != {want}"
+            )
     if exp.cloud_cover is None:
         assert rec.cloud_cover is None, f"{exp.path}: cloud_cover {rec.cloud_cover} should be null"
     else:

@@ -44,7 +44,9 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
             "not valid utf-8",
         ),
         "undeclared_cp1251": ("ключ = значение\n".encode("cp1251"), "not valid utf-8"),
-        "unknown_xml": (b'<?xml version="1.0"?><Recipe><Flour>200</Flour></Recipe>', "unknown metadata format"),
+        "unknown_xml": (
+            b'<?xml version="1.0"?><Recipe><Flour>200</Flour></Recipe>', "unknown metadata format"
+        ),
         "unknown_text": (b"just some notes about a field trip\n", "unknown metadata format"),
         "unknown_json": (b'{"name": "not a scene"}', "unknown metadata format"),
     }

@@ -30,7 +30,7 @@ def _record(**kw) -> SceneRecord:
 
 def test_json_view_has_the_contract_keys_and_utc_z() -> None:
     data = _record().to_json_dict()
-    assert REQUIRED_KEYS <= set(data)
+    assert set(data) >= REQUIRED_KEYS
     assert data["datetime"] == "2020-05-10T17:03:20Z"
     assert data["center_lon"] == pytest.approx(-91.0) and data["center_lat"] == pytest.approx(17.6)
 
@@ -70,7 +70,8 @@ def test_antimeridian_centre() -> None:
         ("LANDSAT_8", None, "landsat-8"), ("Sentinel-2A", None, "sentinel-2a"), ("GF2", None, "gf-2"),
         ("CBERS", "4A", "cbers-4a"), ("SPOT", "7", "spot-7"), ("PHR", "1A", "pleiades-1a"),
         ("WV02", None, "worldview-2"), ("PlanetScope", None, "planetscope"), ("GE01", None, "geoeye-1"),
-        ("Канопус-В №5", None, "kanopus-v-5"), ("KOMPSAT-3A", None, "kompsat-3a"), ("CAS500-1", None, "cas500-1"),
+        ("Канопус-В №5", None, "kanopus-v-5"), ("KOMPSAT-3A", None, "kompsat-3a"),
+        ("CAS500-1", None, "cas500-1"),
         (None, None, None), ("  ", None, None),
     ],
 )

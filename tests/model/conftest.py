@@ -25,8 +25,15 @@ def make_subset(folder: Path, per_class: int = 10, classes: tuple[str, ...] = CL
         writer = csv.DictWriter(fh, fieldnames=["path", "path_128", "label", "sensor", "gsd_m"])
         writer.writeheader()
         for r in chosen:
-            writer.writerow({"path": str(UCM / r["path"]), "path_128": str(UCM / r["path_128"]),
-                             "label": r["label"], "sensor": r["sensor"], "gsd_m": r["gsd_m"]})
+            writer.writerow(
+                {
+                    "path": str(UCM / r["path"]),
+                    "path_128": str(UCM / r["path_128"]),
+                    "label": r["label"],
+                    "sensor": r["sensor"],
+                    "gsd_m": r["gsd_m"],
+                }
+            )
     return folder
 
 

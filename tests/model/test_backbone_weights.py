@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from terrahash.model import ModelError
-from terrahash.model.vision import RESNET_PRESETS, ResNet, VisionConfig, detect_resnet_preset, load_backbone_state
+from terrahash.model.vision import (
+    RESNET_PRESETS,
+    ResNet,
+    VisionConfig,
+    detect_resnet_preset,
+    load_backbone_state,
+)
 
 
 @pytest.mark.parametrize("preset", ["resnet18", "resnet50"])

@@ -104,7 +104,9 @@ def test_edited_bits_are_refused(tiny_run: Path, tmp_path: Path) -> None:
 def test_text_queries_refused_for_image_only_model(tiny_run: Path, tmp_path: Path) -> None:
     config = json.loads((tiny_run / "config.json").read_text())
     config["use_text"], config["method"] = False, "csq"
-    model, _ = create_model(dict(config["model"]), PromptTokenizer.from_dict(config["tokenizer"]), use_text=False)
+    model, _ = create_model(
+        dict(config["model"]), PromptTokenizer.from_dict(config["tokenizer"]), use_text=False
+    )
     save_run(tmp_path, model, config)
     loaded = load_model(tmp_path)
     assert loaded.query_kinds == ("image", "fused")

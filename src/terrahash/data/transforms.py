@@ -33,9 +33,7 @@ def to_uint8_tensor(images: Sequence[ImageLike], size: int) -> torch.Tensor:
             if array.shape[:2] != (size, size):
                 from PIL import Image
 
-                array = np.asarray(
-                    Image.fromarray(array).resize((size, size), Image.Resampling.BILINEAR)
-                )
+                array = np.asarray(Image.fromarray(array).resize((size, size), Image.Resampling.BILINEAR))
         out[i] = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
     return out
 

@@ -23,9 +23,7 @@ def _backend_class(path: str | Path) -> Any:
         except ImportError as exc:
             from terrahash.index.errors import HashIndexError
 
-            raise HashIndexError(
-                f"{path}: error: the PostgreSQL backend is not available ({exc})"
-            ) from exc
+            raise HashIndexError(f"{path}: error: the PostgreSQL backend is not available ({exc})") from exc
         return PostgresIndex
     from terrahash.index.embedded import EmbeddedIndex
 

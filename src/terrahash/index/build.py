@@ -61,10 +61,17 @@ def check_model(index: Index, model: Any, run_dir: str | Path) -> None:
 
 
 def encode_dataset_codes(
-    model: Any, dataset: Any, progress: Progress | None = None
+    model: Any, dataset: Any, progress: Progress | None = None, cluster: Any = None
 ) -> tuple[Any, str]:
-    """Database codes: ``fused`` (image + record) where the model has a text encoder."""
+    """Database codes: ``fused`` (image + record) where the model has a text encoder.
+
+    With ``cluster`` (``distributed.ClusterOptions``) the encoding runs on Dask workers.
+    """
     kind = "fused" if "fused" in getattr(model, "query_kinds", ("fused",)) else "image"
+    if cluster is not None:
+        from terrahash.index.distributed import encode_distributed
+
+        return encode_distributed(model, dataset, kind, cluster, progress)[0], kind
     out = model.encode_dataset(dataset, kinds=(kind,), progress=progress)
     return out[f"codes_{kind}"], kind
 
@@ -74,16 +81,18 @@ def _add_dataset(
     model: Any,
     dataset: Any,
     progress: Progress | None,
+    /,  # positional-only: the manifest fields include a ``model`` key
     replace: bool = False,
+    cluster: Any = None,
     **manifest: Any,
 ) -> None:
-    codes, kind = encode_dataset_codes(model, dataset, progress)
+    codes, kind = encode_dataset_codes(model, dataset, progress, cluster)
     ids = [item.id for item in dataset]
     records = [item.record for item in dataset]
     labels = [list(item.labels) for item in dataset]
     paths = [str(item.path) for item in dataset]
     backend = index.backend
-    if replace and hasattr(backend, "root"):
+    if replace:  # both backends replace all items in one atomic write
         backend.add(ids, codes, records, labels, paths, replace=True, code_kind=kind, **manifest)
     else:
         index.add(ids, codes, records=records, labels=labels, paths=paths)
@@ -91,7 +100,11 @@ def _add_dataset(
 
 
 def build_index(
-    run_dir: str | Path, data_dir: str | Path, out: str | Path, progress: Progress | None = None
+    run_dir: str | Path,
+    data_dir: str | Path,
+    out: str | Path,
+    progress: Progress | None = None,
+    cluster: Any = None,
 ) -> Index:
     """Encode ``data_dir`` with the run in ``run_dir`` into a new index at ``out``.
 
@@ -104,12 +117,22 @@ def build_index(
 
     model = load_model(run_dir)
     dataset = load_dataset(data_dir)
+    if cluster is not None and cluster.staging is None:
+        from dataclasses import replace as with_fields
+
+        from terrahash.index.distributed import staging_dir_for
+
+        cluster = with_fields(cluster, staging=staging_dir_for(out))
     out = Path(out)
     meta = {
         "model": model_provenance(model, run_dir),
         "template_version": TEMPLATE_VERSION,
         "dataset": str(Path(data_dir).resolve()),
     }
+    if str(out).startswith(("postgresql:/", "postgres:/")):
+        from terrahash.index.postgres import build_postgres_index
+
+        return build_postgres_index(str(out), model, dataset, meta, progress, cluster, _add_dataset)
     if (out / "manifest.json").exists():
         index = Index.open(out)
         if index.bits != model.bits:
@@ -117,19 +140,27 @@ def build_index(
                 f"{out}: error: holds {index.bits}-bit codes but the model makes {model.bits}-bit "
                 "codes; choose another --out or remove the old index"
             )
-        _add_dataset(index, model, dataset, progress, replace=True, **meta)
+        _add_dataset(index, model, dataset, progress, replace=True, cluster=cluster, **meta)
+        _clear_staging(cluster)
         return index
     if out.exists() and any(out.iterdir()):
         raise HashIndexError(f"{out}: error: folder exists, is not empty and is not an index")
     tmp = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     index = Index.create(tmp, model.bits, **meta)
-    _add_dataset(index, model, dataset, progress)
+    _add_dataset(index, model, dataset, progress, cluster=cluster)
     index.close()
     if out.exists():
         out.rmdir()
     os.rename(tmp, out)
+    _clear_staging(cluster)
     return Index.open(out)
+
+
+def _clear_staging(cluster: Any) -> None:
+    """Drop the resumable partitions once the index holds them."""
+    if cluster is not None and cluster.staging is not None:
+        shutil.rmtree(cluster.staging, ignore_errors=True)
 
 
 def add_to_index(
@@ -145,9 +176,7 @@ def add_to_index(
     index = Index.open(index_dir)
     run = run_dir or (index.manifest.get("model") or {}).get("run_dir")
     if run is None:
-        raise IndexMismatchError(
-            f"{index_dir}: error: the index records no model; pass --model RUN_DIR"
-        )
+        raise IndexMismatchError(f"{index_dir}: error: the index records no model; pass --model RUN_DIR")
     model = load_model(run)
     check_model(index, model, run)
     dataset = load_dataset(data_dir)

@@ -152,9 +152,7 @@ class Catalog:
         with self.conn:
             self.conn.executemany("DELETE FROM item_labels WHERE seq = ?", seqs)
             self.conn.executemany("DELETE FROM footprints WHERE seq = ?", seqs)
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?)", items
-            )
+            self.conn.executemany("INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?)", items)
             self.conn.executemany("INSERT INTO item_labels VALUES (?, ?)", labels)
             self.conn.executemany("INSERT INTO footprints VALUES (?, ?, ?, ?, ?, ?, ?)", boxes)
 
@@ -170,9 +168,7 @@ class Catalog:
         out: dict[str, int] = {}
         for chunk in _chunks(list(ids), 900):
             marks = ",".join("?" * len(chunk))
-            for item_id, seq in self.conn.execute(
-                f"SELECT id, seq FROM items WHERE id IN ({marks})", chunk
-            ):
+            for item_id, seq in self.conn.execute(f"SELECT id, seq FROM items WHERE id IN ({marks})", chunk):
                 out[item_id] = seq
         return out
 
@@ -197,9 +193,7 @@ class Catalog:
         found: dict[int, str] = {}
         for chunk in _chunks([int(s) for s in seqs], 900):
             marks = ",".join("?" * len(chunk))
-            found.update(
-                self.conn.execute(f"SELECT seq, id FROM items WHERE seq IN ({marks})", chunk)
-            )
+            found.update(self.conn.execute(f"SELECT seq, id FROM items WHERE seq IN ({marks})", chunk))
         return [found[int(s)] for s in seqs]
 
     def primary_labels(self) -> list[tuple[int, str | None]]:

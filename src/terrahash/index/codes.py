@@ -33,13 +33,9 @@ def check_codes(codes: object, bits: int, name: str = "codes") -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:
-        raise CodeShapeError(
-            f"{name}: expected a 2-D array (n, {bits // 8}), got shape {arr.shape}"
-        )
+        raise CodeShapeError(f"{name}: expected a 2-D array (n, {bits // 8}), got shape {arr.shape}")
     if arr.shape[1] != bits // 8:
-        raise CodeShapeError(
-            f"{name}: expected {bits // 8}-byte codes ({bits} bits), got {arr.shape[1]}"
-        )
+        raise CodeShapeError(f"{name}: expected {bits // 8}-byte codes ({bits} bits), got {arr.shape[1]}")
     return np.ascontiguousarray(arr)
 
 
@@ -66,9 +62,7 @@ def hamming(database: np.ndarray, query: np.ndarray) -> np.ndarray:
     return counts.sum(axis=1, dtype=np.int32)
 
 
-def topk_stable(
-    distances: np.ndarray, positions: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
+def topk_stable(distances: np.ndarray, positions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best ``(distance, position)`` pairs, sorted by distance then position.
 
     ``argpartition`` alone may split a tie at the k-th distance arbitrarily; this takes every
@@ -95,9 +89,7 @@ def pad_results(rows: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.n
     return dist, pos
 
 
-def reference_search(
-    database: np.ndarray, queries: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
+def reference_search(database: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Brute-force top-k by a full stable sort; the ground truth every index is tested against."""
     bits_db = np.unpackbits(database, axis=1).astype(np.int32)
     rows = []

@@ -99,9 +99,7 @@ def normalize_labels(label: LabelLike, item_id: str) -> tuple[str, ...]:
         return (label,) if label else ()
     if isinstance(label, Sequence) and all(isinstance(x, str) for x in label):
         return tuple(x for x in label if x)
-    raise HashIndexError(
-        f"labels of item {item_id!r}: expected a string or list of strings, got {label!r}"
-    )
+    raise HashIndexError(f"labels of item {item_id!r}: expected a string or list of strings, got {label!r}")
 
 
 class EmbeddedIndex:
@@ -121,9 +119,7 @@ class EmbeddedIndex:
         if bits <= 0 or bits % 8:
             raise ValueError(f"bits must be a positive multiple of 8, got {bits}")
         if (root / MANIFEST).exists():
-            raise HashIndexError(
-                f"{root}: error: an index already exists here (open it, or remove it first)"
-            )
+            raise HashIndexError(f"{root}: error: an index already exists here (open it, or remove it first)")
         if root.exists() and any(root.iterdir()):
             raise HashIndexError(f"{root}: error: folder is not empty and is not an index")
         root.mkdir(parents=True, exist_ok=True)
@@ -216,17 +212,13 @@ class EmbeddedIndex:
             self.catalog = Catalog(gen / "catalog.sqlite", readonly=True)
             n_rows = self.catalog.conn.execute("SELECT count(*) FROM items").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise CorruptIndexError(
-                f"{where} catalog.sqlite is not a readable database ({exc})"
-            ) from exc
+            raise CorruptIndexError(f"{where} catalog.sqlite is not a readable database ({exc})") from exc
         if n_rows != count:
             raise CorruptIndexError(f"{where} catalog has {n_rows} items, codes have {count}")
         self.flat = FlatScanner(self.codes)
         self.tree = SemanticTree.load(gen / "tree.npz") if (gen / "tree.npz").is_file() else None
         if self.tree is not None and self.tree.size != count:
-            raise CorruptIndexError(
-                f"{where} tree holds {self.tree.size} items, codes have {count}"
-            )
+            raise CorruptIndexError(f"{where} tree holds {self.tree.size} items, codes have {count}")
 
     @staticmethod
     def _write_generation(
@@ -328,16 +320,8 @@ class EmbeddedIndex:
         if len(set(ids)) != n:
             dup = next(i for i in ids if ids.count(i) > 1)
             raise ValueError(f"ids: {dup!r} appears more than once in one add()")
-        recs = (
-            [normalize_record(r, i) for r, i in zip(records, ids, strict=True)]
-            if records
-            else [None] * n
-        )
-        labs = (
-            [normalize_labels(lab, i) for lab, i in zip(labels, ids, strict=True)]
-            if labels
-            else [()] * n
-        )
+        recs = [normalize_record(r, i) for r, i in zip(records, ids, strict=True)] if records else [None] * n
+        labs = [normalize_labels(lab, i) for lab, i in zip(labels, ids, strict=True)] if labels else [()] * n
         pths = [str(p) if p is not None else None for p in paths] if paths else [None] * n
         next_seq = int(self.manifest["next_seq"]) if not replace else 0
         old_codes = np.zeros((0, codes.shape[1]), np.uint8) if replace else np.asarray(self.codes)
@@ -364,9 +348,7 @@ class EmbeddedIndex:
         def edit(catalog: Catalog) -> None:
             catalog.upsert(rows, boxes, existing=new_seqs[~is_new].tolist())
 
-        self._commit(
-            all_codes, all_seqs, tree, edit, base=not replace, next_seq=next_seq, **manifest_fields
-        )
+        self._commit(all_codes, all_seqs, tree, edit, base=not replace, next_seq=next_seq, **manifest_fields)
 
     def _updated_tree(
         self,
@@ -378,11 +360,7 @@ class EmbeddedIndex:
         replace: bool,
     ) -> SemanticTree:
         n_new = int(is_new.sum())
-        if (
-            replace
-            or self.tree is None
-            or n_new + updated_rows.size > REBUILD_FRACTION * max(n_old, 1)
-        ):
+        if replace or self.tree is None or n_new + updated_rows.size > REBUILD_FRACTION * max(n_old, 1):
             primary = [] if replace else [lab for _, lab in self.catalog.primary_labels()]
             for row, lab in zip(
                 updated_rows,
@@ -390,9 +368,7 @@ class EmbeddedIndex:
                 strict=True,
             ):
                 primary[int(row)] = lab[0] if lab else None
-            primary += [
-                lab[0] if lab else None for lab, new in zip(labs, is_new, strict=True) if new
-            ]
+            primary += [lab[0] if lab else None for lab, new in zip(labs, is_new, strict=True) if new]
             return SemanticTree.build(codes, primary, label_path())
         tree = SemanticTree.load(self._gen_dir / "tree.npz")
         if updated_rows.size:
@@ -402,9 +378,7 @@ class EmbeddedIndex:
         moved = np.concatenate([updated_rows, np.arange(n_old, n_old + n_new)]).astype(np.int64)
         moved_labels = [lab for lab, new in zip(labs, is_new, strict=True) if not new]
         moved_labels += [lab for lab, new in zip(labs, is_new, strict=True) if new]
-        tree.insert(
-            codes[moved], moved, [lab[0] if lab else None for lab in moved_labels], label_path()
-        )
+        tree.insert(codes[moved], moved, [lab[0] if lab else None for lab in moved_labels], label_path())
         return tree
 
     def remove(self, ids: Sequence[str]) -> int:
@@ -457,17 +431,12 @@ class EmbeddedIndex:
             scanned, method = [len(self)] * len(queries), "flat"
         else:
             words = as_words(np.asarray(self.codes))
-            out = [
-                self.tree.search_one(words, q, k, exact=False, nprobe=nprobe)
-                for q in as_words(queries)
-            ]
+            out = [self.tree.search_one(words, q, k, exact=False, nprobe=nprobe) for q in as_words(queries)]
             results = [(d, r) for d, r, _ in out]
             scanned, method = [s for _, _, s in out], "tree"
         ids = [self.catalog.ids(self.seqs[r]) for _, r in results]
         took = (time.perf_counter() - start) * 1000.0
-        return SearchResult(
-            ids, [[int(x) for x in d] for d, _ in results], scanned, took, {"method": method}
-        )
+        return SearchResult(ids, [[int(x) for x in d] for d, _ in results], scanned, took, {"method": method})
 
     def search_tree(
         self, codes: np.ndarray, k: int = 10, exact: bool = True, nprobe: int | None = None
@@ -478,9 +447,7 @@ class EmbeddedIndex:
         if self.tree is None:
             raise HashIndexError(f"{self.root}: error: this index has no tree")
         words = as_words(np.asarray(self.codes))
-        out = [
-            self.tree.search_one(words, q, k, exact=exact, nprobe=nprobe) for q in as_words(queries)
-        ]
+        out = [self.tree.search_one(words, q, k, exact=exact, nprobe=nprobe) for q in as_words(queries)]
         ids = [self.catalog.ids(self.seqs[r]) for _, r, _ in out]
         return SearchResult(
             ids,
@@ -499,9 +466,7 @@ class EmbeddedIndex:
         found = self.catalog.seqs_of(list(ids))
         missing = [i for i in ids if i not in found]
         if missing:
-            raise HashIndexError(
-                f"{self.root}: error: no item with id {missing[0]!r} in this index"
-            )
+            raise HashIndexError(f"{self.root}: error: no item with id {missing[0]!r} in this index")
         rows = np.searchsorted(self.seqs, np.asarray([found[i] for i in ids], np.int64))
         return np.asarray(self.codes[rows])
 

@@ -90,9 +90,7 @@ def _strings(value: object, key: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, Sequence | set | frozenset) or not all(
-        isinstance(v, str) for v in items
-    ):
+    if not isinstance(items, Sequence | set | frozenset) or not all(isinstance(v, str) for v in items):
         raise FilterError(f"filter {key}: expected a string or a list of strings, got {value!r}")
     return tuple(items)
 
@@ -112,9 +110,7 @@ def normalize_filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
             )
         raw = dict(filters)
     else:
-        raise FilterError(
-            f"filters must be a Filters, a dict or None, got {type(filters).__name__}"
-        )
+        raise FilterError(f"filters must be a Filters, a dict or None, got {type(filters).__name__}")
     from terrahash.metadata.platforms import normalize_platform
 
     platforms = _strings(raw.get("platforms"), "platforms")
@@ -129,7 +125,5 @@ def normalize_filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
         labels=_strings(raw.get("labels"), "labels") or None,
     )
     if out.start and out.end and out.start > out.end:
-        raise FilterError(
-            f"filter start {out.start.isoformat()} is after end {out.end.isoformat()}"
-        )
+        raise FilterError(f"filter start {out.start.isoformat()} is after end {out.end.isoformat()}")
     return out

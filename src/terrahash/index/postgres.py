@@ -149,9 +149,7 @@ class PostgresIndex:
                     "tree": None,
                     **meta,
                 }
-                cur.execute(
-                    f"INSERT INTO {quoted(schema)}.meta VALUES ('manifest', %s)", (Jsonb(manifest),)
-                )
+                cur.execute(f"INSERT INTO {quoted(schema)}.meta VALUES ('manifest', %s)", (Jsonb(manifest),))
         except BaseException:
             conn.close()
             raise
@@ -173,9 +171,7 @@ class PostgresIndex:
                 if row is None or row[0].get("format") != FORMAT:
                     raise CorruptIndexError(f"{where}: error: meta table holds no index manifest")
                 cur.execute("SELECT to_regclass(%s)", (f"{quoted(schema)}.items",))
-                postgis = cur.fetchone()[0] is not None and _column_exists(
-                    cur, schema, "footprint"
-                )
+                postgis = cur.fetchone()[0] is not None and _column_exists(cur, schema, "footprint")
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute(f"LOCK TABLE {quoted(schema)}.meta IN EXCLUSIVE MODE")
                 migrate(cur, schema, int(row[0]["bits"]), postgis, where)
@@ -223,18 +219,15 @@ class PostgresIndex:
         codes = check_codes(codes, self.bits)
         ids = [str(i) for i in ids]
         n = len(ids)
-        for name, seq in (("codes", codes), ("records", records), ("labels", labels),
-                          ("paths", paths)):
+        for name, seq in (("codes", codes), ("records", records), ("labels", labels), ("paths", paths)):
             if seq is not None and len(seq) != n:
                 raise ValueError(f"{name}: expected {n} entries (one per id), got {len(seq)}")
         if len(set(ids)) != n:
             seen: set[str] = set()
             dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
             raise ValueError(f"ids: {dup!r} appears more than once in one add()")
-        recs = [normalize_record(r, i) for r, i in zip(records, ids, strict=True)] if records \
-            else [None] * n
-        labs = [normalize_labels(lab, i) for lab, i in zip(labels, ids, strict=True)] if labels \
-            else [()] * n
+        recs = [normalize_record(r, i) for r, i in zip(records, ids, strict=True)] if records else [None] * n
+        labs = [normalize_labels(lab, i) for lab, i in zip(labels, ids, strict=True)] if labels else [()] * n
         pths = [str(p) if p is not None else None for p in paths] if paths else [None] * n
         bits = codes_to_bits(codes)
         base = self._reserve_seqs(n) if n else 0
@@ -243,8 +236,7 @@ class PostgresIndex:
             if replace:
                 cur.execute(f"DELETE FROM {self.s}.items")
             cur.execute(
-                f"CREATE TEMP TABLE terrahash_load (LIKE {self.s}.items INCLUDING DEFAULTS) "
-                "ON COMMIT DROP"
+                f"CREATE TEMP TABLE terrahash_load (LIKE {self.s}.items INCLUDING DEFAULTS) ON COMMIT DROP"
             )
             cur.execute("ALTER TABLE terrahash_load DROP COLUMN seq, ADD COLUMN ord bigint")
             if self.postgis:
@@ -252,13 +244,22 @@ class PostgresIndex:
             with cur.copy(f"COPY terrahash_load ({cols}) FROM STDIN") as copy:
                 for i in range(n):
                     rec = recs[i]
-                    copy.write_row((i, ids[i], pths[i], list(labs[i]), *typed_values(rec),
-                                    Jsonb(rec) if rec is not None else None, bits[i]))
+                    copy.write_row(
+                        (
+                            i,
+                            ids[i],
+                            pths[i],
+                            list(labs[i]),
+                            *typed_values(rec),
+                            Jsonb(rec) if rec is not None else None,
+                            bits[i],
+                        )
+                    )
             footprint_col = ", footprint" if self.postgis else ""
             footprint_val = (
-                ", CASE WHEN west IS NULL THEN NULL "
-                "ELSE ST_MakeEnvelope(west, south, east, north, 4326) END"
-                if self.postgis else ""
+                ", CASE WHEN west IS NULL THEN NULL ELSE ST_MakeEnvelope(west, south, east, north, 4326) END"
+                if self.postgis
+                else ""
             )
             updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATE_COLUMNS)
             if self.postgis:
@@ -297,15 +298,12 @@ class PostgresIndex:
     def _bump_version(self, cur: Any) -> None:
         """Last statement of every write: readers compare this counter to refresh caches."""
         cur.execute(
-            f"UPDATE {self.s}.meta SET value = to_jsonb(value::text::bigint + 1) "
-            "WHERE key = 'version'"
+            f"UPDATE {self.s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'"
         )
 
     def _merge_manifest(self, cur: Any, fields: dict[str, Any]) -> None:
         fields = {**fields, "updated": _now()}
-        cur.execute(
-            f"UPDATE {self.s}.meta SET value = value || %s WHERE key = 'manifest'", (Jsonb(fields),)
-        )
+        cur.execute(f"UPDATE {self.s}.meta SET value = value || %s WHERE key = 'manifest'", (Jsonb(fields),))
 
     def remove(self, ids: Sequence[str]) -> int:
         """Delete items by id; unknown ids are ignored. Returns how many were removed."""
@@ -375,8 +373,10 @@ class PostgresIndex:
         cache = self.refresh_cache()
         dist, rows = cache.scanner.search(queries, k)
         ids = [[cache.ids[r] for r in row if r >= 0] for row in rows]
-        dists = [[int(d) for d, r in zip(drow, row, strict=True) if r >= 0]
-                 for drow, row in zip(dist, rows, strict=True)]
+        dists = [
+            [int(d) for d, r in zip(drow, row, strict=True) if r >= 0]
+            for drow, row in zip(dist, rows, strict=True)
+        ]
         return ids, dists, [len(cache.ids)] * len(ids), "faiss-cache"
 
     def refresh_cache(self) -> _CodeCache:
@@ -429,8 +429,7 @@ class PostgresIndex:
             )
             platforms = dict(cur.fetchall())
             cur.execute(
-                f"SELECT l, count(*) FROM {self.s}.items, unnest(labels) AS l "
-                "GROUP BY 1 ORDER BY 2 DESC, 1"
+                f"SELECT l, count(*) FROM {self.s}.items, unnest(labels) AS l GROUP BY 1 ORDER BY 2 DESC, 1"
             )
             labels = dict(cur.fetchall())
             cur.execute(f"SELECT pg_total_relation_size('{self.s}.items')")
@@ -481,3 +480,46 @@ def _enable_postgis(conn: Any) -> bool:
         except psycopg.Error:
             return False
     return True
+
+
+def index_exists(location: str) -> bool:
+    """True when ``location`` names a schema that holds a TerraHash index."""
+    dsn, schema, _ = parse_location(location)
+    with _connect(dsn, _display(dsn, schema)) as conn:
+        row = conn.execute("SELECT to_regclass(%s)", (f"{quoted(schema)}.meta",)).fetchone()
+    return row[0] is not None
+
+
+def build_postgres_index(
+    location: str,
+    model: Any,
+    dataset: Any,
+    meta: dict[str, Any],
+    progress: Any,
+    cluster: Any,
+    add_dataset: Any,
+) -> Any:
+    """``index build`` into PostgreSQL: create or open, then replace all items in one transaction.
+
+    The caller's ``add_dataset`` encodes (locally or on Dask) and writes; readers see the old
+    items until the new ones are committed.
+    """
+    from terrahash.index.api import Index
+
+    if index_exists(location):
+        index = Index.open(location)
+        if index.bits != model.bits:
+            where = index.backend.where  # type: ignore[attr-defined]
+            index.close()
+            raise HashIndexError(
+                f"{where}: error: holds {index.bits}-bit codes but the model makes "
+                f"{model.bits}-bit codes; use another schema (?schema=NAME) or drop this one"
+            )
+    else:
+        index = Index.create(location, model.bits, **meta)
+    add_dataset(index, model, dataset, progress, replace=True, cluster=cluster, **meta)
+    if cluster is not None and cluster.staging is not None:
+        import shutil
+
+        shutil.rmtree(cluster.staging, ignore_errors=True)
+    return index

@@ -16,8 +16,22 @@ from terrahash.index.filters import Filters
 
 #: Columns the bulk loader fills, in COPY order (``ord`` is the position within one add()).
 LOAD_COLUMNS = (
-    "ord", "id", "path", "labels", "datetime", "t_start", "t_end", "platform", "gsd", "cloud",
-    "west", "south", "east", "north", "record", "code",
+    "ord",
+    "id",
+    "path",
+    "labels",
+    "datetime",
+    "t_start",
+    "t_end",
+    "platform",
+    "gsd",
+    "cloud",
+    "west",
+    "south",
+    "east",
+    "north",
+    "record",
+    "code",
 )
 
 
@@ -60,7 +74,12 @@ def typed_values(record: dict[str, Any] | None) -> tuple[Any, ...]:
     end = end or start
     box = record_bbox(record) or (None, None, None, None)
     return (
-        when, start, end, record.get("platform"), record.get("gsd_m"), record.get("cloud_cover"),
+        when,
+        start,
+        end,
+        record.get("platform"),
+        record.get("gsd_m"),
+        record.get("cloud_cover"),
         *box,
     )
 
@@ -82,9 +101,7 @@ def filter_sql(filters: Filters, postgis: bool) -> tuple[str, dict[str, Any]]:
         for i, (lo, hi) in enumerate(boxes):
             params[f"lo{i}"], params[f"hi{i}"] = lo, hi
             if postgis:
-                probes.append(
-                    f"footprint && ST_MakeEnvelope(%(lo{i})s, %(s)s, %(hi{i})s, %(n)s, 4326)"
-                )
+                probes.append(f"footprint && ST_MakeEnvelope(%(lo{i})s, %(s)s, %(hi{i})s, %(n)s, 4326)")
             else:
                 probes.append(
                     f"box(point(west, south), point(east, north)) "
@@ -94,7 +111,9 @@ def filter_sql(filters: Filters, postgis: bool) -> tuple[str, dict[str, Any]]:
         clauses.append(f"({' OR '.join(probes)}) AND {lon} AND north >= %(s)s AND south <= %(n)s")
     if filters.start is not None or filters.end is not None:
         params.update(start=filters.start, end=filters.end)
-        clauses.append("tstzrange(t_start, t_end, '[]') && tstzrange(%(start)s::timestamptz, %(end)s::timestamptz, '[]')")
+        clauses.append(
+            "tstzrange(t_start, t_end, '[]') && tstzrange(%(start)s::timestamptz, %(end)s::timestamptz, '[]')"
+        )
         if filters.start is not None:
             clauses.append("t_end >= %(start)s::timestamptz")
         if filters.end is not None:

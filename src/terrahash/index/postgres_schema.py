@@ -55,17 +55,14 @@ def _v1_tables(cur: Any, schema: str, bits: int, postgis: bool) -> None:
         cur.execute(f"CREATE INDEX items_footprint ON {s}.items USING gist (footprint)")
     else:
         cur.execute(
-            f"CREATE INDEX items_bbox ON {s}.items USING gist "
-            "(box(point(west, south), point(east, north)))"
+            f"CREATE INDEX items_bbox ON {s}.items USING gist (box(point(west, south), point(east, north)))"
         )
 
 
 def _v2_time_span(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     """Version 2: one GiST index on the acquisition interval, so a time window is one probe."""
     s = _ident(schema)
-    cur.execute(
-        f"CREATE INDEX items_span ON {s}.items USING gist (tstzrange(t_start, t_end, '[]'))"
-    )
+    cur.execute(f"CREATE INDEX items_span ON {s}.items USING gist (tstzrange(t_start, t_end, '[]'))")
 
 
 #: ``MIGRATIONS[v]`` upgrades a schema at version ``v`` to ``v + 1`` (0: nothing yet).
@@ -77,9 +74,7 @@ def create_meta(cur: Any, schema: str) -> None:
     s = _ident(schema)
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
     cur.execute(f"CREATE TABLE {s}.meta (key text PRIMARY KEY, value jsonb NOT NULL)")
-    cur.execute(
-        f"INSERT INTO {s}.meta VALUES ('schema_version', '0'), ('version', '0')"
-    )
+    cur.execute(f"INSERT INTO {s}.meta VALUES ('schema_version', '0'), ('version', '0')")
 
 
 def schema_version(cur: Any, schema: str) -> int:
@@ -104,8 +99,7 @@ def migrate(cur: Any, schema: str, bits: int, postgis: bool, where: str) -> int:
         MIGRATIONS[version](cur, schema, bits, postgis)
     if current != SCHEMA_VERSION:
         cur.execute(
-            f"UPDATE {_ident(schema)}.meta SET value = to_jsonb(%s::int) "
-            "WHERE key = 'schema_version'",
+            f"UPDATE {_ident(schema)}.meta SET value = to_jsonb(%s::int) WHERE key = 'schema_version'",
             (SCHEMA_VERSION,),
         )
     return current

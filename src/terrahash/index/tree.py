@@ -30,8 +30,9 @@ LabelPath = Callable[[str], Sequence[str]]
 
 
 def default_leaf_size(n: int) -> int:
-    """Bucket size balancing per-bucket Python overhead against scanned codes (~2*sqrt(n))."""
-    return max(32, int(2 * math.sqrt(max(n, 1))))
+    """Bucket size (~sqrt(n)/4): small enough that buckets stay within one learned cluster
+    (so radii are tight and bounds prune), large enough that per-bucket overhead stays low."""
+    return max(32, int(math.sqrt(max(n, 1)) / 4))
 
 
 @dataclass
@@ -82,6 +83,7 @@ class SemanticTree:
         self.names = names
         self.members = members
         self.params = params
+        self._centre_words = as_words(self.centres)
         self.children: list[list[int]] = [[] for _ in names]
         for node, parent in enumerate(self.parents[1:], start=1):
             self.children[int(parent)].append(node)
@@ -187,8 +189,8 @@ class SemanticTree:
             the number of codes whose distance was computed.
         """
         budget = math.inf if exact else (nprobe or DEFAULT_NPROBE)
-        bounds = np.maximum(hamming(as_words(self.centres), query) - self.radii, 0)
-        heap: list[tuple[int, int]] = [(int(bounds[0]), 0)]
+        bounds = np.maximum(hamming(self._centre_words, query) - self.radii, 0).tolist()
+        heap: list[tuple[int, int]] = [(bounds[0], 0)]
         best_d = np.empty(0, np.int32)
         best_r = np.empty(0, np.int64)
         scanned = buckets = 0
@@ -205,7 +207,7 @@ class SemanticTree:
                     np.concatenate([best_d, dist]), np.concatenate([best_r, rows]), k
                 )
             for child in self.children[node]:
-                heapq.heappush(heap, (max(bound, int(bounds[child])), child))
+                heapq.heappush(heap, (max(bound, bounds[child]), child))
         return best_d, best_r, scanned
 
     # -- updates ------------------------------------------------------------------------
@@ -335,9 +337,7 @@ def _all_rows(node: _Draft) -> list[np.ndarray]:
     return node.rows + [r for c in node.children for r in _all_rows(c)]
 
 
-def _split_large(
-    node: _Draft, codes: np.ndarray, params: TreeParams, rng: np.random.Generator
-) -> None:
+def _split_large(node: _Draft, codes: np.ndarray, params: TreeParams, rng: np.random.Generator) -> None:
     """Replace a node's own rows by a two-stage k-modes hierarchy while it holds too many.
 
     Buckets come from one flat k-modes with about ``rows / leaf_size`` centres (as an IVF
@@ -355,8 +355,7 @@ def _split_large(
     order = np.argsort(assign, kind="stable")
     bounds = np.searchsorted(assign[order], np.arange(centres.shape[0] + 1))
     leaves = [
-        _Draft(CLUSTER, "", rows=[rows[order[bounds[g] : bounds[g + 1]]]])
-        for g in range(centres.shape[0])
+        _Draft(CLUSTER, "", rows=[rows[order[bounds[g] : bounds[g + 1]]]]) for g in range(centres.shape[0])
     ]
     node.rows = []
     node.children.extend(_group(leaves, centres, params.branching, rng))

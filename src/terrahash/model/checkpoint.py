@@ -23,8 +23,17 @@ from terrahash.model.tokenizer import PromptTokenizer
 RUN_SCHEMA_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-_REQUIRED = ("schema_version", "model", "bits", "method", "use_text", "image_size",
-             "normalization", "tokenizer", "template_version")
+_REQUIRED = (
+    "schema_version",
+    "model",
+    "bits",
+    "method",
+    "use_text",
+    "image_size",
+    "normalization",
+    "tokenizer",
+    "template_version",
+)
 
 
 class ModelError(TerraHashError):

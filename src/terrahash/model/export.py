@@ -53,7 +53,10 @@ def encode_folder(
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **result)
     return {
-        "items": len(dataset), "bits": model.bits, "method": model.config["method"],
-        "kinds": [str(k) for k in result["kinds"]], "agreement_hamming": agreement(result),
+        "items": len(dataset),
+        "bits": model.bits,
+        "method": model.config["method"],
+        "kinds": [str(k) for k in result["kinds"]],
+        "agreement_hamming": agreement(result),
         "out": str(out if out.suffix == ".npz" else out.with_suffix(out.suffix + ".npz")),
     }

@@ -96,13 +96,18 @@ class HashModel:
     def _batches(self, n: int) -> list[slice]:
         return [slice(i, min(i + self.batch_size, n)) for i in range(0, n, self.batch_size)]
 
-    def _check_records(self, images: Sequence[ImageLike], records: Sequence[SceneRecord | None] | None) -> None:
+    def _check_records(
+        self, images: Sequence[ImageLike], records: Sequence[SceneRecord | None] | None
+    ) -> None:
         if records is not None and len(records) != len(images):
             raise ValueError(f"got {len(images)} images but {len(records)} records")
 
     def embed_images(self, images: Sequence[ImageLike]) -> np.ndarray:
         """Real-valued image embeddings (n, D) float32, the pre-hash features."""
-        out = [self._embed(to_uint8_tensor(images[s], self.image_size), None)[0] for s in self._batches(len(images))]
+        out = [
+            self._embed(to_uint8_tensor(images[s], self.image_size), None)[0]
+            for s in self._batches(len(images))
+        ]
         return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
     @torch.inference_mode()
@@ -159,7 +164,9 @@ class HashModel:
         parts: dict[str, list[torch.Tensor]] = {k: [] for k in kinds}
         for start in range(0, len(dataset), size):
             idx = range(start, min(start + size, len(dataset)))
-            pixels = to_uint8_tensor([dataset.load_image(i, self.image_size, column) for i in idx], self.image_size)
+            pixels = to_uint8_tensor(
+                [dataset.load_image(i, self.image_size, column) for i in idx], self.image_size
+            )
             records = [dataset[i].record for i in idx]
             emb_image, emb_fused = self._embed(pixels, records if "fused" in kinds else None)
             batch = {"image": emb_image, "fused": emb_fused}
@@ -176,7 +183,9 @@ class HashModel:
             "kinds": np.array(kinds, dtype=str),
         }
         for kind in kinds:
-            emb = torch.cat(parts[kind]) if parts[kind] else torch.zeros(0, self.model.image_proj.out_features)
+            emb = (
+                torch.cat(parts[kind]) if parts[kind] else torch.zeros(0, self.model.image_proj.out_features)
+            )
             result[f"emb_{kind}"] = emb.numpy().astype(np.float32)
             result[f"codes_{kind}"] = pack_codes(self.model.binarize(self.model.hash_logits(emb)))
         return result

@@ -42,8 +42,13 @@ class SpatiotemporalTextEncoder(nn.Module):
             nn.Linear(2 * N_FEATURES, cfg.width), nn.GELU(), nn.Linear(cfg.width, cfg.width)
         )
         layer = nn.TransformerEncoderLayer(
-            cfg.width, cfg.heads, cfg.width * cfg.mlp_ratio, dropout=0.0,
-            activation="gelu", batch_first=True, norm_first=True,
+            cfg.width,
+            cfg.heads,
+            cfg.width * cfg.mlp_ratio,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.transformer = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.width)
@@ -66,9 +71,7 @@ class SpatiotemporalTextEncoder(nn.Module):
         x = self.token_embedding(tokens)
         x = torch.cat([x, feature_token.unsqueeze(1)], dim=1)
         x = x + self.position_embedding[: x.shape[1]]
-        padding = torch.cat(
-            [tokens == self.pad_id, torch.zeros_like(tokens[:, :1], dtype=torch.bool)], dim=1
-        )
+        padding = torch.cat([tokens == self.pad_id, torch.zeros_like(tokens[:, :1], dtype=torch.bool)], dim=1)
         x = self.transformer(x, src_key_padding_mask=padding)
         return self.norm(x[:, 0])
 

@@ -46,18 +46,37 @@ class VisionConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON form (tuples as lists)."""
         return {
-            "block": self.block, "layers": list(self.layers), "widths": list(self.widths),
-            "stem_width": self.stem_width, "stem_kernel": self.stem_kernel,
-            "stem_stride": self.stem_stride, "stem_pool": self.stem_pool, "scales": self.scales,
+            "block": self.block,
+            "layers": list(self.layers),
+            "widths": list(self.widths),
+            "stem_width": self.stem_width,
+            "stem_kernel": self.stem_kernel,
+            "stem_stride": self.stem_stride,
+            "stem_pool": self.stem_pool,
+            "scales": self.scales,
         }
 
 
 #: torchvision architectures, for ``--backbone-weights``.
 RESNET_PRESETS: dict[str, dict[str, Any]] = {
-    "resnet18": {"block": "basic", "layers": [2, 2, 2, 2], "widths": [64, 128, 256, 512],
-                 "stem_width": 64, "stem_kernel": 7, "stem_stride": 2, "stem_pool": True},
-    "resnet50": {"block": "bottleneck", "layers": [3, 4, 6, 3], "widths": [64, 128, 256, 512],
-                 "stem_width": 64, "stem_kernel": 7, "stem_stride": 2, "stem_pool": True},
+    "resnet18": {
+        "block": "basic",
+        "layers": [2, 2, 2, 2],
+        "widths": [64, 128, 256, 512],
+        "stem_width": 64,
+        "stem_kernel": 7,
+        "stem_stride": 2,
+        "stem_pool": True,
+    },
+    "resnet50": {
+        "block": "bottleneck",
+        "layers": [3, 4, 6, 3],
+        "widths": [64, 128, 256, 512],
+        "stem_width": 64,
+        "stem_kernel": 7,
+        "stem_stride": 2,
+        "stem_pool": True,
+    },
 }
 
 
@@ -121,8 +140,9 @@ class ResNet(nn.Module):
         block = {"basic": BasicBlock, "bottleneck": Bottleneck}.get(cfg.block)
         if block is None:
             raise ValueError(f"unknown block {cfg.block!r}; expected 'basic' or 'bottleneck'")
-        self.conv1 = nn.Conv2d(3, cfg.stem_width, cfg.stem_kernel, cfg.stem_stride,
-                               cfg.stem_kernel // 2, bias=False)
+        self.conv1 = nn.Conv2d(
+            3, cfg.stem_width, cfg.stem_kernel, cfg.stem_stride, cfg.stem_kernel // 2, bias=False
+        )
         self.bn1 = nn.BatchNorm2d(cfg.stem_width)
         self.maxpool = nn.MaxPool2d(3, 2, 1) if cfg.stem_pool else nn.Identity()
         in_ch = cfg.stem_width

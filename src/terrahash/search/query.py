@@ -41,9 +41,7 @@ class Query:
         return "text"
 
     def validate(self) -> None:
-        given = [
-            n for n, v in (("--image", self.image), ("--text", self.text), ("--id", self.id)) if v
-        ]
+        given = [n for n, v in (("--image", self.image), ("--text", self.text), ("--id", self.id)) if v]
         if len(given) > 1:
             raise QueryError(f"error: give one query, not {' and '.join(given)}")
         if not given and self.meta is None:
@@ -61,7 +59,8 @@ def load_index_model(index: Index, run_dir: str | Path | None = None) -> Any:
     run = run_dir or (index.manifest.get("model") or {}).get("run_dir")
     if run is None:
         raise IndexMismatchError(
-            f"{getattr(index.backend, 'root', 'index')}: error: the index records no model; pass --model RUN_DIR"
+            f"{getattr(index.backend, 'root', 'index')}: error: "
+            "the index records no model; pass --model RUN_DIR"
         )
     model = load_model(run)
     check_model(index, model, run)

@@ -36,9 +36,7 @@ def hits(index: Index, result: SearchResult, query: int = 0) -> list[Hit]:
     ids = result.ids[query]
     rows = index.get(ids)
     out = []
-    for rank, (item_id, dist, row) in enumerate(
-        zip(ids, result.distances[query], rows, strict=True), 1
-    ):
+    for rank, (item_id, dist, row) in enumerate(zip(ids, result.distances[query], rows, strict=True), 1):
         out.append(
             Hit(
                 rank,

@@ -35,9 +35,7 @@ def contact_sheet(
             sheet.paste(image.resize((THUMB, THUMB)), (x, y))
         else:
             draw.rectangle([x, y, x + THUMB - 1, y + THUMB - 1], fill=(235, 235, 235))
-            draw.multiline_text(
-                (x + 4, y + 4), "\n".join(textwrap.wrap(text or "", 20)[:8]), fill="black"
-            )
+            draw.multiline_text((x + 4, y + 4), "\n".join(textwrap.wrap(text or "", 20)[:8]), fill="black")
         draw.multiline_text((x + 3, y + THUMB + 2), caption, fill="black")
 
     def thumb(path: str | Path | None) -> Image.Image | None:

@@ -16,9 +16,14 @@ class RichProgress(Callback):
 
     def __init__(self, description: str, total: int, console: Console | None = None) -> None:
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[speed]:.0f} img/s"),
-            TimeRemainingColumn(), console=console or Console(stderr=True), transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TextColumn("{task.fields[speed]:.0f} img/s"),
+            TimeRemainingColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
         )
         self.task = self.progress.add_task(description, total=total, loss=float("nan"), speed=0.0)
         self.images = 0

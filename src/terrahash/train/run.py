@@ -24,8 +24,8 @@ from terrahash.data.dataset import SceneDataset, load_dataset
 from terrahash.data.transforms import channel_stats, image_column, preload_images
 from terrahash.errors import TerraHashError
 from terrahash.metadata.prompt import TEMPLATE_VERSION, render_prompt
-from terrahash.model.centers import CentreSet, build_centres, taxonomy_groups
 from terrahash.model.ccls2t import SUPPORTED_BITS
+from terrahash.model.centers import CentreSet, build_centres, taxonomy_groups
 from terrahash.model.checkpoint import RUN_SCHEMA_VERSION, ModelError, save_run
 from terrahash.model.factory import DEFAULT_MODEL, create_model, get_model_config
 from terrahash.model.tokenizer import PromptTokenizer
@@ -63,9 +63,13 @@ class TrainOptions:
     def validate(self) -> None:
         """Raise ``TrainConfigError`` naming the first bad option."""
         if self.method not in list_methods():
-            raise TrainConfigError(f"--method: error: unknown method {self.method!r}; choose from {', '.join(list_methods())}")
+            raise TrainConfigError(
+                f"--method: error: unknown method {self.method!r}; choose from {', '.join(list_methods())}"
+            )
         if self.bits not in SUPPORTED_BITS:
-            raise TrainConfigError(f"--bits: error: {self.bits} is not one of {', '.join(map(str, SUPPORTED_BITS))}")
+            raise TrainConfigError(
+                f"--bits: error: {self.bits} is not one of {', '.join(map(str, SUPPORTED_BITS))}"
+            )
         if self.epochs < 1:
             raise TrainConfigError(f"--epochs: error: must be >= 1, got {self.epochs}")
         if not 16 <= self.image_size <= 512:
@@ -237,28 +241,46 @@ def train(
     if opts.backbone_weights:
         from terrahash.model.vision import load_backbone_state
 
-        load_backbone_state(model.visual.backbone, _read_backbone(opts.backbone_weights), opts.backbone_weights)
+        load_backbone_state(
+            model.visual.backbone, _read_backbone(opts.backbone_weights), opts.backbone_weights
+        )
     model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     centres: CentreSet | None = None
     taxonomy_version = None
     labels = torch.from_numpy(dataset.label_matrix())
     if loss_cls.uses_centres:
-        groups, taxonomy_version = taxonomy_groups(dataset.classes) if opts.method == "ccls2t" else (None, None)
+        groups, taxonomy_version = (
+            taxonomy_groups(dataset.classes) if opts.method == "ccls2t" else (None, None)
+        )
         centres = build_centres(dataset.classes, opts.bits, groups, seed=opts.seed)
     text = _text_tensors(dataset, tokenizer) if use_text else {}
     data = TrainingData(
-        images=images, mean=mean, std=std,
-        train_idx=torch.tensor(train_idx), val_idx=torch.tensor(val_idx, dtype=torch.long),
+        images=images,
+        mean=mean,
+        std=std,
+        train_idx=torch.tensor(train_idx),
+        val_idx=torch.tensor(val_idx, dtype=torch.long),
         labels=labels if loss_cls.needs_labels else None,
         targets=None if centres is None else centres.targets(labels),
         **text,
     )
     loss = _make_loss(loss_cls, opts, centres)
     callbacks: list[Callback] = [MetricsWriter(run_dir)]
-    trainer = Trainer(model, loss, data, epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr,
-                      weight_decay=opts.weight_decay, seed=opts.seed, callbacks=callbacks)
+    trainer = Trainer(
+        model,
+        loss,
+        data,
+        epochs=opts.epochs,
+        batch_size=opts.batch_size,
+        lr=opts.lr,
+        weight_decay=opts.weight_decay,
+        seed=opts.seed,
+        callbacks=callbacks,
+    )
     if progress is not None:
-        trainer.callbacks.append(progress(f"{opts.method} {opts.bits} bits", trainer.steps_per_epoch * opts.epochs))
+        trainer.callbacks.append(
+            progress(f"{opts.method} {opts.bits} bits", trainer.steps_per_epoch * opts.epochs)
+        )
     checkpoint = run_dir / CHECKPOINT_FILE
     if opts.resume and checkpoint.is_file():
         try:
@@ -288,8 +310,11 @@ def train(
         "loss_weights": getattr(loss, "weights", None),
         "dataset": str(Path(data_dir).resolve()),
         "split": {
-            "seed": opts.seed, "test_fraction": opts.test_fraction, "val_fraction": opts.val_fraction,
-            "train_ids": [names[i] for i in sorted(train_idx + val_idx)], "val_ids": [names[i] for i in val_idx],
+            "seed": opts.seed,
+            "test_fraction": opts.test_fraction,
+            "val_fraction": opts.val_fraction,
+            "train_ids": [names[i] for i in sorted(train_idx + val_idx)],
+            "val_ids": [names[i] for i in val_idx],
             "test_ids": [names[i] for i in test_idx],
         },
         "train": asdict(opts),

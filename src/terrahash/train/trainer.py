@@ -179,8 +179,13 @@ class Trainer:
             seconds = time.perf_counter() - start
             row: dict[str, Any] = {"epoch": self.state.epoch + 1}
             row.update({k: v / max(1, seen) for k, v in sums.items()})
-            row.update({"lr": self.scheduler.get_last_lr()[0], "images_per_s": seen / max(seconds, 1e-9),
-                        "seconds": seconds})
+            row.update(
+                {
+                    "lr": self.scheduler.get_last_lr()[0],
+                    "images_per_s": seen / max(seconds, 1e-9),
+                    "seconds": seconds,
+                }
+            )
             if self._should_validate(self.state.epoch):
                 report = validate(self.model, self.data)
                 row.update(report)

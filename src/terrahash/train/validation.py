@@ -44,8 +44,12 @@ def _bits(model: CCLS2T, data: TrainingData, idx: torch.Tensor) -> dict[str, np.
     for start in range(0, len(idx), 256):
         sub = idx[start : start + 256]
         batch = data.batch(sub)
-        result = model(normalize(batch["images"], data.mean, data.std),
-                       batch.get("tokens"), batch.get("features"), batch.get("feature_mask"))
+        result = model(
+            normalize(batch["images"], data.mean, data.std),
+            batch.get("tokens"),
+            batch.get("features"),
+            batch.get("feature_mask"),
+        )
         out["image"].append(model.binarize(result.logits_image))
         out["fused"].append(model.binarize(result.logits_fused))
         if result.logits_text is not None:

@@ -79,7 +79,7 @@ class KompsatAuxXmlReader(MetadataReader):
             "cloud_cover": cloud_percent(cloud),
             "sun_elevation": to_float(xml_text(sun, "Elevation")) if sun is not None else None,
             "sun_azimuth": to_float(xml_text(sun, "Azimuth")) if sun is not None else None,
-            "view_angle": to_float(xml_text(block, "Angle/OffNadir")),
+            "view_angle": to_float(xml_text(block, "Angle/OffNadir", "Angle/Offnadir")),  # K3 2016
             "extra": drop_none({
                 "band_block": block.tag,
                 "gsd_note": "no multispectral block: gsd_m is the pan GSD" if pan_fallback else None,

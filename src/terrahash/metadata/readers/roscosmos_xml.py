@@ -43,6 +43,8 @@ _KV = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(.*?)\s*$")
 #: SPP/PASP corner names -> projected corner names (``nLUpNord``...).
 _SPP_CORNERS = {"NW": "LUp", "NE": "RUp", "SE": "RDown", "SW": "LDown"}
 _PASP_CORNERS = ("LUp", "RUp", "RDown", "LDown")
+#: Largest plausible ratio of the along/across pixel spacings of a projected product.
+_MAX_PIXEL_ASPECT = 1.25
 
 
 def _clock(value: str | None) -> str | None:
@@ -143,7 +145,8 @@ class RoscosmosXmlReader(MetadataReader):
             "datetime": when,
             "footprint": corner_footprint(corners),
             **centre,
-            "gsd_m": to_float(kv.get("nPixelImg")),
+            # L1 (unprojected) passports give only the source pixel, which is then the image's.
+            "gsd_m": to_float(kv.get("nPixelImg")) or to_float(kv.get("nPixelImgSrc")),
             "sun_elevation": sun_el,
             "sun_azimuth": dms_to_degrees(kv.get("aSunAzim")),
             "extra": {"time_zone": zone, "source_pixel_size": to_float(kv.get("nPixelImgSrc"))},
@@ -208,4 +211,8 @@ def _grid_spacing(kv: dict[str, str]) -> float | None:
         return None
     dx = abs(east[1] - east[0]) / width
     dy = abs(north[1] - north[0]) / height
+    if not dx or not dy or max(dx, dy) / min(dx, dy) > _MAX_PIXEL_ASPECT:
+        # The corners describe another grid than the pixel counts (a KV1 MSS strip: 21.5 m
+        # across, 1.9 m along): no pixel size can be derived, so it stays unknown.
+        return None
     return round((dx + dy) / 2.0, 2)

@@ -52,8 +52,15 @@ class CCLS2TLoss(HashLoss):
         self.scale = scale
         self.margin = margin
         self.weights = {
-            "centre": 1.0, "softmax": 0.5, "group": 0.25, "text": 0.3, "quant": 0.1,
-            "balance": 0.05, "itc": 0.3, "recon": 0.3, "consistency": 0.5,
+            "centre": 1.0,
+            "softmax": 0.5,
+            "group": 0.25,
+            "text": 0.3,
+            "quant": 0.1,
+            "balance": 0.05,
+            "itc": 0.3,
+            "recon": 0.3,
+            "consistency": 0.5,
         } | (weights or {})
 
     def _softmax_term(self, codes: torch.Tensor, centres: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -93,8 +100,16 @@ class CCLS2TLoss(HashLoss):
                 (h_txt - h_fus.detach()).pow(2).mean()
             )
             if self.itc:
-                terms["itc"] = w["itc"] * info_nce(out.emb_image, out.emb_text, out.logit_scale, inputs.text_group)
-            if out.reconstruction is not None and inputs.features is not None and inputs.feature_mask is not None:
-                terms["recon"] = w["recon"] * masked_mse(out.reconstruction, inputs.features, inputs.feature_mask)
+                terms["itc"] = w["itc"] * info_nce(
+                    out.emb_image, out.emb_text, out.logit_scale, inputs.text_group
+                )
+            if (
+                out.reconstruction is not None
+                and inputs.features is not None
+                and inputs.feature_mask is not None
+            ):
+                terms["recon"] = w["recon"] * masked_mse(
+                    out.reconstruction, inputs.features, inputs.feature_mask
+                )
         terms["loss"] = torch.stack(list(terms.values())).sum()
         return terms

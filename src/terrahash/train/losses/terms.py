@@ -27,7 +27,9 @@ def pairwise_likelihood(inner: torch.Tensor, similar: torch.Tensor) -> torch.Ten
     return F.softplus(inner) - similar * inner
 
 
-def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, group: torch.Tensor | None) -> torch.Tensor:
+def info_nce(
+    a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, group: torch.Tensor | None
+) -> torch.Tensor:
     """Symmetric InfoNCE between L2-normalised ``a`` and ``b``.
 
     Items whose prompts are identical (same ``group``) are all positives for each other,

@@ -42,7 +42,11 @@ class UnsupervisedLoss(HashLoss):
         if out.emb_text is not None:
             if self.itc:
                 terms["itc"] = 0.3 * info_nce(out.emb_image, out.emb_text, out.logit_scale, inputs.text_group)
-            if out.reconstruction is not None and inputs.features is not None and inputs.feature_mask is not None:
+            if (
+                out.reconstruction is not None
+                and inputs.features is not None
+                and inputs.feature_mask is not None
+            ):
                 terms["recon"] = 0.3 * masked_mse(out.reconstruction, inputs.features, inputs.feature_mask)
         terms["loss"] = torch.stack(list(terms.values())).sum()
         return terms

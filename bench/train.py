@@ -1,0 +1,170 @@
+"""Benchmark: every method and the CCLS2T ablations, same data, backbone and budget.
+
+Trains on UC Merced (64 px, 64 bits, 80/20 split) by default, then reports training
+images/s, encoding images/s and mAP@100 of image queries (test split) against the fused
+codes of the train split, ranked by Hamming distance over a seeded random database order
+(the manifest is sorted by class, and tie order must not flatter centre-based methods).
+Writes ``bench/results/train_<set>.json``, ``.md`` and ``.png``.
+
+    python bench/train.py --epochs 40
+    python bench/train.py --data ../shared/data/scenes/aid --epochs 10 --only ccls2t,csq
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RUNS: dict[str, list[str]] = {
+    "ccls2t": ["--method", "ccls2t"],
+    "dpsh": ["--method", "dpsh"],
+    "hashnet": ["--method", "hashnet"],
+    "csq": ["--method", "csq"],
+    "ccls2t --no-text": ["--method", "ccls2t", "--no-text"],
+    "ccls2t --single-scale": ["--method", "ccls2t", "--single-scale"],
+    "ccls2t --no-itc": ["--method", "ccls2t", "--no-itc"],
+}
+
+
+def _map_at_k(query: np.ndarray, db: np.ndarray, relevance: np.ndarray, k: int) -> float:
+    try:
+        from terrahash.evaluate import mean_average_precision
+
+        return float(mean_average_precision(query, db, relevance, k=k))
+    except ImportError:
+        from terrahash.train.validation import hamming_map
+
+        return hamming_map(np.unpackbits(query, axis=1), np.unpackbits(db, axis=1), relevance, k)
+
+
+def evaluate_run(run: Path, data: Path, seed: int = 0) -> dict[str, float]:
+    """mAP@100 (image and fused queries vs fused train codes) and encode images/s."""
+    from terrahash.data import load_dataset
+    from terrahash.model import load_model
+    from terrahash.model.export import agreement
+
+    model = load_model(run)
+    dataset = load_dataset(data)
+    start = time.perf_counter()
+    codes = model.encode_dataset(dataset, kinds=("image",))
+    encode_rate = len(dataset) / (time.perf_counter() - start)
+    codes = model.encode_dataset(dataset)
+    split = model.config["split"]
+    position = {i: n for n, i in enumerate(codes["ids"])}
+    test = np.array([position[i] for i in split["test_ids"]])
+    train = np.array([position[i] for i in split["train_ids"]])
+    train = train[np.random.default_rng(seed).permutation(len(train))]
+    labels = dataset.label_matrix().astype(np.float32)
+    relevance = labels[test] @ labels[train].T > 0
+    db = codes["codes_fused"][train]
+    return {
+        "map@100_image": _map_at_k(codes["codes_image"][test], db, relevance, 100),
+        "map@100_fused": _map_at_k(codes["codes_fused"][test], db, relevance, 100),
+        "encode_images_per_s": encode_rate,
+        "agreement_hamming": agreement({k: v[test] for k, v in codes.items() if k.startswith("codes_")}),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and write the reports."""
+    from terrahash.cli import main as cli
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/scenes/ucmerced"))
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--bits", type=int, default=64)
+    parser.add_argument("--only", default="", help="comma-separated run names (default: all)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("bench/runs"))
+    args = parser.parse_args()
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(RUNS)
+    out_dir = Path("bench/results")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tag = args.data.resolve().name
+    results: dict[str, dict[str, object]] = {}
+    for name in names:
+        run = args.runs_dir / tag / name.replace(" --", "_").replace(" ", "_")
+        start = time.perf_counter()
+        try:
+            cli(
+                [
+                    "train",
+                    str(args.data),
+                    "--out",
+                    str(run),
+                    "--epochs",
+                    str(args.epochs),
+                    "--bits",
+                    str(args.bits),
+                    *RUNS[name],
+                ]
+            )
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                raise
+        seconds = time.perf_counter() - start
+        config = json.loads((run / "config.json").read_text())
+        rows = (run / "metrics.csv").read_text().splitlines()
+        header = rows[0].split(",")
+        speeds = [float(r.split(",")[header.index("images_per_s")]) for r in rows[1:]]
+        results[name] = {
+            "train_seconds": seconds,
+            "train_images_per_s": float(np.median(speeds)),
+            "best_epoch": config["best_epoch"],
+            **evaluate_run(run, args.data),
+        }
+        print(name, json.dumps(results[name]), flush=True)
+    baselines = [results[m]["map@100_image"] for m in ("dpsh", "hashnet", "csq") if m in results]
+    best_baseline = max(baselines) if baselines else float("nan")
+    report = {
+        "dataset": str(args.data),
+        "bits": args.bits,
+        "epochs": args.epochs,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "date": time.strftime("%Y-%m-%d"),
+        "command": f"python bench/train.py --data {args.data} "
+        f"--epochs {args.epochs} --bits {args.bits}" + (f" --only '{args.only}'" if args.only else ""),
+        "protocol": "queries: test split (image codes); database: train split fused codes in a "
+        "seeded random order; Hamming ranking, stable ties; AP@100 / min(R, 100)",
+        "results": results,
+        "best_baseline_map@100": best_baseline,
+    }
+    (out_dir / f"train_{tag}.json").write_text(json.dumps(report, indent=1))
+    lines = [
+        f"# Training benchmark: {tag}, {args.bits} bits, {args.epochs} epochs",
+        "",
+        f"`{report['command']}` on {report['date']} ({report['machine']}).",
+        "",
+        "| run | mAP@100 image->fused | mAP@100 fused->fused | vs best baseline | train s | "
+        "train img/s | encode img/s | best epoch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        ratio = r["map@100_image"] / best_baseline if baselines else float("nan")  # type: ignore[operator]
+        lines.append(
+            f"| {name} | {r['map@100_image']:.4f} | {r['map@100_fused']:.4f} | {ratio:.3f} | "
+            f"{r['train_seconds']:.0f} | {r['train_images_per_s']:.0f} | "
+            f"{r['encode_images_per_s']:.0f} | {r['best_epoch']} |"
+        )
+    (out_dir / f"train_{tag}.md").write_text("\n".join(lines) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.barh(list(results), [r["map@100_image"] for r in results.values()])  # type: ignore[misc]
+    ax.set_xlabel("mAP@100 (image queries vs fused database)")
+    ax.set_title(f"{tag}, {args.bits} bits, {args.epochs} epochs")
+    fig.tight_layout()
+    fig.savefig(out_dir / f"train_{tag}.png", dpi=100)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
