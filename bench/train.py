@@ -119,6 +119,13 @@ def main() -> None:
             **evaluate_run(run, args.data),
         }
         print(name, json.dumps(results[name]), flush=True)
+        write_reports(args, tag, out_dir, results)
+
+
+def write_reports(
+    args: argparse.Namespace, tag: str, out_dir: Path, results: dict[str, dict[str, object]]
+) -> None:
+    """JSON, Markdown and PNG of the results so far (rewritten after every run)."""
     baselines = [results[m]["map@100_image"] for m in ("dpsh", "hashnet", "csq") if m in results]
     best_baseline = max(baselines) if baselines else float("nan")
     report = {

@@ -140,7 +140,7 @@ def test_schema_migration(pg_index_uri: str) -> None:  # noqa: F811
     dsn, schema, _ = parse_location(pg_index_uri)
     Index.create(pg_index_uri, BITS).close()
     with psycopg.connect(dsn, autocommit=True) as conn:  # pretend an index made by version 1
-        conn.execute(f'DROP INDEX "{schema}".items_span')
+        conn.execute(f'DROP INDEX "{schema}".items_span, "{schema}".items_place_time')
         conn.execute(f"UPDATE \"{schema}\".meta SET value = '1' WHERE key = 'schema_version'")
     with Index.open(pg_index_uri) as index:
         assert index.info()["schema_version"] == SCHEMA_VERSION

@@ -21,13 +21,13 @@ from tests.pg_server import pg_index_uri, pg_server  # noqa: F401 - fixtures
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed")
 CLASSES = ("agricultural", "beach", "forest", "harbor", "river", "runway")
-BATCH = 16
+BATCH = 8
 
 
 @pytest.fixture(scope="module")
 def subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """96 UC Merced images (16 of each of 6 classes) listed in a temp manifest."""
-    return make_subset(tmp_path_factory.mktemp("ucm96"), per_class=16, classes=CLASSES)
+    """48 UC Merced images (8 of each of 6 classes) listed in a temp manifest."""
+    return make_subset(tmp_path_factory.mktemp("ucm96"), per_class=8, classes=CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def model(run: Path):  # noqa: ANN201 - HashModel
     from terrahash.model import load_model
 
     loaded = load_model(run)
-    loaded.batch_size = BATCH  # small batches, so 96 items make several partitions
+    loaded.batch_size = BATCH  # small batches, so 48 items make several partitions
     return loaded
 
 
@@ -72,7 +72,7 @@ def test_dask_codes_equal_single_process_with_retries_and_resume(
     single = model.encode_dataset(dataset, kinds=("fused",), batch_size=BATCH)["codes_fused"]
     staging = tmp_path / "staging"
     seen: list[int] = []
-    options = ClusterOptions(workers=2, partition_size=32, staging=staging, task=flaky_encode)
+    options = ClusterOptions(workers=2, partition_size=16, staging=staging, task=flaky_encode)
     codes, report = encode_distributed(model, dataset, "fused", options, progress=seen.append)
     np.testing.assert_array_equal(codes, single)
     assert report == {"encoded": [0, 1, 2], "reused": []}
@@ -81,14 +81,14 @@ def test_dask_codes_equal_single_process_with_retries_and_resume(
     # an interrupted build: partition 1 never finished; the rerun encodes only that one
     (staging / "part-00001.npy").unlink()
     codes2, report2 = encode_distributed(model, dataset, "fused",
-                                         ClusterOptions(workers=1, partition_size=32,
+                                         ClusterOptions(workers=1, partition_size=16,
                                                         staging=staging))
     np.testing.assert_array_equal(codes2, single)
     assert report2 == {"encoded": [1], "reused": [0, 2]}
     # nothing left to do: no cluster is even started
     start = time.perf_counter()
     _, report3 = encode_distributed(model, dataset, "fused",
-                                    ClusterOptions(workers=1, partition_size=32, staging=staging))
+                                    ClusterOptions(workers=1, partition_size=16, staging=staging))
     assert report3 == {"encoded": [], "reused": [0, 1, 2]}
     assert time.perf_counter() - start < 2.0
 
@@ -97,7 +97,7 @@ def test_failing_partition_gives_a_clear_error(model, subset: Path) -> None:
     from terrahash.index import HashIndexError
 
     dataset = load_dataset(subset)
-    options = ClusterOptions(workers=1, partition_size=32, retries=0, task=flaky_encode)
+    options = ClusterOptions(workers=1, partition_size=16, retries=0, task=flaky_encode)
     for stale in subset.glob("failed-once-*"):
         stale.unlink()
     with pytest.raises(HashIndexError, match=r"partition \d \(items \d+:\d+\) failed"):

@@ -30,6 +30,7 @@ import numpy as np
 from terrahash.index.backend import LabelLike, RecordLike, SearchResult
 from terrahash.index.catalog import Catalog, CatalogRow, record_bbox
 from terrahash.index.codes import as_words, check_codes, hamming, topk_stable
+from terrahash.index.columns import FilterColumns
 from terrahash.index.errors import CorruptIndexError, HashIndexError
 from terrahash.index.filters import Filters, normalize_filters
 from terrahash.index.flat import FlatScanner
@@ -216,6 +217,10 @@ class EmbeddedIndex:
         if n_rows != count:
             raise CorruptIndexError(f"{where} catalog has {n_rows} items, codes have {count}")
         self.flat = FlatScanner(self.codes)
+        columns = gen / "columns.npz"
+        self.columns = (
+            FilterColumns.load(columns) if columns.is_file() else FilterColumns.from_catalog(self.catalog)
+        )
         self.tree = SemanticTree.load(gen / "tree.npz") if (gen / "tree.npz").is_file() else None
         if self.tree is not None and self.tree.size != count:
             raise CorruptIndexError(f"{where} tree holds {self.tree.size} items, codes have {count}")
@@ -246,6 +251,7 @@ class EmbeddedIndex:
             dst.close()
         catalog = Catalog(tmp / "catalog.sqlite")
         edit_catalog(catalog)
+        FilterColumns.from_catalog(catalog).save(tmp / "columns.npz")
         catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         catalog.close()
         with open(tmp / "catalog.sqlite", "rb+") as fh:
@@ -421,7 +427,14 @@ class EmbeddedIndex:
         flt = normalize_filters(filters)
         k = int(k)
         if not flt.empty:
-            allowed = np.searchsorted(self.seqs, np.asarray(self.catalog.matching(flt), np.int64))
+            keep = self.columns.mask(flt)
+            if flt.labels:  # labels are many-to-many: ask SQLite's label index
+                labelled = Filters(labels=flt.labels)
+                seqs = np.asarray(self.catalog.matching(labelled), np.int64)
+                labelled_rows = np.zeros(keep.size, dtype=bool)
+                labelled_rows[np.searchsorted(self.seqs, seqs)] = True
+                keep &= labelled_rows
+            allowed = np.flatnonzero(keep)
             words = as_words(np.ascontiguousarray(self.codes[allowed]))
             results = [topk_stable(hamming(words, q), allowed, k) for q in as_words(queries)]
             scanned, method = [int(allowed.size)] * len(queries), "filtered"

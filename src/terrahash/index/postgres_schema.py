@@ -13,7 +13,7 @@ from typing import Any
 from terrahash.index.errors import CorruptIndexError
 
 #: Version written by this TerraHash; ``migrate`` upgrades older schemas to it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _ident(name: str) -> str:
@@ -65,8 +65,25 @@ def _v2_time_span(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     cur.execute(f"CREATE INDEX items_span ON {s}.items USING gist (tstzrange(t_start, t_end, '[]'))")
 
 
+def _v3_place_time(cur: Any, schema: str, bits: int, postgis: bool) -> None:
+    """Version 3: one GiST over (place, time), so bbox + time window is a single index probe.
+
+    Separate indexes each pass about a tenth of the rows for a query that keeps 1 %; the
+    composite one walks only the rows inside both.
+    """
+    s = _ident(schema)
+    place = "footprint" if postgis else "box(point(west, south), point(east, north))"
+    cur.execute(
+        f"CREATE INDEX items_place_time ON {s}.items USING gist ({place}, tstzrange(t_start, t_end, '[]'))"
+    )
+
+
 #: ``MIGRATIONS[v]`` upgrades a schema at version ``v`` to ``v + 1`` (0: nothing yet).
-MIGRATIONS: dict[int, Callable[[Any, str, int, bool], None]] = {0: _v1_tables, 1: _v2_time_span}
+MIGRATIONS: dict[int, Callable[[Any, str, int, bool], None]] = {
+    0: _v1_tables,
+    1: _v2_time_span,
+    2: _v3_place_time,
+}
 
 
 def create_meta(cur: Any, schema: str) -> None:

@@ -1,0 +1,377 @@
+"""Shared helpers of the benchmarks: machine facts, dataset folders, training runs, tables.
+
+The pure functions (formatting, ratios, label mapping, manifest rows, record filters) are
+kept free of torch so ``tests/bench`` can check them in milliseconds; training and encoding
+go through TerraHash's own API (``terrahash.train.run.train``, ``terrahash.model.load_model``),
+exactly what ``terrahash train`` / ``terrahash evaluate`` call.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Manifest columns holding a file path relative to the dataset folder.
+PATH_COLUMNS = ("path", "patch_file", "image", "file", "filename", "metadata", "metadata_path", "meta")
+#: The methods a CCLS2T result is compared with (its "best baseline" is the best of these).
+BASELINES = ("dpsh", "hashnet", "csq")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One trained configuration: a method plus the ablation switches of ``terrahash train``."""
+
+    name: str
+    method: str
+    use_text: bool = True
+    multiscale: bool = True
+    itc: bool = True
+
+    @property
+    def cli_flags(self) -> list[str]:
+        """The ``terrahash train`` flags that reproduce this variant."""
+        flags = ["--method", self.method]
+        flags += [] if self.use_text else ["--no-text"]
+        flags += [] if self.multiscale else ["--single-scale"]
+        flags += [] if self.itc else ["--no-itc"]
+        return flags
+
+
+#: Every method, then the three CCLS2T ablations (names as printed in the tables).
+VARIANTS: tuple[Variant, ...] = (
+    Variant("ccls2t", "ccls2t"),
+    Variant("dpsh", "dpsh"),
+    Variant("hashnet", "hashnet"),
+    Variant("csq", "csq"),
+    Variant("ccls2t --no-text", "ccls2t", use_text=False),
+    Variant("ccls2t --single-scale", "ccls2t", multiscale=False),
+    Variant("ccls2t --no-itc", "ccls2t", itc=False),
+)
+METHOD_VARIANTS: tuple[Variant, ...] = VARIANTS[:4]
+
+
+# -- machine and formatting ---------------------------------------------------------------
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (or ``platform.processor()``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """What a reader needs to compare timings: cores, CPU, torch threads, versions, date."""
+    import torch
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def fmt(value: object, digits: int = 4) -> str:
+    """A table cell: floats rounded, ``None``/NaN as an en dash, anything else as text."""
+    if value is None:
+        return "–"
+    if isinstance(value, float | np.floating):
+        return "–" if math.isnan(float(value)) else f"{float(value):.{digits}f}"
+    return str(value)
+
+
+def ratio(value: float | None, reference: float | None) -> float | None:
+    """``value / reference``; ``None`` when either is missing, NaN or the reference is 0."""
+    if value is None or reference is None:
+        return None
+    if math.isnan(value) or math.isnan(reference) or reference == 0:
+        return None
+    return float(value) / float(reference)
+
+
+def fmt_ratio(value: float | None) -> str:
+    """A ratio as ``1.083x (+8.3 %)``, or an en dash."""
+    if value is None:
+        return "–"
+    return f"{value:.3f}x ({(value - 1) * 100:+.1f} %)"
+
+
+def best_baseline(rows: Iterable[Mapping[str, Any]], key: str) -> tuple[str | None, float | None]:
+    """(name, value) of the best ``BASELINES`` row by ``key``; rows carry ``variant``."""
+    best: tuple[str | None, float | None] = (None, None)
+    for row in rows:
+        value = row.get(key)
+        if row.get("variant") not in BASELINES or value is None or math.isnan(value):
+            continue
+        if best[1] is None or value > best[1]:
+            best = (row["variant"], float(value))
+    return best
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub Markdown table; cells go through :func:`fmt`."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"row has {len(row)} cells, the table {len(headers)}: {row!r}")
+        lines.append("| " + " | ".join(fmt(c) for c in row) + " |")
+    return "\n".join(lines)
+
+
+# -- dataset folders ----------------------------------------------------------------------
+def read_manifest(root: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(columns, rows) of ``root/manifest.csv``."""
+    with open(root / "manifest.csv", newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_manifest(folder: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write ``folder/manifest.csv`` (creating the folder); returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+def absolute_paths(row: Mapping[str, str], root: Path) -> dict[str, str]:
+    """A manifest row with every path column made absolute, so the row works from any folder."""
+    out = dict(row)
+    for column, value in row.items():
+        is_path = column in PATH_COLUMNS or column.startswith("path")
+        if is_path and value and value.strip() and not Path(value.strip()).is_absolute():
+            out[column] = str((root / value.strip()).resolve())
+    return out
+
+
+def sample_per_label(
+    labels: Sequence[str], per_label: int | None, seed: int = 0
+) -> list[int]:
+    """Indices of at most ``per_label`` items of each label (seeded), in original order."""
+    if per_label is None:
+        return list(range(len(labels)))
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    keep: list[int] = []
+    for label in sorted(by_label):
+        members = by_label[label]
+        chosen = rng.permutation(len(members))[:per_label]
+        keep.extend(members[j] for j in chosen)
+    return sorted(keep)
+
+
+def subset_folder(source: Path, dest_parent: Path, per_label: int | None, seed: int = 0) -> Path:
+    """A dataset folder named like ``source`` with at most ``per_label`` items per label.
+
+    ``per_label=None`` returns ``source`` itself. The copy keeps the folder name (the
+    taxonomy picks the label vocabulary by it) and every column; paths become absolute.
+    """
+    if per_label is None:
+        return source
+    columns, rows = read_manifest(source)
+    keep = sample_per_label([r.get("label", "") for r in rows], per_label, seed)
+    return write_manifest(
+        dest_parent / source.name, columns, (absolute_paths(rows[i], source) for i in keep)
+    )
+
+
+def map_source_labels(labels: Sequence[str], dataset: str, taxonomy: Any) -> list[str]:
+    """Each dataset label -> the canonical taxonomy node id where cross-set synonyms meet.
+
+    Raises:
+        terrahash.data.taxonomy.TaxonomyError: a label the taxonomy does not know.
+    """
+    return [taxonomy.map_label(label, dataset=dataset) for label in labels]
+
+
+#: Columns of the multi-source manifest; ``sensor``/``gsd_m`` keep each source's records apart.
+MULTISOURCE_COLUMNS = ("path", "label", "source_dataset", "source_label", "sensor", "gsd_m")
+
+
+def multisource_rows(
+    sources: Mapping[str, Path], taxonomy: Any, per_label: int | None, seed: int = 0
+) -> list[dict[str, str]]:
+    """Manifest rows mixing several labelled sets, labels rewritten to taxonomy node ids.
+
+    Args:
+        sources: dataset name (its taxonomy vocabulary) -> dataset folder.
+        taxonomy: a ``terrahash.data.taxonomy.Taxonomy``.
+        per_label: at most this many items per (source, label); ``None`` keeps all.
+        seed: sampling seed.
+    """
+    out: list[dict[str, str]] = []
+    for name, root in sources.items():
+        _, rows = read_manifest(root)
+        labels = [r.get("label", "") for r in rows]
+        mapped = map_source_labels(sorted(set(labels)), name, taxonomy)
+        node_of = dict(zip(sorted(set(labels)), mapped, strict=True))
+        for i in sample_per_label(labels, per_label, seed):
+            row = absolute_paths(rows[i], root)
+            out.append({
+                "path": row["path"],
+                "label": node_of[labels[i]],
+                "source_dataset": name,
+                "source_label": labels[i],
+                "sensor": row.get("sensor", ""),
+                "gsd_m": row.get("gsd_m", ""),
+            })
+    return out
+
+
+# -- record filters (the brute-force reference of the index filters) -----------------------
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def boxes_intersect(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether lon/lat boxes (W, S, E, N) overlap; a box with W > E crosses the antimeridian."""
+
+    def lon_spans(box: Sequence[float]) -> list[tuple[float, float]]:
+        w, _, e, _ = box
+        return [(w, 180.0), (-180.0, e)] if w > e else [(w, e)]
+
+    if a[1] > b[3] or b[1] > a[3]:
+        return False
+    return any(x0 <= y1 and y0 <= x1 for x0, x1 in lon_spans(a) for y0, y1 in lon_spans(b))
+
+
+def record_matches(record: Any, filters: Mapping[str, Any]) -> bool:
+    """Whether a ``SceneRecord`` passes ``filters`` (keys of ``terrahash.index.Filters``).
+
+    Written from the documented semantics, not from the index code: a record lacking the
+    filtered field never matches; time filters compare the acquisition interval
+    (``start_datetime``..``end_datetime``, else ``datetime``); bbox uses ``record.bbox``.
+    """
+    from terrahash.metadata.platforms import normalize_platform
+
+    if (box := filters.get("bbox")) is not None and (
+        record.bbox is None or not boxes_intersect(record.bbox, box)
+    ):
+        return False
+    first = _utc(record.start_datetime or record.datetime)
+    last = _utc(record.end_datetime or record.datetime)
+    first, last = first or last, last or first
+    if (start := filters.get("start")) is not None and (last is None or last < _utc(start)):
+        return False
+    if (end := filters.get("end")) is not None and (first is None or first > _utc(end)):
+        return False
+    if (platforms := filters.get("platforms")) is not None:
+        wanted = {normalize_platform(p) or p for p in platforms}
+        if record.platform is None or record.platform not in wanted:
+            return False
+    if (cloud := filters.get("cloud_max")) is not None and (
+        record.cloud_cover is None or record.cloud_cover > cloud
+    ):
+        return False
+    if (gsd := filters.get("gsd_min")) is not None and (record.gsd_m is None or record.gsd_m < gsd):
+        return False
+    return not (
+        (gsd := filters.get("gsd_max")) is not None and (record.gsd_m is None or record.gsd_m > gsd)
+    )
+
+
+# -- training and encoding through the TerraHash API --------------------------------------
+@dataclass
+class RunSpec:
+    """One training run of the benchmark."""
+
+    data_dir: Path
+    run_dir: Path
+    variant: Variant
+    bits: int
+    epochs: int
+    image_size: int
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def command(self) -> str:
+        """The equivalent ``terrahash train`` command line."""
+        return " ".join([
+            "terrahash train", str(self.data_dir), "--out", str(self.run_dir), *self.variant.cli_flags,
+            "--bits", str(self.bits), "--epochs", str(self.epochs),
+            "--image-size", str(self.image_size), "--seed", str(self.seed),
+        ])
+
+
+def train_run(spec: RunSpec, reuse: bool = False) -> dict[str, Any]:
+    """Train ``spec`` (or reuse a finished run with the same options); returns its config.
+
+    Training is ``terrahash.train.run.train`` with a Rich progress bar, i.e. ``terrahash
+    train``; ``train_seconds_wall`` is added (data loading included).
+    """
+    from rich.console import Console
+
+    from terrahash.train.progress import RichProgress
+    from terrahash.train.run import TrainOptions, train
+
+    opts = TrainOptions(
+        method=spec.variant.method, bits=spec.bits, epochs=spec.epochs, image_size=spec.image_size,
+        seed=spec.seed, use_text=spec.variant.use_text, multiscale=spec.variant.multiscale,
+        itc=spec.variant.itc, **spec.extra,
+    )
+    config_file = spec.run_dir / "config.json"
+    if reuse and config_file.is_file():
+        config: dict[str, Any] = json.loads(config_file.read_text())
+        done = config.get("train", {})
+        if all(done.get(k) == v for k, v in vars(opts).items() if k != "resume") and (
+            config.get("dataset") == str(spec.data_dir.resolve())
+        ):
+            return config
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    config = train(spec.data_dir, spec.run_dir, opts,
+                   progress=lambda desc, n: RichProgress(f"{spec.variant.name} {desc}", n, console))
+    config["train_seconds_wall"] = round(time.perf_counter() - started, 2)
+    return config
+
+
+def train_images_per_s(run_dir: Path) -> float | None:
+    """Median training throughput over the run's epochs (``metrics.csv``)."""
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        speeds = [float(r["images_per_s"]) for r in csv.DictReader(fh) if r.get("images_per_s")]
+    return float(np.median(speeds)) if speeds else None
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """(result, seconds) of ``fn()``."""
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def json_safe(value: Any) -> Any:
+    """NaN -> None and NumPy scalars/arrays -> Python, recursively (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(float(value)) else float(value)
+    return value

@@ -1,0 +1,180 @@
+"""Scale-out benchmark: PostgreSQL bulk load and search vs the embedded scan, Dask encoding rate.
+
+Writes ``bench/results/scale.json`` and ``scale.md``. Starts a private PostgreSQL server
+(as the tests do) unless ``--dsn`` names one.
+
+    .venv/bin/python bench/scale.py                       # 1 M items, full UC Merced encode
+    .venv/bin/python bench/scale.py --n 200000 --images 512 --run runs/ccls2t-64
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BITS = 64
+T0 = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+SPAN_S = 4 * 365 * 86400
+
+
+def synthetic(n: int, seed: int = 0) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
+    """Random codes and records spread uniformly over lon, lat (+-60) and four years."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 256, (n, BITS // 8), dtype=np.uint8)
+    lon, lat = rng.uniform(-180, 179.9, n), rng.uniform(-60, 59.9, n)
+    when = rng.uniform(0, SPAN_S, n)
+    records = []
+    for i in range(n):
+        w, s = float(lon[i]), float(lat[i])
+        ring = [[w, s], [w + 0.1, s], [w + 0.1, s + 0.1], [w, s + 0.1], [w, s]]
+        records.append({
+            "datetime": (T0 + dt.timedelta(seconds=float(when[i]))).isoformat(),
+            "footprint": {"type": "Polygon", "coordinates": [ring]},
+            "platform": "sentinel-2a", "gsd_m": 10.0, "cloud_cover": float(i % 100),
+        })
+    return [f"s{i:08d}" for i in range(n)], codes, records
+
+
+def timed(fn: Any, repeat: int) -> float:
+    """Median wall time of ``fn()`` in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return float(np.median(times))
+
+
+def bench_postgres(dsn: str, n: int, batch: int, queries: int) -> dict[str, Any]:
+    from terrahash.index import Index
+    from terrahash.index.flat import FlatScanner
+
+    ids, codes, records = synthetic(n)
+    location = f"{dsn}?schema=bench_scale"
+    import psycopg
+
+    from terrahash.index.postgres import parse_location
+
+    with psycopg.connect(parse_location(location)[0], autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bench_scale CASCADE")
+    index = Index.create(location, BITS)
+    start = time.perf_counter()
+    for s in range(0, n, batch):
+        index.add(ids[s : s + batch], codes[s : s + batch], records=records[s : s + batch])
+    load_s = time.perf_counter() - start
+    with psycopg.connect(parse_location(location)[0], autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE bench_scale.items")
+    rng = np.random.default_rng(1)
+    qs = rng.integers(0, 256, (queries, BITS // 8), dtype=np.uint8)
+    # bbox 36 x 120 degrees (1/10 of the area) and 146 days (1/10 of the span): about 1 %
+    flt = {"bbox": (10.0, -60.0, 46.0, 60.0), "start": T0 + dt.timedelta(days=400),
+           "end": T0 + dt.timedelta(days=546)}
+    passing = index.query(qs[:1], k=100, filters=flt).scanned[0]
+    out: dict[str, Any] = {
+        "items": n, "load_batch": batch, "bulk_load_s": round(load_s, 1),
+        "bulk_load_items_per_s": round(n / load_s), "filter_pass_fraction": passing / n,
+        "bytes_per_item": index.info()["bytes_per_item"],
+        "spatial_index": index.info()["spatial_index"],
+    }
+    out["sql_unfiltered_top100_ms"] = timed(lambda: index.search(qs[:1], k=100), 5)
+    out["sql_filtered_top100_ms"] = float(np.median(
+        [timed(lambda q=q: index.search(q, k=100, filters=flt), 1) for q in qs]))
+    cached = Index.open(location + "&cache=faiss")
+    start = time.perf_counter()
+    cached.backend.refresh_cache()  # type: ignore[attr-defined]
+    out["faiss_cache_load_s"] = round(time.perf_counter() - start, 2)
+    out["faiss_cache_unfiltered_top100_ms"] = float(np.median(
+        [timed(lambda q=q: cached.search(q, k=100), 1) for q in qs]))
+    scanner = FlatScanner(codes)
+    scanner.search(qs[:1], 100)
+    out["embedded_flat_unfiltered_top100_ms"] = float(np.median(
+        [timed(lambda q=q: scanner.search(q[None, :], 100), 1) for q in qs]))
+    same = cached.search(qs[:3], k=100) == index.search(qs[:3], k=100)
+    out["cache_equals_sql"] = bool(same)
+    cached.close()
+    index.close()
+    return out
+
+
+def bench_dask(run: Path, images: int) -> dict[str, Any]:
+    from terrahash.data import default_data_dir, load_dataset
+    from terrahash.index.build import encode_dataset_codes
+    from terrahash.index.distributed import ClusterOptions, encode_distributed
+    from terrahash.model import load_model
+
+    dataset = load_dataset(default_data_dir() / "scenes" / "ucmerced")
+    dataset = dataset.subset(range(min(images, len(dataset))))
+    model = load_model(run)
+    start = time.perf_counter()
+    single, kind = encode_dataset_codes(model, dataset)
+    rows: dict[str, Any] = {"images": len(dataset), "kind": kind,
+                            "single_process_img_s": len(dataset) / (time.perf_counter() - start)}
+    for workers in (1, 2):
+        start = time.perf_counter()
+        codes, _ = encode_distributed(model, dataset, kind, ClusterOptions(workers=workers))
+        rows[f"dask_{workers}_workers_img_s"] = len(dataset) / (time.perf_counter() - start)
+        rows[f"dask_{workers}_equal_single"] = bool(np.array_equal(codes, single))
+    per_worker = rows["dask_1_workers_img_s"]
+    rows["projection_10M"] = {
+        "hours_on_2_workers_here": round(10_000_000 / rows["dask_2_workers_img_s"] / 3600, 1),
+        "workers_for_24h": int(np.ceil(10_000_000 / (per_worker * 86400))),
+        "workers_for_1h": int(np.ceil(10_000_000 / (per_worker * 3600))),
+        "codes_gb": round(10_000_000 * BITS / 8 / 1e9, 3),
+    }
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in rows.items()}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = ["# Scale-out benchmark", "", f"Run {result['when']} on {result['cpus']} CPU cores.", ""]
+    for section in ("postgres", "dask"):
+        if section in result:
+            lines += [f"## {section}", "", "| metric | value |", "|---|---|"]
+            lines += [f"| {k} | {json.dumps(v)} |" for k, v in result[section].items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="items in the database")
+    parser.add_argument("--batch", type=int, default=100_000, help="items per add() (one COPY)")
+    parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--dsn", help="existing server (default: start a private one)")
+    parser.add_argument("--run", type=Path, help="run folder for the Dask encoding part")
+    parser.add_argument("--images", type=int, default=2100, help="UC Merced images to encode")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    import os
+
+    result: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                              "cpus": os.cpu_count(), "args": {k: str(v) for k, v in
+                                                               vars(args).items()}}
+    if args.dsn:
+        server = contextlib.nullcontext(args.dsn)
+    else:
+        from tests.pg_server import postgres_server
+
+        server = postgres_server()
+    with server as dsn:
+        result["postgres"] = bench_postgres(dsn, args.n, args.batch, args.queries)
+        print(json.dumps(result["postgres"], indent=1), flush=True)
+    if args.run:
+        result["dask"] = bench_dask(args.run, args.images)
+        print(json.dumps(result["dask"], indent=1), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.json").write_text(json.dumps(result, indent=2))
+    (args.out / "scale.md").write_text(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
