@@ -321,7 +321,8 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     """The human report: header, per-setting tables, ablations, multi-source, engines."""
     m = report["machine"]
     out = [
-        f"# Retrieval benchmark ({report['mode']})", "",
+        f"# Retrieval benchmark ({report['mode']}"
+        + ("" if report.get("complete") else ", INCOMPLETE: the run was still going") + ")", "",
         f"- Date: {m['date']}",
         f"- Machine: {m['nproc']} cores ({m['cpu_model']}), torch {m['torch']} with "
         f"{m['torch_threads']} threads, Python {m['python']}",
@@ -415,6 +416,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def save(report: dict[str, Any], out: Path, started: float, complete: bool) -> None:
+    """Write the JSON and Markdown so far (a long run leaves usable partial results)."""
+    report["complete"] = complete
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    (out / "retrieval.json").write_text(json.dumps(json_safe(report), indent=1))
+    write_markdown(out / "retrieval.md", json_safe(report))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; returns the JSON report it wrote."""
     from terrahash.data import default_data_dir
@@ -442,18 +451,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["settings"].append({**vars(setting), "title": setting.title, "pr_png": png, "runs": rows})
         if (setting.dataset, setting.image_size, setting.bits) == ("ucmerced", 64, 64):
             engine_split = splits["ccls2t"]
+        save(report, args.out, started, complete=False)
     if not args.no_multisource:
         ms_variants = METHOD_VARIANTS + tuple(v for v in VARIANTS if v.name == "ccls2t --no-text")
         ms = run_multisource(args, data_root, work, ms_variants)
         ms["pr_png"] = "retrieval_pr_multisource.png"
         plot_pr(args.out / ms["pr_png"], f"multi-source UC Merced + AID, {args.ms_bits} bits", ms["runs"])
         report["multisource"] = ms
+        save(report, args.out, started, complete=False)
     if engine_split is not None:
         report["engines_run"] = "ccls2t, 64 bits, UC Merced 64 px"
         report["engines"] = run_engines(engine_split)
-    report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    (args.out / "retrieval.json").write_text(json.dumps(json_safe(report), indent=1))
-    write_markdown(args.out / "retrieval.md", json_safe(report))
+    save(report, args.out, started, complete=True)
     print(f"wrote {args.out / 'retrieval.json'} and retrieval.md; wall time "
           f"{report['wall_seconds']:.0f} s ({report['wall_seconds'] / 60:.1f} min)")
     for setting in report["settings"]:

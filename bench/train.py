@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -132,7 +133,8 @@ def write_reports(
         "dataset": str(args.data),
         "bits": args.bits,
         "epochs": args.epochs,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"load average {os.getloadavg()[0]:.1f} (CPU shared with other jobs)",
         "date": time.strftime("%Y-%m-%d"),
         "command": f"python bench/train.py --data {args.data} "
         f"--epochs {args.epochs} --bits {args.bits}" + (f" --only '{args.only}'" if args.only else ""),

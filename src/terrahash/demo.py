@@ -89,7 +89,8 @@ def main() -> None:
     naip = meta_dir / "naip_fgdc" / "m_3008501_ne_16_1_20110815.txt"
 
     console.rule("[bold]1. Metadata: any vendor format -> one record -> the R2STFT prompt")
-    run("meta", "--json", str(meta_dir / "cresda_xml" / "GF2_PMS1_W91.0_N17.6_20200510_L1A0004793969-MSS1.xml"))
+    gf2 = meta_dir / "cresda_xml" / "GF2_PMS1_W91.0_N17.6_20200510_L1A0004793969-MSS1.xml"
+    run("meta", "--json", str(gf2))
     run("prompt", str(meta_dir / "landsat_mtl" / "LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"))
 
     console.rule(f"[bold]2. Train CCLS2T and a CSQ baseline ({EPOCHS} epochs each, 64 bits)")

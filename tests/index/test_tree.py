@@ -84,8 +84,8 @@ def test_approximate_search_respects_nprobe_and_recall() -> None:
     ref_d, ref_r = reference_search(db, queries, 100)
     words, recall = as_words(db), []
     for i, q in enumerate(as_words(queries)):
-        d, r, scanned = tree.search_one(words, q, 100, exact=False, nprobe=8)
-        biggest = sorted((m.size for m in tree.members), reverse=True)[:8]
+        d, r, scanned = tree.search_one(words, q, 100, exact=False, nprobe=24)
+        biggest = sorted((m.size for m in tree.members), reverse=True)[:24]
         assert scanned <= sum(biggest)
         recall.append(len(set(r) & set(ref_r[i])) / 100)
     assert np.mean(recall) >= 0.9
