@@ -108,3 +108,13 @@ def majority_code(codes: np.ndarray) -> np.ndarray:
     for start in range(0, codes.shape[0], 65536):
         ones += np.unpackbits(codes[start : start + 65536], axis=1).sum(axis=0, dtype=np.int64)
     return np.packbits((2 * ones > codes.shape[0]).astype(np.uint8))
+
+
+def check_search_args(codes: np.ndarray, bits: int, k: object, nprobe: int | None) -> tuple[np.ndarray, int]:
+    """Validated query codes and ``k`` for any backend's ``search`` (same errors everywhere)."""
+    queries = check_codes(codes, bits, "query codes")
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if nprobe is not None and nprobe < 1:
+        raise ValueError(f"nprobe must be a positive integer, got {nprobe!r}")
+    return queries, int(k)

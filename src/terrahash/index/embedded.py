@@ -29,7 +29,7 @@ import numpy as np
 
 from terrahash.index.backend import LabelLike, RecordLike, SearchResult
 from terrahash.index.catalog import Catalog, CatalogRow, record_bbox
-from terrahash.index.codes import as_words, check_codes, hamming, topk_stable
+from terrahash.index.codes import as_words, check_codes, check_search_args, hamming, topk_stable
 from terrahash.index.columns import FilterColumns
 from terrahash.index.errors import CorruptIndexError, HashIndexError
 from terrahash.index.filters import Filters, normalize_filters
@@ -419,13 +419,8 @@ class EmbeddedIndex:
     ) -> SearchResult:
         """Top-k (see ``terrahash.Index.search``), with per-query scanned counts."""
         start = time.perf_counter()
-        queries = check_codes(codes, self.bits, "query codes")
-        if not isinstance(k, int | np.integer) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        if nprobe is not None and nprobe < 1:
-            raise ValueError(f"nprobe must be a positive integer, got {nprobe!r}")
+        queries, k = check_search_args(codes, self.bits, k, nprobe)
         flt = normalize_filters(filters)
-        k = int(k)
         if not flt.empty:
             keep = self.columns.mask(flt)
             if flt.labels:  # labels are many-to-many: ask SQLite's label index

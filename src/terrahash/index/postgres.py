@@ -22,7 +22,7 @@ import numpy as np
 from terrahash.errors import lazy_import
 from terrahash.index.backend import LabelLike, RecordLike, SearchResult
 from terrahash.index.catalog import CatalogRow
-from terrahash.index.codes import check_codes
+from terrahash.index.codes import check_codes, check_search_args
 from terrahash.index.embedded import FORMAT, _now, normalize_labels, normalize_record
 from terrahash.index.errors import CorruptIndexError, HashIndexError
 from terrahash.index.filters import Filters, normalize_filters
@@ -330,12 +330,7 @@ class PostgresIndex:
     ) -> SearchResult:
         """Top-k by ``(distance, seq)``; always exact (``exact``/``nprobe`` are tree knobs)."""
         start = time.perf_counter()
-        queries = check_codes(codes, self.bits, "query codes")
-        if not isinstance(k, int | np.integer) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        if nprobe is not None and nprobe < 1:
-            raise ValueError(f"nprobe must be a positive integer, got {nprobe!r}")
-        k = int(k)
+        queries, k = check_search_args(codes, self.bits, k, nprobe)
         flt = normalize_filters(filters)
         if flt.empty and self.use_cache:
             ids, dists, scanned, method = self._search_cache(queries, k)
