@@ -435,7 +435,7 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
     method: Annotated[str, typer.Option(help="ccls2t, unsupervised, dpsh, hashnet or csq.")] = "ccls2t",
     bits: Annotated[int, typer.Option(help="Code length: 16, 32, 64 or 128.")] = 64,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 40,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 25,
     image_size: Annotated[int, typer.Option(help="Input size in pixels (path_128 is read for >= 128).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed for split, init and augmentation.")] = 0,
     no_text: Annotated[bool, typer.Option("--no-text", help="Ablation: no text branch.")] = False,

@@ -45,7 +45,8 @@ class TrainOptions:
 
     method: str = "ccls2t"
     bits: int = 64
-    epochs: int = 40
+    #: 25 epochs train UC Merced (64 px, 64 bits) in about 2.5 min on 2 CPU cores.
+    epochs: int = 25
     image_size: int = 64
     seed: int = 0
     use_text: bool = True
@@ -97,12 +98,14 @@ def _split(dataset: SceneDataset, opts: TrainOptions) -> tuple[list[int], list[i
 def _text_tensors(dataset: SceneDataset, tokenizer: PromptTokenizer) -> dict[str, torch.Tensor]:
     rendered = [render_prompt(item.record) for item in dataset]
     texts = [r.text for r in rendered]
-    group_of: dict[str, int] = {}
+    # A prompt is its words and its numbers: only items equal in both are duplicates.
+    keys = [(r.text, r.features.tobytes(), r.mask.tobytes()) for r in rendered]
+    group_of: dict[tuple[str, bytes, bytes], int] = {}
     return {
         "tokens": tokenizer(texts),
         "features": torch.from_numpy(np.stack([r.features for r in rendered])),
         "feature_mask": torch.from_numpy(np.stack([r.mask for r in rendered])),
-        "text_group": torch.tensor([group_of.setdefault(t, len(group_of)) for t in texts]),
+        "text_group": torch.tensor([group_of.setdefault(k, len(group_of)) for k in keys]),
     }
 
 

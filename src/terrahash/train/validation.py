@@ -2,8 +2,10 @@
 
 This mirrors deployment (archives store fused codes; users query with a picture) and
 runs on a split carved from the training items, so test items never steer selection.
-Ranking is by Hamming distance, ties broken by database order, AP normalised by
-``min(R, k)`` (the same convention as ``terrahash.evaluate``).
+Ranking is by Hamming distance with ties broken by the evaluation protocol's seeded
+random database order, AP normalised by ``min(R, k)`` (the same conventions as
+``terrahash.evaluate``). Manifest order would not do: manifests are sorted by class, so
+stable ties would reward codes collapsed onto one point per class.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 from terrahash.data.transforms import normalize
+from terrahash.evaluate.protocol import database_order
 from terrahash.model.ccls2t import CCLS2T
 
 if TYPE_CHECKING:
@@ -63,9 +66,10 @@ def validate(model: CCLS2T, data: TrainingData) -> dict[str, float]:
     query = _bits(model, data, data.val_idx)
     report: dict[str, float] = {}
     if data.labels is not None:
-        db = _bits(model, data, data.train_idx)
+        db_idx = data.train_idx[torch.from_numpy(database_order(len(data.train_idx)))]
+        db = _bits(model, data, db_idx)
         labels = data.labels.float()
-        relevance = (labels[data.val_idx] @ labels[data.train_idx].t() > 0).numpy()
+        relevance = (labels[data.val_idx] @ labels[db_idx].t() > 0).numpy()
         report["val_map@100"] = hamming_map(query["image"], db["fused"], relevance)
     for a, b in (("image", "fused"), ("image", "text"), ("fused", "text")):
         if a in query and b in query:

@@ -30,23 +30,25 @@ def pairwise_likelihood(inner: torch.Tensor, similar: torch.Tensor) -> torch.Ten
 def info_nce(
     a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, group: torch.Tensor | None
 ) -> torch.Tensor:
-    """Symmetric InfoNCE between L2-normalised ``a`` and ``b``.
+    """Symmetric InfoNCE between L2-normalised ``a`` and ``b``, duplicates masked out.
 
-    Items whose prompts are identical (same ``group``) are all positives for each other,
-    with the target spread evenly over them: archives often share one prompt per sensor,
-    and calling those pairs negatives would teach the encoders noise.
+    Items whose prompts are identical (same ``group``) are neither positives nor negatives
+    of each other: each item's own pair is its positive and only items with a *different*
+    prompt compete with it. Archives often share one prompt per sensor (or per dataset);
+    calling those pairs negatives teaches noise, and spreading a soft target over them
+    still constrains the image embeddings. With one prompt for the whole batch every row
+    has no negatives and the term is exactly zero, i.e. neutral.
     """
     a = F.normalize(a, dim=1)
     b = F.normalize(b, dim=1)
     logits = scale * a @ b.t()
-    if group is None:
-        target = torch.eye(a.shape[0], device=a.device)
-    else:
-        target = (group[:, None] == group[None, :]).float()
-    target = target / target.sum(1, keepdim=True)
-    loss_ab = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
-    loss_ba = -(target.t() * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
-    return (loss_ab + loss_ba) / 2
+    if group is not None:
+        duplicate = (group[:, None] == group[None, :]) & ~torch.eye(
+            a.shape[0], dtype=torch.bool, device=a.device
+        )
+        logits = logits.masked_fill(duplicate, float("-inf"))
+    target = torch.arange(a.shape[0], device=a.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
