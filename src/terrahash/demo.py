@@ -131,7 +131,7 @@ def main() -> None:
         f"In {wall / 60:.1f} min TerraHash read vendor metadata, trained CCLS2T and CSQ on UC Merced, "
         f"indexed {ucm.name}, searched it three ways and evaluated both models.\n"
         f"Look at: {OUT}/contact-sheet.png (query + results), {OUT}/pr-curve.png, "
-        f"{OUT}/results.json, {runs['ccls2t']}/loss.png, and try "
+        f"{OUT}/results.json, {runs['ccls2t']}/loss_curve.png, and try "
         f"'.venv/bin/terrahash serve {index}' then open http://127.0.0.1:8000/."
     )
 

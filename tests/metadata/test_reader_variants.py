@@ -176,7 +176,14 @@ def _modis_granule(short_name: str) -> str:
 
 @pytest.mark.parametrize(
     ("short_name", "gsd"),
-    [("MOD16A3GF", 500.0), ("MYD17A3HGF", 500.0), ("MOD21A2", 1000.0), ("MOD44W", 250.0)],
+    [
+        ("MOD16A3GF", 500.0),
+        ("MYD17A3HGF", 500.0),
+        ("MOD21A2", 1000.0),
+        ("MOD44W", 250.0),
+        ("MOD10A1F", 500.0),
+        ("MOD13C1", 5600.0),
+    ],
 )
 def test_modis_gap_filled_and_other_products_have_their_grid(
     tmp_path: Path, short_name: str, gsd: float
@@ -231,3 +238,149 @@ def test_kompsat3_2016_layout(tmp_path: Path) -> None:
     assert rec.cloud_cover == 0.0
     assert rec.gsd_m == pytest.approx(2.8)
     assert rec.view_angle == pytest.approx(10.7513, abs=1e-3)
+
+
+# Real GA/ASA Landsat 7 MTL quoted in a public test module (L71092085_08520100315_MTL.txt from
+# LS7_ETM_OTH_P51_GALPGS01_092_085_20100315): the GDAL-era keys (ACQUISITION_DATE,
+# SCENE_CENTER_SCAN_TIME, PRODUCT_*_CORNER_*) on a geographic ``EQR`` grid, so the cell sizes
+# are degrees (0.00025), not metres.
+L7_EQR_MTL = """GROUP = L1_METADATA_FILE
+  GROUP = PRODUCT_METADATA
+    PRODUCT_TYPE = "L1T"
+    SPACECRAFT_ID = "Landsat7"
+    SENSOR_ID = "ETM+"
+    ACQUISITION_DATE = 2010-03-15
+    SCENE_CENTER_SCAN_TIME = 23:55:11.6634891Z
+    WRS_PATH = 92
+    STARTING_ROW = 85
+    PRODUCT_UL_CORNER_LAT = -35.0700000
+    PRODUCT_UL_CORNER_LON = 144.8700000
+    PRODUCT_UR_CORNER_LAT = -35.0700000
+    PRODUCT_UR_CORNER_LON = 147.5900000
+    PRODUCT_LL_CORNER_LAT = -37.0000000
+    PRODUCT_LL_CORNER_LON = 144.8700000
+    PRODUCT_LR_CORNER_LAT = -37.0000000
+    PRODUCT_LR_CORNER_LON = 147.5900000
+  END_GROUP = PRODUCT_METADATA
+  GROUP = PRODUCT_PARAMETERS
+    SUN_AZIMUTH = 53.7730377
+    SUN_ELEVATION = 41.5610274
+  END_GROUP = PRODUCT_PARAMETERS
+  GROUP = PROJECTION_PARAMETERS
+    REFERENCE_DATUM = "WGS84"
+    GRID_CELL_SIZE_PAN = 0.0001250
+    GRID_CELL_SIZE_THM = 0.0005000
+    GRID_CELL_SIZE_REF = 0.0002500
+    MAP_PROJECTION = "EQR"
+  END_GROUP = PROJECTION_PARAMETERS
+END_GROUP = L1_METADATA_FILE
+END
+"""
+
+
+def test_landsat_mtl_on_a_degree_grid_reports_the_nominal_gsd(tmp_path: Path) -> None:
+    rec = _read_one(tmp_path, "L71092085_08520100315_MTL.txt", L7_EQR_MTL)
+    assert rec.platform == "landsat-7"
+    assert format_datetime(rec.datetime) == "2010-03-15T23:55:11.663489Z"
+    assert rec.center_lat == pytest.approx(-36.035)
+    assert rec.center_lon == pytest.approx(146.23)
+    assert rec.cloud_cover is None
+    assert rec.gsd_m == 30.0
+    assert rec.extra["grid_cell_size_degrees"] == pytest.approx(0.00025)
+    assert rec.epsg is None
+
+
+def test_landsat_mtl_metre_grid_is_unchanged(tmp_path: Path) -> None:
+    text = L7_EQR_MTL.replace("0.0002500", "25.000").replace('"EQR"', '"UTM"')
+    rec = _read_one(tmp_path, "L7_ortho_MTL.txt", text)
+    assert rec.gsd_m == 25.0
+    assert "grid_cell_size_degrees" not in rec.extra
+
+
+# SPOT Scene level-1A ``METADATA.DIM`` (DIMAP 1.1) as delivered for SPOT 1-5: no map grid and no
+# resolution element; only the camera mode (SENSOR_CODE J = SPOT 5 HRG multispectral, 10 m).
+# Values from the SPOT 5 HRG scene quoted in a public reader's source (IMAGING 2005-12-08
+# 07:23:55, HRG1), corners shortened.
+SPOT5_DIM = """<?xml version="1.0" encoding="ISO-8859-1"?>
+<Dimap_Document name="METADATA.DIM">
+  <Metadata_Id>
+    <METADATA_FORMAT version="1.1">DIMAP</METADATA_FORMAT>
+    <METADATA_PROFILE>SPOTSCENE_1A</METADATA_PROFILE>
+  </Metadata_Id>
+  <Dataset_Frame>
+    <Vertex><FRAME_LON>36.361553</FRAME_LON><FRAME_LAT>-2.648484</FRAME_LAT></Vertex>
+    <Vertex><FRAME_LON>36.919306</FRAME_LON><FRAME_LAT>-2.759546</FRAME_LAT></Vertex>
+    <Vertex><FRAME_LON>36.800789</FRAME_LON><FRAME_LAT>-3.310264</FRAME_LAT></Vertex>
+    <Vertex><FRAME_LON>36.242641</FRAME_LON><FRAME_LAT>-3.198874</FRAME_LAT></Vertex>
+    <Scene_Center><FRAME_LON>36.581050</FRAME_LON><FRAME_LAT>-2.979316</FRAME_LAT></Scene_Center>
+  </Dataset_Frame>
+  <Dataset_Sources><Source_Information><Scene_Source>
+    <IMAGING_DATE>2005-12-08</IMAGING_DATE>
+    <IMAGING_TIME>07:23:55</IMAGING_TIME>
+    <MISSION>SPOT</MISSION>
+    <MISSION_INDEX>5</MISSION_INDEX>
+    <INSTRUMENT>HRG</INSTRUMENT>
+    <INSTRUMENT_INDEX>1</INSTRUMENT_INDEX>
+    <SENSOR_CODE>{code}</SENSOR_CODE>
+    <SUN_AZIMUTH>117.4</SUN_AZIMUTH>
+    <SUN_ELEVATION>61.1</SUN_ELEVATION>
+  </Scene_Source></Source_Information></Dataset_Sources>
+  <Data_Processing><PROCESSING_LEVEL>1A</PROCESSING_LEVEL></Data_Processing>
+</Dimap_Document>
+"""
+
+
+@pytest.mark.parametrize(("code", "gsd"), [("J", 10.0), ("A", 5.0), ("Q", None)])
+def test_spot5_scene_dimap_without_grid_uses_the_camera_mode(
+    tmp_path: Path, code: str, gsd: float | None
+) -> None:
+    rec = _read_one(tmp_path, "METADATA.DIM", SPOT5_DIM.format(code=code))
+    assert rec.platform == "spot-5"
+    assert format_datetime(rec.datetime) == "2005-12-08T07:23:55Z"
+    assert rec.center_lat == pytest.approx(-2.979316)
+    assert rec.center_lon == pytest.approx(36.58105)
+    assert rec.gsd_m == gsd
+
+
+# Planet Data API SkySatScene item JSON: provider ``skysat`` and a satellite serial that names the
+# satellite, like the SkySat STAC items of the shared samples (platform ``SSC1`` -> skysat-c1).
+SKYSAT_JSON = """{
+  "type": "Feature",
+  "id": "20200423_180426_ssc4d2_0009",
+  "geometry": {"type": "Polygon", "coordinates": [[[-97.75, 30.27], [-97.70, 30.27],
+    [-97.70, 30.23], [-97.75, 30.23], [-97.75, 30.27]]]},
+  "properties": {
+    "acquired": "2020-04-23T18:04:26.25Z",
+    "item_type": "SkySatScene",
+    "provider": "skysat",
+    "satellite_id": "SSC4",
+    "cloud_cover": 0.05,
+    "gsd": 0.86,
+    "sun_elevation": 60.1
+  }
+}
+"""
+
+
+def test_planet_json_skysat_names_the_satellite(tmp_path: Path) -> None:
+    rec = _read_one(tmp_path, "20200423_180426_ssc4d2_0009_metadata.json", SKYSAT_JSON)
+    assert rec.format == "planet_json"
+    assert rec.platform == "skysat-c4"
+    assert rec.cloud_cover == pytest.approx(5.0)
+    assert rec.gsd_m == pytest.approx(0.86)
+
+
+def test_zy3_unit_spellings_share_one_platform_id() -> None:
+    from terrahash.metadata.platforms import normalize_platform
+
+    assert normalize_platform("ZY3-1") == normalize_platform("ZY301") == "zy-3-01"
+    assert normalize_platform("ZY3-2") == "zy-3-02"
+
+
+def test_platform_ids_are_stable_under_renormalisation() -> None:
+    # Readers may return an id they already normalised (Planet SkySat serials); the record
+    # builder normalises again, which must change nothing.
+    from terrahash.metadata.platforms import _ALIASES, normalize_platform
+
+    for stac_id in set(_ALIASES.values()) | {"skysat-c4", "meteor-m-2", "pleiades-neo-4"}:
+        assert normalize_platform(stac_id) == stac_id

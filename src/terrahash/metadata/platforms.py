@@ -48,6 +48,7 @@ _FAMILIES: dict[str, str] = {
     "hj": "hj",
     "cb": "cbers",
     "kanopusv": "kanopus-v",
+    "meteorm": "meteor-m",
     "resursp": "resurs-p",
     "rsp": "resurs-p",
     "geosat": "geosat",
@@ -97,6 +98,9 @@ _ALIASES: dict[str, str] = {
     "zy301": "zy-3-01",
     "zy302": "zy-3-02",
     "zy303": "zy-3-03",
+    "zy31": "zy-3-01",  # ZY3-1 / ZY3-2 spellings of the same units
+    "zy32": "zy-3-02",
+    "zy33": "zy-3-03",
     "zy102c": "zy-1-02c",
     "zy102d": "zy-1-02d",
     "zy102e": "zy-1-02e",
@@ -105,6 +109,8 @@ _ALIASES: dict[str, str] = {
     "ss01": "skysat-1",
     "ss02": "skysat-2",
     **{f"ssc{n}": f"skysat-c{n}" for n in range(1, 22)},
+    # ... and the ids themselves, so that normalising a normalised name changes nothing.
+    **{f"skysatc{n}": f"skysat-c{n}" for n in range(1, 22)},
 }
 
 #: Cyrillic names used by Roscosmos passports (free text), matched on prefix.

@@ -130,6 +130,24 @@ def _epsg(keys: _Keys) -> int | None:
     return None
 
 
+#: Nominal reflective-band GSD (m) per sensor, for products gridded in degrees (geographic
+#: ``EQR`` products from the GA/ASA ground station write ``GRID_CELL_SIZE_REF = 0.00025``).
+_NOMINAL_REFLECTIVE_GSD_M = {"TM": 30.0, "ETM": 30.0, "ETM+": 30.0, "OLI": 30.0, "OLI_TIRS": 30.0}
+
+
+def _reflective_gsd(keys: _Keys) -> tuple[float | None, float | None]:
+    """(GSD in metres, raw cell size when it is in degrees).
+
+    A cell size below 1 cannot be metres: the product grid is geographic (degrees), so the
+    sensor's nominal reflective GSD is reported instead (``None`` for an unknown sensor).
+    """
+    cell = keys.num("GRID_CELL_SIZE_REFLECTIVE", "GRID_CELL_SIZE_REF")
+    if cell is None or cell >= 1.0:
+        return cell, None
+    sensor = (keys.get("SENSOR_ID") or "").upper()
+    return _NOMINAL_REFLECTIVE_GSD_M.get(sensor), cell
+
+
 class LandsatMtlReader(MetadataReader):
     """Landsat MTL in any syntax: subclasses provide ``tree(doc)`` only."""
 
@@ -148,7 +166,9 @@ class LandsatMtlReader(MetadataReader):
         if not clock:
             extra["datetime_precision"] = "day"
         roll = keys.num("ROLL_ANGLE")
+        gsd, cell_degrees = _reflective_gsd(keys)
         optional = {
+            "grid_cell_size_degrees": cell_degrees,
             "scene_id": keys.get("LANDSAT_SCENE_ID"),
             "wrs_path": keys.integer("WRS_PATH"),
             "wrs_row": keys.integer("WRS_ROW", "STARTING_ROW"),
@@ -171,7 +191,7 @@ class LandsatMtlReader(MetadataReader):
                 "processing_level": keys.get("PROCESSING_LEVEL", "DATA_TYPE", "PRODUCT_TYPE"),
                 "datetime": when,
                 "footprint": self._footprint(keys),
-                "gsd_m": keys.num("GRID_CELL_SIZE_REFLECTIVE", "GRID_CELL_SIZE_REF"),
+                "gsd_m": gsd,
                 "cloud_cover": cloud_percent(keys.get("CLOUD_COVER")),
                 "sun_elevation": keys.num("SUN_ELEVATION"),
                 "sun_azimuth": keys.num("SUN_AZIMUTH"),

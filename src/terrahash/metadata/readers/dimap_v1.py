@@ -56,14 +56,33 @@ def _frame_corners(root: etree._Element) -> list[tuple[float, float]]:
     return valid_points(pairs)
 
 
+#: Nominal GSD (m) of SPOT 1-5 scene products by (mission index, ``SENSOR_CODE``): SPOT Scene
+#: level-1A ``METADATA.DIM`` files have no map grid and state no resolution, only the camera
+#: mode (X/I/J multispectral, P/M/A/B panchromatic, T supermode).
+_SPOT_SENSOR_CODE_GSD_M: dict[tuple[str, str], float] = {
+    **{(str(n), code): gsd for n in (1, 2, 3) for code, gsd in (("X", 20.0), ("P", 10.0))},
+    ("4", "X"): 20.0, ("4", "I"): 20.0, ("4", "M"): 10.0,
+    ("5", "X"): 10.0, ("5", "J"): 10.0, ("5", "A"): 5.0, ("5", "B"): 5.0, ("5", "T"): 2.5,
+}
+
+
 def _gsd(root: etree._Element, source: etree._Element | None) -> float | None:
-    """Product pixel spacing (``Geoposition/XDIM`` in metres), else the stated resolution."""
+    """Product pixel spacing (``Geoposition/XDIM`` in metres), else the stated resolution,
+    else (SPOT 1-5 scenes) the nominal GSD of the camera mode."""
     gsd = metres(root.find(".//Geoposition_Insert/XDIM"))
     if gsd is None and source is not None:
         for tag in ("RESOLUTION", "PIXEL_RESOLUTION_X", "THEORETICAL_RESOLUTION"):
             gsd = metres(source.find(tag))
             if gsd is not None:
                 break
+    if gsd is None and source is not None:
+        mission = (source.findtext("MISSION") or "").strip().upper()
+        if mission == "SPOT":
+            key = (
+                (source.findtext("MISSION_INDEX") or "").strip(),
+                (source.findtext("SENSOR_CODE") or "").strip().upper(),
+            )
+            gsd = _SPOT_SENSOR_CODE_GSD_M.get(key)
     return gsd
 
 

@@ -28,6 +28,10 @@ PRODUCT_GSD_M: dict[str, float] = {
     # gap-filled (GF) / yearly variants share their parent's grid.
     "16A2GF": 500.0, "16A3GF": 500.0, "17A2HGF": 500.0, "17A3H": 500.0, "17A3HGF": 500.0,
     "21A1D": 1000.0, "21A1N": 1000.0, "21A2": 1000.0, "44W": 250.0, "12Q2": 500.0,
+    "10A1F": 500.0, "43A2": 500.0, "19A2": 1000.0, "19A3D": 1000.0,
+    # climate-modelling grids (0.05 deg)
+    "11C1": 5600.0, "11C2": 5600.0, "11C3": 5600.0, "13C1": 5600.0, "13C2": 5600.0,
+    "43C4": 5600.0,
 }
 _MODIS_PREFIXES = ("MOD", "MYD", "MCD")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from terrahash.metadata.document import Document
+from terrahash.metadata.platforms import normalize_platform
 from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import (
     centre_fields,
@@ -34,8 +35,10 @@ def planet_platform(name: str | None, serial: str | None) -> str | None:
     if low.startswith(("rapideye", "reortho", "rescene")) or (serial or "").upper().startswith("RE-"):
         digits = "".join(ch for ch in (serial or "") if ch.isdigit())
         return f"rapideye-{int(digits)}" if digits else "rapideye"
-    if low.startswith("skysat"):
-        return "skysat"
+    if low.startswith(("skysat", "ssc", "ss0")):
+        # SkySat serials name the satellite (SSC4 -> skysat-c4), as in Planet's STAC items.
+        named = normalize_platform(serial) if serial else None
+        return named if named and named.startswith("skysat-") else "skysat"
     return (name or "").strip() or None
 
 
@@ -85,7 +88,9 @@ class PlanetXmlReader(MetadataReader):
             "platform": planet_platform(short, serial),
             "instrument": xml_text(root, "Instrument/shortName"),
             "processing_level": xml_text(root, "EarthObservationMetaData/productType"),
-            "datetime": parse_datetime(xml_text(root, "Acquisition/acquisitionDateTime")),
+            "datetime": parse_datetime(
+                xml_text(root, "Acquisition/acquisitionDateTime", "Acquisition/acquisitionDate")
+            ),
             "footprint": footprint,
             **centre,
             "gsd_m": to_float(xml_text(root, "Sensor/resolution", "ProductInformation/columnGsd")),
