@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from terrahash.model.text import SpatiotemporalTextEncoder, TextConfig
 from terrahash.model.vision import MultiScaleVisionEncoder, VisionConfig
@@ -108,6 +109,18 @@ class CCLS2T(nn.Module):
         """Real-valued hash pre-activations (N, bits); ``tanh`` in training, sign at inference."""
         return self.hash_layer(emb)
 
+    def hash_logits_frozen(self, emb: torch.Tensor) -> torch.Tensor:
+        """``hash_logits`` with the hash layer's parameters detached (same values).
+
+        Text codes must land in the hash space the images define; their losses may move
+        the text encoder but not the layer the image codes depend on. Where metadata
+        carries no class signal (one prompt for a whole archive) a trainable layer would
+        otherwise be pulled towards every class centre at once.
+        """
+        norm, linear = self.hash_layer[0], self.hash_layer[1]
+        x = F.layer_norm(emb, norm.normalized_shape, norm.weight.detach(), norm.bias.detach(), norm.eps)
+        return F.linear(x, linear.weight.detach(), linear.bias.detach())
+
     @staticmethod
     def binarize(logits: torch.Tensor) -> torch.Tensor:
         """Bits as bool (N, bits): ``logit >= 0`` so an exact 0 always maps to bit 1."""
@@ -134,6 +147,6 @@ class CCLS2T(nn.Module):
             logits_fused=self.hash_logits(emb_fused),
             logit_scale=self.logit_scale.clamp(max=math.log(100.0)).exp(),
             emb_text=emb_text,
-            logits_text=None if emb_text is None else self.hash_logits(emb_text),
+            logits_text=None if emb_text is None else self.hash_logits_frozen(emb_text),
             reconstruction=None if rep is None else self.textual.reconstruct(rep),
         )

@@ -56,6 +56,8 @@ class HashModel:
     def __init__(self, run_dir: str | Path, batch_size: int = 256) -> None:
         self.run_dir = Path(run_dir)
         self.model, self.tokenizer, self.config = load_run(self.run_dir)
+        # NHWC is what oneDNN's CPU convolutions are fastest on (about 1.3x here).
+        self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.bits: int = int(self.config["bits"])
         self.image_size: int = int(self.config["image_size"])
         self.mean = self.config["normalization"]["mean"]
@@ -80,18 +82,26 @@ class HashModel:
     @torch.inference_mode()
     def _embed(
         self, pixels: torch.Tensor, records: Sequence[SceneRecord | None] | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(image embeddings, fused embeddings) for a uint8 batch; fused = image without records."""
-        emb_image = self.model.encode_image(normalize(pixels, self.mean, self.std))
-        emb_fused = emb_image
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(image, fused, text) embeddings for a uint8 batch.
+
+        ``fused`` is the image embedding where an item has no record; ``text`` is ``None``
+        unless every item has a record (it is then reused for text queries, so the text
+        encoder runs once per batch).
+        """
+        images = normalize(pixels, self.mean, self.std).contiguous(memory_format=torch.channels_last)
+        emb_image = self.model.encode_image(images)
+        emb_fused, emb_text = emb_image, None
         if records is not None and self.model.use_text:
             known = [i for i, r in enumerate(records) if r is not None]
             if known:
                 tokens, feats, mask, _ = text_inputs(self.tokenizer, [records[i] for i in known])  # type: ignore[misc]
-                emb_text = self.model.encode_text(tokens, feats, mask)
+                text = self.model.encode_text(tokens, feats, mask)
                 emb_fused = emb_image.clone()
-                emb_fused[known] = self.model.fuse(emb_image[known], emb_text)
-        return emb_image, emb_fused
+                emb_fused[known] = self.model.fuse(emb_image[known], text)
+                if len(known) == len(records):
+                    emb_text = text
+        return emb_image, emb_fused, emb_text
 
     def _batches(self, n: int) -> list[slice]:
         return [slice(i, min(i + self.batch_size, n)) for i in range(0, n, self.batch_size)]
@@ -119,7 +129,7 @@ class HashModel:
         codes = []
         for s in self._batches(len(images)):
             pixels = to_uint8_tensor(images[s], self.image_size)
-            emb_image, emb_fused = self._embed(pixels, None if records is None else records[s])
+            emb_image, emb_fused, _ = self._embed(pixels, None if records is None else records[s])
             emb = emb_image if records is None else emb_fused
             codes.append(self.model.binarize(self.model.hash_logits(emb)))
         return pack_codes(torch.cat(codes)) if codes else np.zeros((0, self.bits // 8), np.uint8)
@@ -168,11 +178,11 @@ class HashModel:
                 [dataset.load_image(i, self.image_size, column) for i in idx], self.image_size
             )
             records = [dataset[i].record for i in idx]
-            emb_image, emb_fused = self._embed(pixels, records if "fused" in kinds else None)
+            wants_text = "fused" in kinds or "text" in kinds
+            emb_image, emb_fused, emb_text = self._embed(pixels, records if wants_text else None)
             batch = {"image": emb_image, "fused": emb_fused}
             if "text" in kinds:
-                tokens, feats, mask, _ = text_inputs(self.tokenizer, records)
-                batch["text"] = self.model.encode_text(tokens, feats, mask)
+                batch["text"] = emb_text
             for kind in kinds:
                 parts[kind].append(batch[kind])
             if progress is not None:
