@@ -87,8 +87,33 @@ def bench_postgres(dsn: str, n: int, batch: int, queries: int) -> dict[str, Any]
         "spatial_index": index.info()["spatial_index"],
     }
     out["sql_unfiltered_top100_ms"] = timed(lambda: index.search(qs[:1], k=100), 5)
-    out["sql_filtered_top100_ms"] = float(np.median(
-        [timed(lambda q=q: index.search(q, k=100, filters=flt), 1) for q in qs]))
+    backend = index.backend
+    probed = backend.cube  # type: ignore[attr-defined]
+    out["filtered_plan"] = "cube probe, then rank (v4)" if probed else "generic WHERE (v3 indexes)"
+    # interleaved, query by query: the filter-then-rank query on the cube index, and the same
+    # filter as one generic WHERE clause over the remaining indexes (what the planner gets
+    # without the cube probe); both must return the same rows
+    new_ms, generic_ms, same = [], [], True
+    for q in qs:
+        start = time.perf_counter()
+        got = index.search(q, k=100, filters=flt)
+        new_ms.append((time.perf_counter() - start) * 1000.0)
+        backend.cube = False  # type: ignore[attr-defined]
+        start = time.perf_counter()
+        want = index.search(q, k=100, filters=flt)
+        generic_ms.append((time.perf_counter() - start) * 1000.0)
+        backend.cube = probed  # type: ignore[attr-defined]
+        same &= got == want
+    out["sql_filtered_top100_ms"] = float(np.median(new_ms))
+    out["sql_filtered_top100_p90_ms"] = float(np.percentile(new_ms, 90))
+    out["sql_filtered_generic_where_ms"] = float(np.median(generic_ms))
+    out["filtered_vs_generic_where"] = float(np.median(np.array(new_ms) / np.array(generic_ms)))
+    out["filtered_equals_generic_where"] = bool(same)
+    if probed:
+        from terrahash.index.filters import normalize_filters
+
+        plan = explain_filtered(backend, qs[0], normalize_filters(flt))
+        out["filtered_explain"] = plan
     cached = Index.open(location + "&cache=faiss")
     start = time.perf_counter()
     cached.backend.refresh_cache()  # type: ignore[attr-defined]
@@ -104,6 +129,26 @@ def bench_postgres(dsn: str, n: int, batch: int, queries: int) -> dict[str, Any]
     cached.close()
     index.close()
     return out
+
+
+def explain_filtered(backend: Any, q: np.ndarray, flt: Any) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the filtered query, the lines that show the plan's cost."""
+    from terrahash.index.postgres_rows import codes_to_bits, cube_probe, filter_columns, filter_sql
+
+    probe, probe_params = cube_probe(flt)
+    exact, params = filter_sql(flt, backend.postgis, probes=False)
+    sql = (
+        f"EXPLAIN (ANALYZE, BUFFERS) WITH cand AS MATERIALIZED (SELECT {', '.join(filter_columns(flt))} "
+        f"FROM {backend.s}.items WHERE {probe}), hits AS (SELECT seq, "
+        f"bit_count(code # %(q)s::bit({backend.bits})) AS d, count(*) OVER () AS c FROM cand "
+        f"WHERE {exact} ORDER BY d, seq LIMIT 100) SELECT i.id, hits.d, hits.c FROM hits "
+        f"JOIN {backend.s}.items i USING (seq) ORDER BY hits.d, hits.seq"
+    )
+    with backend.conn.cursor() as cur:
+        cur.execute(sql, {**params, **probe_params, "q": codes_to_bits(q[None, :])[0]})
+        lines = [r[0] for r in cur.fetchall()]
+    keep = ("Scan", "Heap Fetches", "Buffers", "Execution Time", "Planning Time", "rows=")
+    return [ln.strip()[:160] for ln in lines if any(k in ln for k in keep) and "Cond" not in ln]
 
 
 def bench_dask(run: Path, images: int) -> dict[str, Any]:
@@ -136,10 +181,17 @@ def bench_dask(run: Path, images: int) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = ["# Scale-out benchmark", "", f"Run {result['when']} on {result['cpus']} CPU cores.", ""]
+    if result.get("command"):
+        lines += [f"Command: `{result['command']}`", ""]
+    lines += [f"- {note}" for note in result.get("notes", [])] + [""] * bool(result.get("notes"))
     for section in ("postgres", "dask"):
         if section in result:
             lines += [f"## {section}", "", "| metric | value |", "|---|---|"]
-            lines += [f"| {k} | {json.dumps(v)} |" for k, v in result[section].items()]
+            rows = {k: v for k, v in result[section].items() if k != "filtered_explain"}
+            lines += [f"| {k} | {json.dumps(v)} |" for k, v in rows.items()]
+            if result[section].get("filtered_explain"):
+                lines += ["", "EXPLAIN (ANALYZE, BUFFERS) of the filtered query (plan lines):", "",
+                          "```", *result[section]["filtered_explain"], "```"]
             lines.append("")
     return "\n".join(lines)
 
@@ -153,12 +205,18 @@ def main() -> None:
     parser.add_argument("--run", type=Path, help="run folder for the Dask encoding part")
     parser.add_argument("--images", type=int, default=2100, help="UC Merced images to encode")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--note", action="append", default=[], help="a line for the report")
     args = parser.parse_args()
     import os
 
     result: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                               "cpus": os.cpu_count(), "args": {k: str(v) for k, v in
-                                                               vars(args).items()}}
+                                                               vars(args).items()},
+                              "command": " ".join([".venv/bin/python", "bench/scale.py",
+                                                   *sys.argv[1:]]),
+                              "notes": args.note}
+    previous_file = args.out / "scale.json"
+    previous = json.loads(previous_file.read_text()) if previous_file.is_file() else {}
     if args.dsn:
         server = contextlib.nullcontext(args.dsn)
     else:
@@ -171,6 +229,8 @@ def main() -> None:
     if args.run:
         result["dask"] = bench_dask(args.run, args.images)
         print(json.dumps(result["dask"], indent=1), flush=True)
+    elif "dask" in previous:  # not rerun: keep the last numbers, marked with their date
+        result["dask"] = {**previous["dask"], "not_rerun": f"from the run of {previous['when']}"}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scale.json").write_text(json.dumps(result, indent=2))
     (args.out / "scale.md").write_text(markdown(result))

@@ -1,8 +1,11 @@
 """Search benchmark: flat (FAISS + tie re-rank) vs FAISS vs NumPy, RSHST exact/approx, filters.
 
-Run: ``.venv/bin/python bench/search.py [--quick] [--no-10m]``; writes
-``bench/results/search.{json,md,png}``. All numbers come from one run on this machine; the
-clustered ("learned-like") codes are random centres with per-bit noise (parameters in the JSON).
+Run: ``.venv/bin/python bench/search.py [--quick] [--no-10m] [--no-tree] [--queries N]``;
+writes ``bench/results/search.{json,md,png}``. All numbers come from one run on this machine;
+FAISS and ours are timed interleaved, query by query, so load from other processes hits both
+alike and the ratios are side by side. The clustered ("learned-like") codes are random centres
+with per-bit noise (parameters in the JSON). ``--no-tree`` skips the RSHST builds (minutes) and
+carries the previous run's RSHST rows over, marked as such.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from terrahash.index import Index
-from terrahash.index.codes import as_words
+from terrahash.index.codes import as_words, hamming, topk_stable
+from terrahash.index.filters import normalize_filters
 from terrahash.index.flat import FlatScanner, numpy_search
 from terrahash.index.tree import SemanticTree
 
@@ -56,7 +62,12 @@ def timed(fn, repeat: int) -> tuple[float, Any]:  # noqa: ANN001
 
 
 def bench_codes(
-    name: str, db: np.ndarray, queries: np.ndarray, tree: bool, nprobes: tuple[int, ...]
+    name: str,
+    db: np.ndarray,
+    queries: np.ndarray,
+    tree: bool,
+    nprobes: tuple[int, ...],
+    n_single: int = 30,
 ) -> dict[str, Any]:
     import faiss
 
@@ -66,21 +77,34 @@ def bench_codes(
     index.add(db)
     flat = FlatScanner(db)
     flat.search(queries[:1], K)  # build its FAISS copy outside the timing
-    nq = min(30, len(queries))
-    # interleaved, so that load from other processes hits both alike
+    nq = min(n_single, len(queries))
+    # interleaved, so that load from other processes hits both alike; the order within a
+    # pair alternates so that neither side always runs on the other's warm cache
     faiss_ms, flat_ms = [], []
-    for q in queries[:nq]:
-        faiss_ms.append(timed(lambda q=q: index.search(q[None], K), 1)[0])
-        flat_ms.append(timed(lambda q=q: flat.search(q[None], K), 1)[0])
+    for i, q in enumerate(queries[:nq]):
+        pair = [
+            (faiss_ms, lambda q=q: index.search(q[None], K)),
+            (flat_ms, lambda q=q: flat.search(q[None], K)),
+        ]
+        for out, fn in pair if i % 2 == 0 else pair[::-1]:
+            out.append(timed(fn, 1)[0])
     row["faiss_single_ms"] = statistics.median(faiss_ms)
     row["flat_single_ms"] = statistics.median(flat_ms)
+    # ratio of each interleaved pair, then the median: robust to load that changes between pairs
+    row["flat_vs_faiss_single"] = statistics.median(b / a for a, b in zip(faiss_ms, flat_ms, strict=True))
     row["numpy_single_ms"] = statistics.median(
-        timed(lambda q=q: numpy_search(db, q[None], K), 1)[0] for q in queries[:5]
+        timed(lambda q=q: numpy_search(db, q[None], K), 1)[0] for q in queries[:3]
     )
-    row["faiss_batch_ms_per_query"] = timed(lambda: index.search(queries, K), 1)[0] / len(queries)
-    ms, (dist, rows) = timed(lambda: flat.search(queries, K), 1)
-    row["flat_batch_ms_per_query"] = ms / len(queries)
-    row["flat_vs_faiss_single"] = row["flat_single_ms"] / row["faiss_single_ms"]
+    faiss_batch, flat_batch = [], []
+    for _ in range(3):  # batch calls interleaved too; median of 3
+        faiss_batch.append(timed(lambda: index.search(queries, K), 1)[0] / len(queries))
+        ms, (dist, rows) = timed(lambda: flat.search(queries, K), 1)
+        flat_batch.append(ms / len(queries))
+    row["faiss_batch_ms_per_query"] = statistics.median(faiss_batch)
+    row["flat_batch_ms_per_query"] = statistics.median(flat_batch)
+    row["flat_vs_faiss_batch"] = row["flat_batch_ms_per_query"] / row["faiss_batch_ms_per_query"]
+    ref_d, ref_r = numpy_search(db, queries[:3], K)
+    row["flat_equals_numpy"] = bool(np.array_equal(ref_d, dist[:3]) and np.array_equal(ref_r, rows[:3]))
     if not tree:
         return row
     t = time.perf_counter()
@@ -121,7 +145,16 @@ def bench_codes(
     return row
 
 
-def bench_filtered(n: int, rng: np.random.Generator) -> dict[str, Any]:
+def previous_plan(index: Index, flt: dict[str, Any], q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The filtered scan as it was before the sorted windows: mask every row, gather, popcount."""
+    backend = index.backend
+    allowed = np.flatnonzero(backend.columns.mask(normalize_filters(flt)))  # type: ignore[attr-defined]
+    words = as_words(np.ascontiguousarray(backend.codes[allowed]))  # type: ignore[attr-defined]
+    d, r = topk_stable(hamming(words, as_words(q)[0]), allowed, K)
+    return d, np.asarray(backend.catalog.ids(backend.seqs[r]))  # type: ignore[attr-defined]
+
+
+def bench_filtered(n: int, rng: np.random.Generator, n_single: int = 30) -> dict[str, Any]:
     """1 M items with footprints and dates; bbox + time range leaving about 1 %."""
     codes = random_codes(n, 64, rng)
     lon = rng.uniform(-179, 178, n)
@@ -153,8 +186,18 @@ def bench_filtered(n: int, rng: np.random.Generator) -> dict[str, Any]:
         # bbox ~ 1/3 of lon span x 1/3 of lat span (~11 %) and ~9 % of the days: ~1 %
         flt = {"bbox": (-60.0, -27.0, 60.0, 27.0), "start": "2020-06-01", "end": "2020-09-05"}
         allowed = index.query(codes[:1], k=K, filters=flt).scanned[0]
-        lat_ms = [index.query(q[None], k=K, filters=flt).took_ms for q in codes[:30]]
-        unfiltered = [index.query(q[None], k=K).took_ms for q in codes[:30]]
+        lat_ms, old_ms, unfiltered, same = [], [], [], True
+        for q in codes[:n_single]:  # interleaved: filtered, previous plan, unfiltered
+            t = time.perf_counter()
+            got = index.query(q[None], k=K, filters=flt)
+            lat_ms.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            d, ids = previous_plan(index, flt, q[None])
+            old_ms.append((time.perf_counter() - t) * 1000)
+            same &= got.ids[0] == ids.tolist() and got.distances[0] == d.tolist()
+            t = time.perf_counter()
+            index.query(q[None], k=K)
+            unfiltered.append((time.perf_counter() - t) * 1000)
         return {
             "n": n,
             "build_s": build_s,
@@ -163,6 +206,12 @@ def bench_filtered(n: int, rng: np.random.Generator) -> dict[str, Any]:
             "filter": flt,
             "allowed_fraction": allowed / n,
             "filtered_single_ms": statistics.median(lat_ms),
+            "filtered_p90_ms": float(np.percentile(lat_ms, 90)),
+            "previous_plan_single_ms": statistics.median(old_ms),
+            "filtered_vs_previous_plan": statistics.median(
+                a / b for a, b in zip(lat_ms, old_ms, strict=True)
+            ),
+            "filtered_equals_previous_plan": bool(same),
             "unfiltered_single_ms_with_ids": statistics.median(unfiltered),
         }
     finally:
@@ -175,31 +224,40 @@ def write_report(result: dict[str, Any]) -> None:
     lines = [
         f"# Search benchmark ({result['when']}, {result['machine']})",
         "",
-        "k = 100; single = one query per call (median); batch = all queries in one call.",
+        f"Command: `{result['command']}`",
+        "",
+        *[f"- {note}" for note in result.get("notes", [])],
+        "",
+        "k = 100; single = one query per call (median of the queries); batch = all queries in one"
+        " call (median of 3). FAISS and flat are timed interleaved, query by query; flat/FAISS is"
+        " the median of the per-query ratios. Target: flat/FAISS <= 1.2.",
         "",
         "| codes | n | bits | FAISS ms | flat ms | flat/FAISS | NumPy ms | FAISS batch ms/q"
-        " | flat batch ms/q | tree exact scanned | tree exact ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        " | flat batch ms/q | flat/FAISS batch | flat = NumPy | tree exact scanned | tree exact ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['codes']} | {r['n']:,} | {r['bits']} | {r['faiss_single_ms']:.2f} | "
             f"{r['flat_single_ms']:.2f} | {r['flat_vs_faiss_single']:.2f} | {r['numpy_single_ms']:.2f} | "
             f"{r['faiss_batch_ms_per_query']:.3f} | {r['flat_batch_ms_per_query']:.3f} | "
+            f"{r.get('flat_vs_faiss_batch', float('nan')):.2f} | {r.get('flat_equals_numpy', '-')} | "
             + (
                 f"{r['tree_exact_scanned_fraction']:.1%} | {r['tree_exact_single_ms']:.2f} |"
                 if "tree" in r
                 else "- | - |"
             )
         )
+    approx_note = result.get("approx_from")
     lines += [
         "",
         "## RSHST approximate (recall@100 against the exact flat scan)",
         "",
+        *([f"Not rerun ({approx_note})", ""] if approx_note else []),
         "| codes | n | bits | nprobe | recall@100 | ms | scanned | speed-up vs flat |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in result["rows"]:
+    for r in result.get("approx_rows", result["rows"]):
         for a in r.get("approx", []):
             lines.append(
                 f"| {r['codes']} | {r['n']:,} | {r['bits']} | {a['nprobe']} | "
@@ -212,7 +270,11 @@ def write_report(result: dict[str, Any]) -> None:
             "## Filtered search and catalog",
             "",
             f"- {f['n']:,} items, filter {f['filter']} leaves {f['allowed_fraction']:.2%}",
-            f"- filtered top-100: {f['filtered_single_ms']:.2f} ms (median, incl. SQL + ids)",
+            f"- filtered top-100: {f['filtered_single_ms']:.2f} ms median, "
+            f"{f['filtered_p90_ms']:.2f} ms p90 (incl. filter, scan, ids; target <= 10 ms)",
+            f"- previous plan (mask every row, gather, popcount), interleaved: "
+            f"{f['previous_plan_single_ms']:.2f} ms; new/previous {f['filtered_vs_previous_plan']:.2f}, "
+            f"same results: {f['filtered_equals_previous_plan']}",
             f"- unfiltered top-100 through `Index.query`: {f['unfiltered_single_ms_with_ids']:.2f} ms",
             f"- build (records validated, catalog, tree): {f['build_items_per_s']:,.0f} items/s",
             f"- on disk: {f['bytes_per_item']:.0f} bytes per item (codes + catalog + tree)",
@@ -235,7 +297,7 @@ def write_report(result: dict[str, Any]) -> None:
     a1.set_xticks(x, names, fontsize=7)
     a1.set_ylabel("ms per query (k=100)")
     a1.legend()
-    for r in result["rows"]:
+    for r in result.get("approx_rows", result["rows"]):
         if r.get("approx"):
             a2.plot(
                 [a["single_ms"] for a in r["approx"]],
@@ -252,10 +314,21 @@ def write_report(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    global OUT
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100 k items instead of 1 M")
     parser.add_argument("--no-10m", action="store_true", help="skip the 10 M runs")
+    parser.add_argument("--no-tree", action="store_true", help="skip RSHST builds; keep previous rows")
+    parser.add_argument("--no-filtered", action="store_true", help="skip the filtered-search part")
+    parser.add_argument(
+        "--filtered-only", action="store_true", help="only the filtered part; keep the flat rows"
+    )
+    parser.add_argument("--queries", type=int, default=30, help="single queries timed per row")
+    parser.add_argument("--note", action="append", default=[], help="a line for the report")
+    parser.add_argument("--out", type=Path, default=None, help="results folder")
     args = parser.parse_args()
+    previous_file = OUT / "search.json"
+    OUT = args.out or OUT
     import faiss
 
     faiss.omp_set_num_threads(1)
@@ -263,45 +336,59 @@ def main() -> None:
     n = 100_000 if args.quick else 1_000_000
     nq = 50
     flip, n_centres = 0.05, 1000
+    tree = not args.no_tree
+    nprobes = (4, 8, 16, 32) if tree else ()
     rows = []
-    for bits in (64, 128):
+    for bits in (64, 128) if not args.filtered_only else ():
         db = random_codes(n, bits, rng)
-        rows.append(bench_codes("random", db, random_codes(nq, bits, rng), tree=False, nprobes=()))
+        rows.append(bench_codes("random", db, random_codes(nq, bits, rng), False, (), args.queries))
         print(json.dumps(rows[-1]), flush=True)
         centres = np.packbits(rng.integers(0, 2, (n_centres, bits), dtype=np.uint8), axis=1)
         db = clustered_codes(n, bits, centres, flip, rng)
         queries = clustered_codes(nq, bits, centres, flip, rng)
-        rows.append(bench_codes("clustered", db, queries, tree=True, nprobes=(4, 8, 16, 32)))
+        rows.append(bench_codes("clustered", db, queries, tree, nprobes, args.queries))
         print(json.dumps(rows[-1]), flush=True)
-    if not args.no_10m:
+    if not args.no_10m and not args.filtered_only:
         big = 10 * n
         db = random_codes(big, 64, rng)
-        rows.append(bench_codes("random", db, random_codes(nq, 64, rng), tree=False, nprobes=()))
+        rows.append(bench_codes("random", db, random_codes(nq, 64, rng), False, (), args.queries))
         print(json.dumps(rows[-1]), flush=True)
         centres = np.packbits(rng.integers(0, 2, (n_centres * 4, 64), dtype=np.uint8), axis=1)
         db = clustered_codes(big, 64, centres, flip, rng)
-        rows.append(
-            bench_codes(
-                "clustered",
-                db,
-                clustered_codes(nq, 64, centres, flip, rng),
-                tree=True,
-                nprobes=(4, 8, 16, 32),
-            )
-        )
+        queries = clustered_codes(nq, 64, centres, flip, rng)
+        rows.append(bench_codes("clustered", db, queries, tree, nprobes, args.queries))
         print(json.dumps(rows[-1]), flush=True)
         del db
-    filtered = bench_filtered(n, rng)
-    print(json.dumps(filtered), flush=True)
-    write_report(
-        {
-            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": f"{platform.processor() or platform.machine()}, 1 FAISS thread",
-            "clustered": {"centres": n_centres, "flip_probability": flip},
-            "rows": rows,
-            "filtered": filtered,
-        }
-    )
+    result: dict[str, Any] = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 FAISS thread",
+        "command": " ".join([".venv/bin/python", "bench/search.py", *sys.argv[1:]]),
+        "notes": args.note,
+        "clustered": {"centres": n_centres, "flip_probability": flip},
+        "rows": rows,
+    }
+    previous = json.loads(previous_file.read_text()) if previous_file.is_file() else {}
+    if args.filtered_only and previous:
+        result["rows"] = previous["rows"]
+        result["notes"] = [
+            *previous.get("notes", []),
+            f"Flat/FAISS rows from the run of {previous['when']} (`{previous.get('command')}`); "
+            f"the filtered part rerun at {result['when']} (`{result['command']}`).",
+            *args.note,
+        ]
+        result["when"], result["command"] = previous["when"], previous.get("command")
+    if (not tree or args.filtered_only) and previous:
+        kept = [r for r in previous["rows"] if r.get("approx")]
+        result["approx_rows"] = previous.get("approx_rows") or kept
+        result["approx_from"] = previous.get("approx_from") or (
+            f"RSHST code unchanged; rows from the run of {previous['when']}"
+        )
+    if not args.no_filtered:
+        result["filtered"] = bench_filtered(n, rng, args.queries)
+        print(json.dumps(result["filtered"]), flush=True)
+    elif previous.get("filtered"):
+        result["filtered"] = previous["filtered"]
+    write_report(result)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,28 @@ def test_search_parity(pair, filters, k: int) -> None:
         assert any(len(r) for r in want.ids) or filters.get("start") == "2030-01-01"
 
 
+def test_bbox_time_filters_take_the_cube_probe(pair) -> None:
+    """Where the server has ``cube`` (contrib), bbox/time filters go through its index."""
+    _, postgres = pair
+    backend = postgres.backend
+    available = backend._scalar("SELECT count(*) FROM pg_available_extensions WHERE name = 'cube'")
+    if not available:
+        pytest.skip("the cube extension is not installed on this server")
+    assert backend.cube
+    with backend.conn.cursor() as cur:
+        cur.execute("SET enable_seqscan = off")  # tiny table: make the planner show the index
+        try:
+            from terrahash.index.filters import normalize_filters
+            from terrahash.index.postgres_rows import cube_probe
+
+            probe, params = cube_probe(normalize_filters(FILTERS[3]))
+            cur.execute(f"EXPLAIN SELECT seq FROM {backend.s}.items WHERE {probe}", params)
+            plan = "\n".join(r[0] for r in cur.fetchall())
+        finally:
+            cur.execute("RESET enable_seqscan")
+    assert "items_place_time_cube" in plan
+
+
 def test_faiss_cache_parity_and_refresh(pair, pg_server: str) -> None:  # noqa: F811
     embedded, _ = pair
     queries = tied_codes(4, seed=7)
@@ -140,14 +162,17 @@ def test_schema_migration(pg_index_uri: str) -> None:  # noqa: F811
     dsn, schema, _ = parse_location(pg_index_uri)
     Index.create(pg_index_uri, BITS).close()
     with psycopg.connect(dsn, autocommit=True) as conn:  # pretend an index made by version 1
-        conn.execute(f'DROP INDEX "{schema}".items_span, "{schema}".items_place_time')
+        conn.execute(f'DROP INDEX IF EXISTS "{schema}".items_span, "{schema}".items_place_time, '
+                     f'"{schema}".items_place_time_cube')
         conn.execute(f"UPDATE \"{schema}\".meta SET value = '1' WHERE key = 'schema_version'")
     with Index.open(pg_index_uri) as index:
         assert index.info()["schema_version"] == SCHEMA_VERSION
     with psycopg.connect(dsn, autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_indexes WHERE schemaname = %s AND "
-                             "indexname = 'items_span'", (schema,)).fetchone()
-        assert found is not None
+        found = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s",
+                                            (schema,))}
+        # version 4 replaces the version 2 and 3 indexes by the covering (lon, lat, time) cube
+        assert "items_place_time_cube" in found
+        assert not {"items_span", "items_place_time"} & found
         conn.execute(f"UPDATE \"{schema}\".meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(CorruptIndexError, match="schema version 99 is newer"):
         Index.open(pg_index_uri)

@@ -29,7 +29,7 @@ import numpy as np
 
 from terrahash.index.backend import LabelLike, RecordLike, SearchResult
 from terrahash.index.catalog import Catalog, CatalogRow, record_bbox
-from terrahash.index.codes import as_words, check_codes, check_search_args, hamming, topk_stable
+from terrahash.index.codes import as_words, check_codes, check_search_args
 from terrahash.index.columns import FilterColumns
 from terrahash.index.errors import CorruptIndexError, HashIndexError
 from terrahash.index.filters import Filters, normalize_filters
@@ -422,16 +422,14 @@ class EmbeddedIndex:
         queries, k = check_search_args(codes, self.bits, k, nprobe)
         flt = normalize_filters(filters)
         if not flt.empty:
-            keep = self.columns.mask(flt)
+            allowed = self.columns.rows(flt)
             if flt.labels:  # labels are many-to-many: ask SQLite's label index
                 labelled = Filters(labels=flt.labels)
                 seqs = np.asarray(self.catalog.matching(labelled), np.int64)
-                labelled_rows = np.zeros(keep.size, dtype=bool)
+                labelled_rows = np.zeros(len(self), dtype=bool)
                 labelled_rows[np.searchsorted(self.seqs, seqs)] = True
-                keep &= labelled_rows
-            allowed = np.flatnonzero(keep)
-            words = as_words(np.ascontiguousarray(self.codes[allowed]))
-            results = [topk_stable(hamming(words, q), allowed, k) for q in as_words(queries)]
+                allowed = allowed[labelled_rows[allowed]]
+            results = self.flat.search_rows(queries, k, allowed)
             scanned, method = [int(allowed.size)] * len(queries), "filtered"
         elif exact or self.tree is None:
             dist, rows = self.flat.search(queries, k)

@@ -4,6 +4,10 @@ FAISS's binary k-NN keeps a heap that only admits strictly better codes while it
 database in order, so among equal distances the earliest rows win; its output is re-sorted
 by (distance, row) here so that no tie order depends on its heap layout. The NumPy
 ``bitwise_count`` path gives the same answer where FAISS is unavailable.
+
+``FlatScanner.search_rows`` is the filtered scan: few allowed rows are gathered and
+popcounted in NumPy; many are scanned in place by FAISS with a bitmap ``IDSelector`` (no copy
+of the allowed codes), whichever touches less memory.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from terrahash.index.codes import as_words, hamming, pad_results, topk_stable
 
 #: Below this many codes the NumPy scan is as fast as building a FAISS index.
 FAISS_MIN_ITEMS = 4096
+#: A filtered scan gathers the allowed codes (NumPy) while they are at most this fraction of
+#: the rows; above it, FAISS scans every row in place and skips the others by a bitmap.
+GATHER_MAX_FRACTION = 0.05
 
 
 def _faiss():  # noqa: ANN202 - module or None
@@ -31,6 +38,14 @@ def numpy_search(codes: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nda
     return pad_results([topk_stable(hamming(words, q), rows, k) for q in as_words(queries)], k)
 
 
+def gather_search(
+    codes: np.ndarray, rows: np.ndarray, queries: np.ndarray, k: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Exact top-k among ``codes[rows]`` (one gather for all queries); rows as positions."""
+    words = as_words(np.ascontiguousarray(codes[rows]))
+    return [topk_stable(hamming(words, q), rows, k) for q in as_words(queries)]
+
+
 class FlatScanner:
     """Exact top-k over all rows of a code array; the FAISS copy is built once, on first use."""
 
@@ -38,27 +53,68 @@ class FlatScanner:
         self.codes = codes
         self._index: object | None = None
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(distances, rows), each (nq, k), padded with -1 sentinels."""
+    def _faiss_index(self) -> object | None:
         faiss = _faiss()
         if faiss is None or self.codes.shape[0] < FAISS_MIN_ITEMS:
-            return numpy_search(self.codes, queries, k)
+            return None
         if self._index is None:
             index = faiss.IndexBinaryFlat(self.codes.shape[1] * 8)
             index.add(np.ascontiguousarray(self.codes))
             self._index = index
-        return faiss_rerank(self._index, queries, k)
+        return self._index
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(distances, rows), each (nq, k), padded with -1 sentinels."""
+        index = self._faiss_index()
+        if index is None:
+            return numpy_search(self.codes, queries, k)
+        return faiss_rerank(index, queries, k)
+
+    def search_rows(
+        self, queries: np.ndarray, k: int, rows: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Exact top-k restricted to ``rows`` (ascending positions); per query (distances, rows).
+
+        Picks the cheaper plan by selectivity: gather + popcount for a few rows, FAISS over
+        all codes with a bitmap selector for many. Both rank by (distance, row).
+        """
+        n = self.codes.shape[0]
+        index = self._faiss_index() if rows.size > GATHER_MAX_FRACTION * n else None
+        if index is None:
+            return gather_search(self.codes, rows, queries, k)
+        faiss = _faiss()
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        bitmap = np.packbits(mask, bitorder="little")
+        selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
+        params = faiss.SearchParameters(sel=selector)
+        dist, found = faiss_rerank(index, queries, k, params)
+        return [(d[r >= 0], r[r >= 0]) for d, r in zip(dist, found, strict=True)]
 
 
-def faiss_rerank(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Search a FAISS binary index and order each row by (distance, position)."""
-    dist, rows = index.search(np.ascontiguousarray(queries), k)  # type: ignore[attr-defined]
-    dist = dist.astype(np.int32)
-    rows = rows.astype(np.int64)
-    for i in range(rows.shape[0]):
-        valid = rows[i] >= 0
-        order = np.lexsort((rows[i][valid], dist[i][valid]))
-        n = order.size
-        dist[i, :n], rows[i, :n] = dist[i][valid][order], rows[i][valid][order]
-        dist[i, n:], rows[i, n:] = -1, -1
+def faiss_rerank(
+    index: object, queries: np.ndarray, k: int, params: object | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Search a FAISS binary index and order each row by (distance, position), -1 padded."""
+    x = np.ascontiguousarray(queries)
+    if params is None:
+        dist, rows = index.search(x, k)  # type: ignore[attr-defined]
+    else:
+        dist, rows = index.search(x, k, params=params)  # type: ignore[attr-defined]
+    dist = dist.astype(np.int32, copy=False)
+    rows = rows.astype(np.int64, copy=False)
+    missing = rows < 0
+    if not missing.any():  # usual case: FAISS's order only needs checking within ties
+        d0, d1 = dist[:, :-1], dist[:, 1:]
+        if ((d0 < d1) | ((d0 == d1) & (rows[:, :-1] < rows[:, 1:]))).all():
+            return dist, rows
+    # one lexsort over every query's row (2-D keys sort along the last axis): missing last,
+    # then distance, then position
+    key_rows = np.where(missing, np.iinfo(np.int64).max, rows)
+    key_dist = np.where(missing, np.iinfo(np.int32).max, dist)
+    order = np.lexsort((key_rows, key_dist), axis=-1)
+    dist = np.take_along_axis(dist, order, axis=1)
+    rows = np.take_along_axis(rows, order, axis=1)
+    missing = rows < 0
+    dist[missing] = -1
     return dist, rows

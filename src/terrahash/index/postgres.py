@@ -31,6 +31,8 @@ from terrahash.index.postgres_rows import (
     LOAD_COLUMNS,
     bits_to_codes,
     codes_to_bits,
+    cube_probe,
+    filter_columns,
     filter_sql,
     typed_values,
 )
@@ -44,6 +46,9 @@ DEFAULT_SCHEMA = "terrahash"
 MIN_SERVER_VERSION = 140000
 _OWN_PARAMS = ("schema", "cache")
 _UPDATE_COLUMNS = [c for c in LOAD_COLUMNS if c not in ("ord", "id")]
+#: An add() of at least this many items ends with VACUUM (ANALYZE): fresh planner statistics,
+#: and a visibility map that lets the covering index answer without reading the heap.
+VACUUM_MIN_ROWS = 10_000
 
 
 def parse_location(location: str) -> tuple[str, str, bool]:
@@ -112,6 +117,7 @@ class PostgresIndex:
         self._cache: _CodeCache | None = None
         self.where = _display(*parse_location(location)[:2])
         self.postgis = self._has_postgis_column()
+        self.cube = self._scalar("SELECT to_regclass(%s)", (f"{self.s}.items_place_time_cube",)) is not None
         self.manifest = self._read_meta("manifest")
         self.bits = int(self.manifest["bits"])
 
@@ -276,6 +282,8 @@ class PostgresIndex:
             self._bump_version(cur)
         if manifest_fields:
             self.manifest.update(manifest_fields)
+        if n >= VACUUM_MIN_ROWS:  # outside the transaction, as VACUUM must be
+            self.conn.execute(f"VACUUM (ANALYZE) {self.s}.items")
 
     def _reserve_seqs(self, n: int) -> int:
         """First of ``n`` consecutive insertion numbers, reserved atomically across clients.
@@ -342,6 +350,9 @@ class PostgresIndex:
     def _search_sql(
         self, queries: np.ndarray, k: int, flt: Filters
     ) -> tuple[list[list[str]], list[list[int]], list[int], str]:
+        probe = cube_probe(flt) if self.cube else None
+        if probe is not None:
+            return self._search_probed(queries, k, flt, *probe)
         where, params = filter_sql(flt, self.postgis)
         clause = f" WHERE {where}" if where else ""
         sql = (
@@ -361,6 +372,35 @@ class PostgresIndex:
                 dists.append([int(r[1]) for r in rows])
                 scanned.append(int(rows[0][2]) if where and rows else total or 0)
         return ids, dists, scanned, "sql-filtered" if where else "sql"
+
+    def _search_probed(
+        self, queries: np.ndarray, k: int, flt: Filters, probe: str, probe_params: dict[str, Any]
+    ) -> tuple[list[list[str]], list[list[int]], list[int], str]:
+        """Filter first, then rank: the cube index yields the candidates of a bbox/time filter
+        (an index-only scan: it carries every column read here), the exact comparisons keep
+        the passing ones, ``bit_count(code # q)`` ranks them and only the top k get their ids.
+
+        The candidates are a MATERIALIZED CTE so that the planner cannot AND the probe with
+        a B-tree on one time edge (which passes a third of the table for a 1 % query).
+        """
+        exact, params = filter_sql(flt, self.postgis, probes=False)
+        sql = (
+            f"WITH cand AS MATERIALIZED (SELECT {', '.join(filter_columns(flt))} "
+            f"FROM {self.s}.items WHERE {probe}), "
+            f"hits AS (SELECT seq, bit_count(code # %(q)s::bit({self.bits})) AS d, count(*) OVER () AS c "
+            f"FROM cand WHERE {exact} ORDER BY d, seq LIMIT %(k)s) "
+            f"SELECT i.id, hits.d, hits.c FROM hits JOIN {self.s}.items i USING (seq) "
+            "ORDER BY hits.d, hits.seq"
+        )
+        ids, dists, scanned = [], [], []
+        with self.conn.cursor() as cur:
+            for bits in codes_to_bits(queries):
+                cur.execute(sql, {**params, **probe_params, "q": bits, "k": k})
+                rows = cur.fetchall()
+                ids.append([r[0] for r in rows])
+                dists.append([int(r[1]) for r in rows])
+                scanned.append(int(rows[0][2]) if rows else 0)
+        return ids, dists, scanned, "sql-filtered"
 
     def _search_cache(
         self, queries: np.ndarray, k: int
