@@ -6,7 +6,7 @@ codes of the train split, ranked by Hamming distance over a seeded random databa
 (the manifest is sorted by class, and tie order must not flatter centre-based methods).
 Writes ``bench/results/train_<set>.json``, ``.md`` and ``.png``.
 
-    python bench/train.py --epochs 40
+    python bench/train.py                      # the CLI's default budget, every run
     python bench/train.py --data ../shared/data/scenes/aid --epochs 10 --only ccls2t,csq
 """
 
@@ -75,10 +75,12 @@ def evaluate_run(run: Path, data: Path, seed: int = 0) -> dict[str, float]:
 def main() -> None:
     """Run the benchmark and write the reports."""
     from terrahash.cli import main as cli
+    from terrahash.train.run import TrainOptions
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/scenes/ucmerced"))
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=TrainOptions.epochs,
+                        help="epochs per run (default: the CLI's default budget)")
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--only", default="", help="comma-separated run names (default: all)")
     parser.add_argument("--runs-dir", type=Path, default=Path("bench/runs"))

@@ -1,4 +1,4 @@
-"""Hash centres: distinct Hadamard rows, nested group prefixes, multi-label sign of mean."""
+"""Hash centres: distinct Hadamard rows, majority-vote group centres, multi-label sign of mean."""
 
 from __future__ import annotations
 
@@ -20,17 +20,30 @@ def test_flat_centres_are_half_the_code_apart() -> None:
     assert off.min() >= 32 and not cs.hierarchical
 
 
-def test_nested_centres_share_their_group_prefix() -> None:
+def test_group_centres_are_majorities_and_classes_stay_apart() -> None:
     groups = [0, 0, 0, 1, 1, 2, 2, 2]
     cs = build_centres([f"c{i}" for i in range(8)], 64, groups)
-    assert cs.hierarchical and cs.prefix_bits == 16
-    p = cs.prefix_bits
-    assert np.array_equal(cs.centres[0, :p], cs.centres[2, :p])
-    assert not np.array_equal(cs.centres[0, :p], cs.centres[3, :p])
+    assert cs.hierarchical and cs.group_codes().shape == (3, 64)
     dist = (cs.centres[:, None, :] != cs.centres[None, :, :]).sum(-1)
-    within = dist[0, 1:3].mean()
-    across = dist[0, 3:].mean()
-    assert within < across
+    assert dist[~np.eye(8, dtype=bool)].min() >= 32  # nesting costs no class separation
+    for g in range(3):
+        members = [c for c, grp in enumerate(groups) if grp == g]
+        total = cs.centres[members].sum(0)
+        decided = total != 0
+        assert np.array_equal(cs.group_codes()[g][decided], np.sign(total[decided]))
+    # every class is nearer its own group's centre than any class of another group is
+    to_group = (cs.centres[:, None, :] != cs.group_codes()[None, :, :]).sum(-1)
+    for g in range(3):
+        own = [to_group[c, g] for c, grp in enumerate(groups) if grp == g]
+        other = [to_group[c, g] for c, grp in enumerate(groups) if grp != g]
+        assert max(own) < min(other), (g, own, other)
+
+
+def test_group_centres_are_seeded() -> None:
+    groups = [0, 0, 1, 1]
+    a = build_centres(list("abcd"), 32, groups, seed=3).group_codes()
+    b = build_centres(list("abcd"), 32, groups, seed=3).group_codes()
+    assert np.array_equal(a, b)
 
 
 def test_multilabel_target_is_sign_of_mean_with_zero_to_plus_one() -> None:

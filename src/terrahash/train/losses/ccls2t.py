@@ -8,7 +8,7 @@ specified in TerraHash issue 4. Terms:
   scaled-cosine softmax over all class centres with an additive margin (after OrthoHash,
   Hoe et al., NeurIPS 2021, https://arxiv.org/abs/2109.14449) so that codes are pushed
   away from the wrong centres, not only towards the right one;
-* hierarchy: the same softmax over coarse-group prefixes when the centres are nested;
+* hierarchy: the same softmax over the coarse groups' (majority-vote) centres;
 * quantisation and bit balance;
 * ITC: symmetric InfoNCE between unimodal image and text embeddings (align before fuse,
   ALBEF, Li et al., NeurIPS 2021, https://arxiv.org/abs/2107.07651);
@@ -47,14 +47,14 @@ class CCLS2TLoss(HashLoss):
         self.register_buffer("centres", torch.from_numpy(centres.centres))
         self.register_buffer("group_codes", torch.from_numpy(centres.group_codes()))
         self.register_buffer("class_group", torch.tensor(centres.groups))
-        self.prefix_bits = centres.prefix_bits if centres.hierarchical else 0
+        self.hierarchical = centres.hierarchical
         self.itc = itc
         self.scale = scale
         self.margin = margin
         self.weights = {
             "centre": 1.0,
             "softmax": 0.5,
-            "group": 0.25,
+            "group": 0.05,
             "text": 0.3,
             "quant": 0.1,
             "balance": 0.05,
@@ -76,10 +76,11 @@ class CCLS2TLoss(HashLoss):
         if bool(single.any()):
             cls = inputs.labels[single].float().argmax(1)
             loss = loss + self.weights["softmax"] * self._softmax_term(logits[single], self.centres, cls)
-            if self.prefix_bits:
+            if self.hierarchical:
                 group = self.class_group[cls]
-                prefix = logits[single][:, : self.prefix_bits]
-                loss = loss + self.weights["group"] * self._softmax_term(prefix, self.group_codes, group)
+                loss = loss + self.weights["group"] * self._softmax_term(
+                    logits[single], self.group_codes, group
+                )
         return loss
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
