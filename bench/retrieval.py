@@ -57,14 +57,16 @@ from bench.common import (  # noqa: E402 - after the path fix that lets the scri
     train_run,
     write_manifest,
 )
+from terrahash.train.run import TrainOptions  # noqa: E402
 
-#: Epochs per run in ``--quick`` (same for every method); the CLI default is 40.
+#: Epochs per run in ``--quick`` (same for every method); full runs use the CLI's default.
 QUICK_EPOCHS = 3
 #: Items per label of UC Merced in ``--quick`` (40 of its 100 per class: 840 images).
 QUICK_PER_LABEL = 40
 #: Items per (source, label) in the quick multi-source set (UC Merced 21 + AID 30 labels).
 QUICK_MS_PER_LABEL = 8
-FULL_EPOCHS = 40
+#: Epochs per run without ``--quick``: the CLI's default budget (``TrainOptions.epochs``).
+FULL_EPOCHS = TrainOptions.epochs
 SOURCES = ("ucmerced", "aid")
 
 
