@@ -133,19 +133,12 @@ def bench_postgres(dsn: str, n: int, batch: int, queries: int) -> dict[str, Any]
 
 def explain_filtered(backend: Any, q: np.ndarray, flt: Any) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of the filtered query, the lines that show the plan's cost."""
-    from terrahash.index.postgres_rows import codes_to_bits, cube_probe, filter_columns, filter_sql
+    from terrahash.index.postgres_rows import codes_to_bits, cube_probe
 
-    probe, probe_params = cube_probe(flt)
-    exact, params = filter_sql(flt, backend.postgis, probes=False)
-    sql = (
-        f"EXPLAIN (ANALYZE, BUFFERS) WITH cand AS MATERIALIZED (SELECT {', '.join(filter_columns(flt))} "
-        f"FROM {backend.s}.items WHERE {probe}), hits AS (SELECT seq, "
-        f"bit_count(code # %(q)s::bit({backend.bits})) AS d, count(*) OVER () AS c FROM cand "
-        f"WHERE {exact} ORDER BY d, seq LIMIT 100) SELECT i.id, hits.d, hits.c FROM hits "
-        f"JOIN {backend.s}.items i USING (seq) ORDER BY hits.d, hits.seq"
-    )
+    sql, params = backend.probed_sql(flt, *cube_probe(flt))
     with backend.conn.cursor() as cur:
-        cur.execute(sql, {**params, **probe_params, "q": codes_to_bits(q[None, :])[0]})
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql,
+                    {**params, "q": codes_to_bits(q[None, :])[0], "k": 100})
         lines = [r[0] for r in cur.fetchall()]
     keep = ("Scan", "Heap Fetches", "Buffers", "Execution Time", "Planning Time", "rows=")
     return [ln.strip()[:160] for ln in lines if any(k in ln for k in keep) and "Cond" not in ln]

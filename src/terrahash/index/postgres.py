@@ -373,15 +373,16 @@ class PostgresIndex:
                 scanned.append(int(rows[0][2]) if where and rows else total or 0)
         return ids, dists, scanned, "sql-filtered" if where else "sql"
 
-    def _search_probed(
-        self, queries: np.ndarray, k: int, flt: Filters, probe: str, probe_params: dict[str, Any]
-    ) -> tuple[list[list[str]], list[list[int]], list[int], str]:
-        """Filter first, then rank: the cube index yields the candidates of a bbox/time filter
-        (an index-only scan: it carries every column read here), the exact comparisons keep
-        the passing ones, ``bit_count(code # q)`` ranks them and only the top k get their ids.
+    def probed_sql(
+        self, flt: Filters, probe: str, probe_params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """The filter-first query and its parameters (``q`` and ``k`` still to bind).
 
-        The candidates are a MATERIALIZED CTE so that the planner cannot AND the probe with
-        a B-tree on one time edge (which passes a third of the table for a 1 % query).
+        The cube index yields the candidates of a bbox/time filter (an index-only scan: it
+        carries every column read here), the exact comparisons keep the passing ones,
+        ``bit_count(code # q)`` ranks them and only the top k get their ids. The candidates
+        are a MATERIALIZED CTE so that the planner cannot AND the probe with a B-tree on one
+        time edge (which passes a third of the table for a 1 % query).
         """
         exact, params = filter_sql(flt, self.postgis, probes=False)
         sql = (
@@ -392,10 +393,17 @@ class PostgresIndex:
             f"SELECT i.id, hits.d, hits.c FROM hits JOIN {self.s}.items i USING (seq) "
             "ORDER BY hits.d, hits.seq"
         )
+        return sql, {**params, **probe_params}
+
+    def _search_probed(
+        self, queries: np.ndarray, k: int, flt: Filters, probe: str, probe_params: dict[str, Any]
+    ) -> tuple[list[list[str]], list[list[int]], list[int], str]:
+        """Filter first, then rank (see ``probed_sql``)."""
+        sql, params = self.probed_sql(flt, probe, probe_params)
         ids, dists, scanned = [], [], []
         with self.conn.cursor() as cur:
             for bits in codes_to_bits(queries):
-                cur.execute(sql, {**params, **probe_params, "q": bits, "k": k})
+                cur.execute(sql, {**params, "q": bits, "k": k})
                 rows = cur.fetchall()
                 ids.append([r[0] for r in rows])
                 dists.append([int(r[1]) for r in rows])
