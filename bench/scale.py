@@ -199,6 +199,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2100, help="UC Merced images to encode")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--note", action="append", default=[], help="a line for the report")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="skip the PostgreSQL part (its last numbers are kept, marked)")
     args = parser.parse_args()
     import os
 
@@ -210,15 +212,20 @@ def main() -> None:
                               "notes": args.note}
     previous_file = args.out / "scale.json"
     previous = json.loads(previous_file.read_text()) if previous_file.is_file() else {}
-    if args.dsn:
-        server = contextlib.nullcontext(args.dsn)
+    if args.no_postgres:
+        if "postgres" in previous:
+            result["postgres"] = {**previous["postgres"], "not_rerun": f"from the run of "
+                                  f"{previous['when']} (`{previous.get('command', '?')}`)"}
     else:
-        from tests.pg_server import postgres_server
+        if args.dsn:
+            server = contextlib.nullcontext(args.dsn)
+        else:
+            from tests.pg_server import postgres_server
 
-        server = postgres_server()
-    with server as dsn:
-        result["postgres"] = bench_postgres(dsn, args.n, args.batch, args.queries)
-        print(json.dumps(result["postgres"], indent=1), flush=True)
+            server = postgres_server()
+        with server as dsn:
+            result["postgres"] = bench_postgres(dsn, args.n, args.batch, args.queries)
+            print(json.dumps(result["postgres"], indent=1), flush=True)
     if args.run:
         result["dask"] = bench_dask(args.run, args.images)
         print(json.dumps(result["dask"], indent=1), flush=True)

@@ -645,8 +645,11 @@ def serve(
     except TerraHashError as exc:
         raise fail(str(exc)) from exc
     err_console.print(f"serving {index_dir} on http://{host}:{port}/ (API docs at /docs)")
+    # Keep-alive of 30 s (uvicorn's default is 5): under load a busy event loop can fire the
+    # idle timer just as a client reuses the connection, which the client sees as a reset.
     uvicorn.run("terrahash.service.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="info", timeout_graceful_shutdown=10)
+                workers=workers, log_level="info", timeout_graceful_shutdown=10,
+                timeout_keep_alive=30)
 
 
 def main(argv: list[str] | None = None) -> None:
