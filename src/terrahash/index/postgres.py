@@ -362,16 +362,26 @@ class PostgresIndex:
             else f"SELECT id, bit_count(code # %(q)s::bit({self.bits})) AS d "
             f"FROM {self.s}.items ORDER BY d, seq LIMIT %(k)s"
         )
+        ids, dists, scanned = self._rank(sql, params, queries, k, None if where else len(self))
+        return ids, dists, scanned, "sql-filtered" if where else "sql"
+
+    def _rank(
+        self, sql: str, params: dict[str, Any], queries: np.ndarray, k: int, total: int | None
+    ) -> tuple[list[list[str]], list[list[int]], list[int]]:
+        """Run a ranking query once per code: (ids, distances, codes scanned).
+
+        With ``total=None`` the query's third column counts the rows that passed the filter;
+        otherwise every one of ``total`` codes was scanned.
+        """
         ids, dists, scanned = [], [], []
-        total = None if where else len(self)
         with self.conn.cursor() as cur:
             for bits in codes_to_bits(queries):
                 cur.execute(sql, {**params, "q": bits, "k": k})
                 rows = cur.fetchall()
                 ids.append([r[0] for r in rows])
                 dists.append([int(r[1]) for r in rows])
-                scanned.append(int(rows[0][2]) if where and rows else total or 0)
-        return ids, dists, scanned, "sql-filtered" if where else "sql"
+                scanned.append(total if total is not None else int(rows[0][2]) if rows else 0)
+        return ids, dists, scanned
 
     def probed_sql(
         self, flt: Filters, probe: str, probe_params: dict[str, Any]
@@ -400,14 +410,7 @@ class PostgresIndex:
     ) -> tuple[list[list[str]], list[list[int]], list[int], str]:
         """Filter first, then rank (see ``probed_sql``)."""
         sql, params = self.probed_sql(flt, probe, probe_params)
-        ids, dists, scanned = [], [], []
-        with self.conn.cursor() as cur:
-            for bits in codes_to_bits(queries):
-                cur.execute(sql, {**params, "q": bits, "k": k})
-                rows = cur.fetchall()
-                ids.append([r[0] for r in rows])
-                dists.append([int(r[1]) for r in rows])
-                scanned.append(int(rows[0][2]) if rows else 0)
+        ids, dists, scanned = self._rank(sql, params, queries, k, None)
         return ids, dists, scanned, "sql-filtered"
 
     def _search_cache(
