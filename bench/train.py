@@ -8,6 +8,11 @@ Writes ``bench/results/train_<set>.json``, ``.md`` and ``.png``.
 
     python bench/train.py                      # the CLI's default budget, every run
     python bench/train.py --data ../shared/data/scenes/aid --epochs 10 --only ccls2t,csq
+    python bench/train.py --data ../shared/data/scenes/aid --per-label 70 --seed 1
+
+``--per-label N`` trains on a seeded sample of N items per label (a set of UC Merced's
+size drawn from a bigger one); ``--seed`` sets that sample, the split and the training
+seed together, so a second seed is a second independent measurement.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RUNS: dict[str, list[str]] = {
     "ccls2t": ["--method", "ccls2t"],
@@ -79,16 +88,34 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/scenes/ucmerced"))
-    parser.add_argument("--epochs", type=int, default=TrainOptions.epochs,
-                        help="epochs per run (default: the CLI's default budget)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=TrainOptions.epochs,
+        help="epochs per run (default: the CLI's default budget)",
+    )
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--only", default="", help="comma-separated run names (default: all)")
     parser.add_argument("--runs-dir", type=Path, default=Path("bench/runs"))
+    parser.add_argument(
+        "--per-label",
+        type=int,
+        default=None,
+        help="train on a seeded sample of N items per label (default: all)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="sample, split and training seed")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(RUNS)
     out_dir = Path("bench/results")
     out_dir.mkdir(parents=True, exist_ok=True)
+    from bench.common import subset_folder
+
     tag = args.data.resolve().name
+    if args.per_label is not None:
+        tag += f"_{args.per_label}pl"
+    if args.seed:
+        tag += f"_seed{args.seed}"
+    data = subset_folder(args.data, args.runs_dir / tag / "data", args.per_label, args.seed)
     results: dict[str, dict[str, object]] = {}
     for name in names:
         run = args.runs_dir / tag / name.replace(" --", "_").replace(" ", "_")
@@ -97,13 +124,15 @@ def main() -> None:
             cli(
                 [
                     "train",
-                    str(args.data),
+                    str(data),
                     "--out",
                     str(run),
                     "--epochs",
                     str(args.epochs),
                     "--bits",
                     str(args.bits),
+                    "--seed",
+                    str(args.seed),
                     *RUNS[name],
                 ]
             )
@@ -119,7 +148,7 @@ def main() -> None:
             "train_seconds": seconds,
             "train_images_per_s": float(np.median(speeds)),
             "best_epoch": config["best_epoch"],
-            **evaluate_run(run, args.data),
+            **evaluate_run(run, data, args.seed),
         }
         print(name, json.dumps(results[name]), flush=True)
         write_reports(args, tag, out_dir, results)
@@ -139,7 +168,10 @@ def write_reports(
         f"load average {os.getloadavg()[0]:.1f} (CPU shared with other jobs)",
         "date": time.strftime("%Y-%m-%d"),
         "command": f"python bench/train.py --data {args.data} "
-        f"--epochs {args.epochs} --bits {args.bits}" + (f" --only '{args.only}'" if args.only else ""),
+        f"--epochs {args.epochs} --bits {args.bits}"
+        + (f" --per-label {args.per_label}" if args.per_label is not None else "")
+        + (f" --seed {args.seed}" if args.seed else "")
+        + (f" --only '{args.only}'" if args.only else ""),
         "protocol": "queries: test split (image codes); database: train split fused codes in a "
         "seeded random order; Hamming ranking, stable ties; AP@100 / min(R, 100)",
         "results": results,

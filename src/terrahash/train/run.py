@@ -311,6 +311,7 @@ def train(
         "multilabel": dataset.multilabel,
         "centres": None if centres is None else centres.to_dict(),
         "loss_weights": getattr(loss, "weights", None),
+        "loss_settings": getattr(loss, "settings", None),
         "dataset": str(Path(data_dir).resolve()),
         "split": {
             "seed": opts.seed,

@@ -7,7 +7,11 @@ specified in TerraHash issue 4. Terms:
   centre (CSQ, Yuan et al., CVPR 2020, https://arxiv.org/abs/1908.00347), plus a
   scaled-cosine softmax over all class centres with an additive margin (after OrthoHash,
   Hoe et al., NeurIPS 2021, https://arxiv.org/abs/2109.14449) so that codes are pushed
-  away from the wrong centres, not only towards the right one;
+  away from the wrong centres, not only towards the right one. Its scale is 4, not
+  OrthoHash's 8: at the default budget (25 epochs, 64 px) a sharper softmax keeps codes
+  off their centres on harder sets. Measured mAP@100 on a 70-per-class AID sample, seed 0,
+  at scale 16 / 8 / 4: 0.328 / 0.366 / 0.411 (CSQ 0.401); on UC Merced, scale 8 / 4:
+  0.681 / 0.687 (CSQ 0.646);
 * hierarchy: the same softmax over the coarse groups' (majority-vote) centres;
 * quantisation and bit balance;
 * ITC: symmetric InfoNCE between unimodal image and text embeddings (align before fuse,
@@ -39,7 +43,7 @@ class CCLS2TLoss(HashLoss):
         self,
         centres: CentreSet,
         itc: bool = True,
-        scale: float = 8.0,
+        scale: float = 4.0,
         margin: float = 0.2,
         weights: dict[str, float] | None = None,
     ) -> None:
@@ -62,6 +66,11 @@ class CCLS2TLoss(HashLoss):
             "recon": 0.3,
             "consistency": 0.5,
         } | (weights or {})
+
+    @property
+    def settings(self) -> dict[str, float]:
+        """Softmax scale and margin, recorded in the run's config beside the weights."""
+        return {"scale": self.scale, "margin": self.margin}
 
     def _softmax_term(self, codes: torch.Tensor, centres: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         cos = F.normalize(codes, dim=1) @ F.normalize(centres, dim=1).t()
