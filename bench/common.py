@@ -200,7 +200,7 @@ def map_source_labels(labels: Sequence[str], dataset: str, taxonomy: Any) -> lis
     """Each dataset label -> the canonical taxonomy node id where cross-set synonyms meet.
 
     Raises:
-        terrahash.data.taxonomy.TaxonomyError: a label the taxonomy does not know.
+        terrahash.taxonomy.TaxonomyError: a label the taxonomy does not know.
     """
     return [taxonomy.map_label(label, dataset=dataset) for label in labels]
 
@@ -216,7 +216,7 @@ def multisource_rows(
 
     Args:
         sources: dataset name (its taxonomy vocabulary) -> dataset folder.
-        taxonomy: a ``terrahash.data.taxonomy.Taxonomy``.
+        taxonomy: a ``terrahash.taxonomy.Taxonomy``.
         per_label: at most this many items per (source, label); ``None`` keeps all.
         seed: sampling seed.
     """

@@ -180,7 +180,7 @@ def run_setting(setting: Setting, args: argparse.Namespace, data_root: Path, wor
 
 def build_multisource(data_root: Path, folder: Path, per_label: int | None, seed: int) -> Path:
     """The mixed UC Merced + AID dataset folder (absolute paths, taxonomy-node labels)."""
-    from terrahash.data.taxonomy import load_taxonomy
+    from terrahash.taxonomy import load_taxonomy
 
     rows = multisource_rows({s: data_root / s for s in SOURCES}, load_taxonomy(), per_label, seed)
     return write_manifest(folder, MULTISOURCE_COLUMNS, rows)

@@ -23,7 +23,7 @@ from bench.common import (
     write_manifest,
 )
 from terrahash.data import default_data_dir, load_dataset
-from terrahash.data.taxonomy import load_taxonomy
+from terrahash.taxonomy import load_taxonomy
 from terrahash.metadata.record import SceneRecord, polygon
 
 SCENES = default_data_dir() / "scenes"

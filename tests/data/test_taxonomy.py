@@ -10,7 +10,7 @@ import pytest
 
 from terrahash.data import default_data_dir
 from terrahash.data.dataset import split_labels
-from terrahash.data.taxonomy import (
+from terrahash.taxonomy import (
     ROOT,
     Taxonomy,
     TaxonomyError,
@@ -190,7 +190,7 @@ def test_ambiguous_label_needs_a_dataset(tax: Taxonomy) -> None:
 
 def test_version_and_default_loader(tax: Taxonomy) -> None:
     assert tax.version == 1
-    assert load_taxonomy(Path(__file__).parents[2] / "src/terrahash/data/taxonomy.yaml").version == 1
+    assert load_taxonomy(Path(__file__).parents[2] / "src/terrahash/taxonomy/taxonomy.yaml").version == 1
 
 
 def test_bad_taxonomy_files_name_the_problem(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from terrahash.data.taxonomy import load_taxonomy
+from terrahash.taxonomy import load_taxonomy
 from terrahash.evaluate import (
     EvaluationError,
     evaluate_ranking,

@@ -21,7 +21,7 @@ from terrahash.evaluate.hamming import EvaluationError
 
 
 class Taxonomy(Protocol):
-    """What the gains need from :class:`terrahash.data.taxonomy.Taxonomy` (duck-typed)."""
+    """What the gains need from :class:`terrahash.taxonomy.Taxonomy` (duck-typed)."""
 
     def resolve(self, label: str, dataset: str | None = None, strict: bool = True) -> Any: ...
 
@@ -106,7 +106,7 @@ def taxonomy_gains(
     Args:
         query_labels: one label per query.
         db_labels: one label per database item.
-        taxonomy: the semantic tree (``terrahash.data.taxonomy.load_taxonomy()``).
+        taxonomy: the semantic tree (``terrahash.taxonomy.load_taxonomy()``).
         dataset: dataset name, to pick its vocabulary; unknown names fall back to all.
     """
     labels = sorted(set(query_labels) | set(db_labels))

@@ -94,7 +94,7 @@ def ground_truth(
     if queries.multilabel or database.multilabel:
         return relevance, shared_label_gains(q_hot, d_hot), "shared_labels", ()
     if taxonomy is None:
-        from terrahash.data.taxonomy import load_taxonomy
+        from terrahash.taxonomy import load_taxonomy
 
         taxonomy = load_taxonomy()
     tree = taxonomy_gains(

@@ -34,7 +34,7 @@ from terrahash.index.columns import FilterColumns
 from terrahash.index.errors import CorruptIndexError, HashIndexError
 from terrahash.index.filters import Filters, normalize_filters
 from terrahash.index.flat import FlatScanner
-from terrahash.index.taxonomy import label_path
+from terrahash.taxonomy import label_path
 from terrahash.index.tree import SemanticTree
 
 FORMAT = "terrahash-index"
@@ -375,7 +375,7 @@ class EmbeddedIndex:
             ):
                 primary[int(row)] = lab[0] if lab else None
             primary += [lab[0] if lab else None for lab, new in zip(labs, is_new, strict=True) if new]
-            return SemanticTree.build(codes, primary, label_path())
+            return SemanticTree.build(codes, primary, label_path)
         tree = SemanticTree.load(self._gen_dir / "tree.npz")
         if updated_rows.size:
             keep = np.arange(n_old, dtype=np.int64)
@@ -384,7 +384,7 @@ class EmbeddedIndex:
         moved = np.concatenate([updated_rows, np.arange(n_old, n_old + n_new)]).astype(np.int64)
         moved_labels = [lab for lab, new in zip(labs, is_new, strict=True) if not new]
         moved_labels += [lab for lab, new in zip(labs, is_new, strict=True) if new]
-        tree.insert(codes[moved], moved, [lab[0] if lab else None for lab in moved_labels], label_path())
+        tree.insert(codes[moved], moved, [lab[0] if lab else None for lab in moved_labels], label_path)
         return tree
 
     def remove(self, ids: Sequence[str]) -> int:

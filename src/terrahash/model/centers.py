@@ -110,7 +110,7 @@ def taxonomy_groups(classes: Sequence[str]) -> tuple[list[int] | None, str | Non
     know get a group of their own.
     """
     try:
-        from terrahash.data.taxonomy import load_taxonomy
+        from terrahash.taxonomy import load_taxonomy
 
         tax = load_taxonomy()
     except Exception:  # noqa: BLE001 - the taxonomy is optional; any failure means "flat"

@@ -304,8 +304,8 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             duplicate keys, unknown node ids).
     """
     if path is None:
-        ref = resources.files("terrahash.data").joinpath("taxonomy.yaml")
-        text, source = ref.read_text(encoding="utf-8"), "terrahash/data/taxonomy.yaml"
+        ref = resources.files("terrahash.taxonomy").joinpath("taxonomy.yaml")
+        text, source = ref.read_text(encoding="utf-8"), "terrahash/taxonomy/taxonomy.yaml"
     else:
         source = str(path)
         try:
@@ -335,3 +335,17 @@ def map_label(label: str, dataset: str | None = None, strict: bool = True) -> st
 def common_label(label: str, dataset: str | None = None) -> str:
     """Finest shared node of a label in the shipped taxonomy (cross-set relevance key)."""
     return default_taxonomy().common_label(label, dataset)
+
+
+def label_path(label: str, dataset: str | None = None) -> list[str]:
+    """Node ids root -> leaf for ``label`` in the shipped taxonomy; ``[label]`` when unknown.
+
+    The RSHST tree hangs items by this path, so classes of different datasets meet at their
+    common CORINE ancestors while an unknown label still gets a node of its own.
+    """
+    taxonomy = default_taxonomy()
+    try:
+        node = taxonomy.resolve(label, dataset, strict=False)  # the dataset leaf: synonyms stay apart
+    except LookupError:  # an unknown dataset name, or a label ambiguous across sets
+        return [label]
+    return taxonomy.path(node) if node else [label]
