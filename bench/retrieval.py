@@ -107,7 +107,7 @@ def slug(name: str) -> str:
 def evaluate(run_dir: Path, data_dir: Path) -> tuple[dict[str, Any], Any, float]:
     """(protocol report, encoded split, encode seconds) of a run on its own split."""
     from terrahash.data import load_dataset
-    from terrahash.evaluate.run import encode_split, report_split
+    from terrahash.app.evaluation import encode_split, report_split
     from terrahash.model import load_model
 
     model = load_model(run_dir)
@@ -253,7 +253,7 @@ def _paths(dataset: Any, ids: np.ndarray) -> list[Path]:
 
 def run_engines(split: Any) -> list[dict[str, Any]]:
     """FAISS engines on the ccls2t run's embeddings beside its codes."""
-    from terrahash.evaluate.run import engines_split
+    from terrahash.app.evaluation import engines_split
 
     return [json_safe(row) for row in engines_split(split, "image", "fused", 100)]
 

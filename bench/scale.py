@@ -146,8 +146,8 @@ def explain_filtered(backend: Any, q: np.ndarray, flt: Any) -> list[str]:
 
 def bench_dask(run: Path, images: int) -> dict[str, Any]:
     from terrahash.data import default_data_dir, load_dataset
-    from terrahash.index.build import encode_dataset_codes
-    from terrahash.index.distributed import ClusterOptions, encode_distributed
+    from terrahash.app.build import encode_dataset_codes
+    from terrahash.app.distributed import ClusterOptions, encode_distributed
     from terrahash.model import load_model
 
     dataset = load_dataset(default_data_dir() / "scenes" / "ucmerced")

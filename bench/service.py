@@ -39,7 +39,7 @@ def build_index(work: Path, n_items: int, seed: int = 0) -> Path:
     from terrahash.cli import main
     from terrahash.data import default_data_dir
     from terrahash.index import Index
-    from terrahash.index.build import model_provenance
+    from terrahash.app.build import model_provenance
     from terrahash.metadata.record import SceneRecord, polygon
     from terrahash.model import load_model
 

@@ -92,7 +92,7 @@ def score_run(run_dir: Path, data_dir: Path) -> tuple[list[dict[str, Any]], dict
     """Rows per (query kind, database kind) and every item's codes (for the index check)."""
     from terrahash.data import load_dataset
     from terrahash.evaluate.hamming import EvaluationError
-    from terrahash.evaluate.run import encode_split, report_split
+    from terrahash.app.evaluation import encode_split, report_split
     from terrahash.model import load_model
 
     model = load_model(run_dir)

@@ -270,13 +270,13 @@ def index_build(
         terrahash index build runs/ccls2t-64 ../shared/data/scenes/ucmerced --backend postgres \\
             --dsn postgresql://me@db:5432/eo --scheduler tcp://10.0.0.5:8786
     """
-    from terrahash.index.build import build_index
+    from terrahash.app.build import build_index
 
     target = _build_target(out, backend, dsn)
     try:
         cluster = None
         if workers is not None or scheduler is not None:
-            from terrahash.index.distributed import ClusterOptions
+            from terrahash.app.distributed import ClusterOptions
 
             cluster = ClusterOptions(workers=workers, scheduler=scheduler)
         bar, step = _progress(_dataset_size(data_dir), "encoding")
@@ -313,7 +313,7 @@ def index_add(
 
         terrahash index add ucm.thi ../shared/data/scenes/aid
     """
-    from terrahash.index.build import add_to_index
+    from terrahash.app.build import add_to_index
 
     try:
         bar, step = _progress(_dataset_size(data_dir), "encoding")
@@ -392,7 +392,7 @@ def search(
     """
     from terrahash.index import Filters, Index
     from terrahash.index.filters import normalize_filters
-    from terrahash.search import Query, contact_sheet, hits, query_codes, to_json
+    from terrahash.app import Query, contact_sheet, hits, query_codes, to_json
 
     query = Query(image=image, meta=meta_file, text=text, id=item_id)
     try:
@@ -551,7 +551,7 @@ def evaluate(
     """
     from terrahash.data import load_dataset
     from terrahash.evaluate.protocol import parse_ks
-    from terrahash.evaluate.run import encode_split, engines_split, report_split
+    from terrahash.app.evaluation import encode_split, engines_split, report_split
     from terrahash.model import load_model
 
     try:

@@ -51,7 +51,7 @@ def pr_curves(runs: dict[str, Path], data_dir: Path, path: Path) -> None:
     from terrahash.data import load_dataset
     from terrahash.evaluate.radius import pr_curve
     from terrahash.evaluate.relevance import single_label_relevance
-    from terrahash.evaluate.run import split_indices
+    from terrahash.app.evaluation import split_indices
     from terrahash.model import load_model
 
     dataset = load_dataset(data_dir)

@@ -88,7 +88,7 @@ class Engine:
                             f"{self.index_dir}: the index names no model run, so only id "
                             "queries (GET /search?id=...) can be answered"
                         )
-                    from terrahash.search.query import load_index_model
+                    from terrahash.app.query import load_index_model
 
                     # Checks the run's fingerprint against the index manifest.
                     self._model = load_index_model(self.index)

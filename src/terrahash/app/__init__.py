@@ -1,8 +1,8 @@
 """Search layer: queries (image, image + metadata, text, id) -> codes -> ranked, described results."""
 
-from terrahash.search.query import Query, QueryError, load_index_model, query_codes
-from terrahash.search.results import Hit, hits, to_json
-from terrahash.search.sheet import contact_sheet
+from terrahash.app.query import Query, QueryError, load_index_model, query_codes
+from terrahash.app.results import Hit, hits, to_json
+from terrahash.app.sheet import contact_sheet
 
 __all__ = [
     "Hit",

@@ -14,7 +14,7 @@ import numpy as np
 
 from terrahash.errors import TerraHashError
 from terrahash.index.api import Index
-from terrahash.index.build import check_model
+from terrahash.app.build import check_model
 from terrahash.index.errors import IndexMismatchError
 
 

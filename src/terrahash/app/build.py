@@ -69,7 +69,7 @@ def encode_dataset_codes(
     """
     kind = "fused" if "fused" in getattr(model, "query_kinds", ("fused",)) else "image"
     if cluster is not None:
-        from terrahash.index.distributed import encode_distributed
+        from terrahash.app.distributed import encode_distributed
 
         return encode_distributed(model, dataset, kind, cluster, progress)[0], kind
     out = model.encode_dataset(dataset, kinds=(kind,), progress=progress)
@@ -120,7 +120,7 @@ def build_index(
     if cluster is not None and cluster.staging is None:
         from dataclasses import replace as with_fields
 
-        from terrahash.index.distributed import staging_dir_for
+        from terrahash.app.distributed import staging_dir_for
 
         cluster = with_fields(cluster, staging=staging_dir_for(out))
     out = Path(out)

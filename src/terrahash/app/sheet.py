@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from terrahash.search.results import Hit
+from terrahash.app.results import Hit
 
 THUMB = 128
 CAPTION = 30

@@ -145,7 +145,7 @@ def staging_dir_for(out: str | Path) -> Path:
 
 
 def _plan_key(model: Any, ids: Sequence[str], kind: str, parts: list[range]) -> str:
-    from terrahash.index.build import model_fingerprint
+    from terrahash.app.build import model_fingerprint
 
     digest = hashlib.sha256()
     digest.update(model_fingerprint(model.run_dir).encode())

@@ -10,7 +10,7 @@ import pytest
 
 from terrahash.data import load_dataset
 from terrahash.index import Index
-from terrahash.index.distributed import (
+from terrahash.app.distributed import (
     ClusterOptions,
     encode_distributed,
     encode_partition,
