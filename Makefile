@@ -19,12 +19,14 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/python -m terrahash.demo
 
-test: install
-	$(BIN)/ruff check src tests bench
+test: lint
 	$(BIN)/python -m pytest
 
+# Style, the layer contracts of docs/architecture.md (import-linter) and types (mypy).
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info src/*.egg-info

@@ -106,8 +106,8 @@ def slug(name: str) -> str:
 # -- evaluation ---------------------------------------------------------------------------
 def evaluate(run_dir: Path, data_dir: Path) -> tuple[dict[str, Any], Any, float]:
     """(protocol report, encoded split, encode seconds) of a run on its own split."""
-    from terrahash.data import load_dataset
     from terrahash.app.evaluation import encode_split, report_split
+    from terrahash.data import load_dataset
     from terrahash.model import load_model
 
     model = load_model(run_dir)

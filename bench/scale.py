@@ -133,7 +133,8 @@ def bench_postgres(dsn: str, n: int, batch: int, queries: int) -> dict[str, Any]
 
 def explain_filtered(backend: Any, q: np.ndarray, flt: Any) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of the filtered query, the lines that show the plan's cost."""
-    from terrahash.index.postgres_rows import codes_to_bits, cube_probe
+    from terrahash.index.postgres.bitstrings import codes_to_bits
+    from terrahash.index.postgres.query import cube_probe
 
     sql, params = backend.probed_sql(flt, *cube_probe(flt))
     with backend.conn.cursor() as cur:
@@ -145,16 +146,18 @@ def explain_filtered(backend: Any, q: np.ndarray, flt: Any) -> list[str]:
 
 
 def bench_dask(run: Path, images: int) -> dict[str, Any]:
+    from terrahash.app import ClusterOptions
+    from terrahash.app.build import encode_for_index
+    from terrahash.app.distributed import encode_distributed
     from terrahash.data import default_data_dir, load_dataset
-    from terrahash.app.build import encode_dataset_codes
-    from terrahash.app.distributed import ClusterOptions, encode_distributed
     from terrahash.model import load_model
 
     dataset = load_dataset(default_data_dir() / "scenes" / "ucmerced")
     dataset = dataset.subset(range(min(images, len(dataset))))
     model = load_model(run)
     start = time.perf_counter()
-    single, kind = encode_dataset_codes(model, dataset)
+    encoded = encode_for_index(model, dataset)
+    single, kind = encoded.codes, encoded.kind
     rows: dict[str, Any] = {"images": len(dataset), "kind": kind,
                             "single_process_img_s": len(dataset) / (time.perf_counter() - start)}
     for workers in (1, 2):

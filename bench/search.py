@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from terrahash.codes import as_words, hamming
 from terrahash.index import Index
-from terrahash.index.codes import as_words, hamming, topk_stable
+from terrahash.index.codes import topk_stable
 from terrahash.index.filters import normalize_filters
 from terrahash.index.flat import FlatScanner, numpy_search
 from terrahash.index.tree import SemanticTree

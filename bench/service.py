@@ -36,10 +36,10 @@ RESULTS = ROOT / "bench" / "results"
 
 def build_index(work: Path, n_items: int, seed: int = 0) -> Path:
     """A run and an ``n_items`` index recording that run (skipped when already built)."""
+    from terrahash.app import model_provenance
     from terrahash.cli import main
     from terrahash.data import default_data_dir
     from terrahash.index import Index
-    from terrahash.app.build import model_provenance
     from terrahash.metadata.record import SceneRecord, polygon
     from terrahash.model import load_model
 

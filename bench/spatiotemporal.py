@@ -90,9 +90,9 @@ def chance(relevance: np.ndarray, exclude_self: bool = False) -> float:
 
 def score_run(run_dir: Path, data_dir: Path) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Rows per (query kind, database kind) and every item's codes (for the index check)."""
+    from terrahash.app.evaluation import encode_split, report_split
     from terrahash.data import load_dataset
     from terrahash.evaluate.hamming import EvaluationError
-    from terrahash.app.evaluation import encode_split, report_split
     from terrahash.model import load_model
 
     model = load_model(run_dir)
@@ -154,7 +154,7 @@ def filter_cases(records: list[Any]) -> dict[str, dict[str, Any]]:
 def brute_force_topk(query: np.ndarray, codes: np.ndarray, keep: np.ndarray, k: int
                      ) -> tuple[list[int], list[int]]:
     """(positions, distances) of the k nearest kept items; ties by insertion order."""
-    from terrahash.evaluate import hamming_distances
+    from terrahash.codes import hamming_distances
 
     dist = hamming_distances(query[None, :], codes)[0]
     candidates = np.flatnonzero(keep)

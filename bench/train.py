@@ -24,6 +24,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,19 +43,12 @@ RUNS: dict[str, list[str]] = {
 }
 
 
-def _map_at_k(query: np.ndarray, db: np.ndarray, relevance: np.ndarray, k: int) -> float:
-    try:
-        from terrahash.evaluate import mean_average_precision
+def evaluate_run(run: Path, data: Path, seed: int = 0) -> dict[str, Any]:
+    """mAP@100 (image and fused queries vs fused train codes) and encode images/s.
 
-        return float(mean_average_precision(query, db, relevance, k=k))
-    except ImportError:
-        from terrahash.train.validation import hamming_map
-
-        return hamming_map(np.unpackbits(query, axis=1), np.unpackbits(db, axis=1), relevance, k)
-
-
-def evaluate_run(run: Path, data: Path, seed: int = 0) -> dict[str, float]:
-    """mAP@100 (image and fused queries vs fused train codes) and encode images/s."""
+    Scored by the application layer's evaluator, the one ``terrahash evaluate`` uses.
+    """
+    from terrahash.app.evaluation import encode_split, report_split
     from terrahash.data import load_dataset
     from terrahash.model import load_model
     from terrahash.model.export import agreement
@@ -62,22 +56,15 @@ def evaluate_run(run: Path, data: Path, seed: int = 0) -> dict[str, float]:
     model = load_model(run)
     dataset = load_dataset(data)
     start = time.perf_counter()
-    codes = model.encode_dataset(dataset, kinds=("image",))
+    model.encode_dataset(dataset, kinds=("image",))
     encode_rate = len(dataset) / (time.perf_counter() - start)
-    codes = model.encode_dataset(dataset)
-    split = model.config["split"]
-    position = {i: n for n, i in enumerate(codes["ids"])}
-    test = np.array([position[i] for i in split["test_ids"]])
-    train = np.array([position[i] for i in split["train_ids"]])
-    train = train[np.random.default_rng(seed).permutation(len(train))]
-    labels = dataset.label_matrix().astype(np.float32)
-    relevance = labels[test] @ labels[train].T > 0
-    db = codes["codes_fused"][train]
+    kinds = [k for k in ("image", "fused", "text") if k in model.query_kinds]
+    split = encode_split(model, dataset, kinds)
     return {
-        "map@100_image": _map_at_k(codes["codes_image"][test], db, relevance, 100),
-        "map@100_fused": _map_at_k(codes["codes_fused"][test], db, relevance, 100),
+        "map@100_image": report_split(split, "image", "fused", (100,), seed)["map@100"],
+        "map@100_fused": report_split(split, "fused", "fused", (100,), seed)["map@100"],
         "encode_images_per_s": encode_rate,
-        "agreement_hamming": agreement({k: v[test] for k, v in codes.items() if k.startswith("codes_")}),
+        "agreement_hamming": agreement({f"codes_{k}": split.codes("queries", k) for k in kinds}),
     }
 
 

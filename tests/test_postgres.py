@@ -88,7 +88,7 @@ def test_bbox_time_filters_take_the_cube_probe(pair) -> None:
     """Where the server has ``cube`` (contrib), bbox/time filters go through its index."""
     _, postgres = pair
     backend = postgres.backend
-    available = backend._scalar("SELECT count(*) FROM pg_available_extensions WHERE name = 'cube'")
+    available = backend.scalar("SELECT count(*) FROM pg_available_extensions WHERE name = 'cube'")
     if not available:
         pytest.skip("the cube extension is not installed on this server")
     assert backend.cube
@@ -96,7 +96,7 @@ def test_bbox_time_filters_take_the_cube_probe(pair) -> None:
         cur.execute("SET enable_seqscan = off")  # tiny table: make the planner show the index
         try:
             from terrahash.index.filters import normalize_filters
-            from terrahash.index.postgres_rows import cube_probe
+            from terrahash.index.postgres.query import cube_probe
 
             probe, params = cube_probe(normalize_filters(FILTERS[3]))
             cur.execute(f"EXPLAIN SELECT seq FROM {backend.s}.items WHERE {probe}", params)
@@ -138,6 +138,34 @@ def test_upsert_keeps_insertion_order_and_updates(pg_index_uri: str, tmp_path: P
                 index.add(["b", "b"], code[:2])
 
 
+def test_replace_all_and_exists(pg_index_uri: str) -> None:  # noqa: F811
+    from terrahash.index import index_exists
+
+    assert not index_exists(pg_index_uri)
+    codes = tied_codes(5, seed=3)
+    with Index.create(pg_index_uri, BITS) as index:
+        assert index_exists(pg_index_uri) and "***" not in index.where
+        index.add([f"old-{i}" for i in range(5)], codes)
+        index.replace_all(["a", "b"], codes[:2], labels=["x", "y"], code_kind="fused", dataset="d")
+        assert len(index) == 2 and index.manifest["code_kind"] == "fused"
+        assert index.get(["old-0", "b"])[0] is None and index.get(["b"])[0].labels == ("y",)
+        index.update_manifest(model={"run": "r"})
+    with Index.open(pg_index_uri) as again:
+        assert again.manifest["model"] == {"run": "r"} and again.manifest["dataset"] == "d"
+        assert again.search(codes[1], k=1)[0] == [["b"]]
+
+
+def test_date_only_end_covers_its_day(pg_index_uri: str) -> None:  # noqa: F811
+    from terrahash.metadata.record import SceneRecord
+
+    days = [dt.datetime(2020, 1, 31, 23, 59, tzinfo=dt.UTC), dt.datetime(2020, 2, 1, tzinfo=dt.UTC)]
+    with Index.create(pg_index_uri, BITS) as index:
+        index.add(["last-minute", "next-day"], tied_codes(2, seed=1),
+                  records=[SceneRecord(datetime=d) for d in days])
+        for filters in ({"end": "2020-01-31"}, {"end": dt.date(2020, 1, 31)}):
+            assert index.search(np.zeros(8, np.uint8), k=5, filters=filters)[0] == [["last-minute"]]
+
+
 def test_bad_input_and_lifecycle_errors(pg_index_uri: str) -> None:  # noqa: F811
     with pytest.raises(CorruptIndexError, match="no TerraHash index"):
         Index.open(pg_index_uri)
@@ -157,7 +185,7 @@ def test_schema_migration(pg_index_uri: str) -> None:  # noqa: F811
     import psycopg
 
     from terrahash.index.postgres import parse_location
-    from terrahash.index.postgres_schema import SCHEMA_VERSION
+    from terrahash.index.postgres.migrations import SCHEMA_VERSION
 
     dsn, schema, _ = parse_location(pg_index_uri)
     Index.create(pg_index_uri, BITS).close()

@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Index", "__version__", "load_model"]
+__all__ = ["Index", "Query", "Searcher", "__version__", "load_model"]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,6 +15,10 @@ def __getattr__(name: str) -> Any:
         from terrahash.index import Index
 
         return Index
+    if name in ("Query", "Searcher"):
+        from terrahash import app
+
+        return getattr(app, name)
     if name == "load_model":
         from terrahash.model import load_model
 

@@ -196,12 +196,10 @@ def scan(
         band_list = parse_band_list(bands)
         bar, step = _progress(count_windows(result.scenes, spec), "tiling")
         with bar:
-            manifest = write_tiles(result.scenes, tiles, spec, band_list, step, overwrite)
+            written = write_tiles(result.scenes, tiles, spec, band_list, step, overwrite)
     except TerraHashError as exc:
         raise fail(str(exc)) from exc
-    with open(manifest, encoding="utf-8") as fh:
-        n_tiles = sum(1 for _ in fh) - 1
-    err_console.print(f"wrote {n_tiles} tiles of {len(result.scenes)} scenes to {manifest}")
+    err_console.print(f"wrote {written.count} tiles of {len(result.scenes)} scenes to {written.manifest}")
 
 
 def _print_scan(result) -> None:  # noqa: ANN001 - ScanResult
@@ -238,12 +236,6 @@ def _progress(total: int, what: str):  # noqa: ANN202 - (Progress, callback)
     return bar, lambda n: bar.advance(task, n)
 
 
-def _dataset_size(data_dir: Path) -> int:
-    from terrahash.data import load_dataset
-
-    return len(load_dataset(data_dir))
-
-
 @index_app.command("build")
 def index_build(
     run_dir: Annotated[Path, typer.Argument(help="A training run folder (config.json + weights).")],
@@ -270,35 +262,20 @@ def index_build(
         terrahash index build runs/ccls2t-64 ../shared/data/scenes/ucmerced --backend postgres \\
             --dsn postgresql://me@db:5432/eo --scheduler tcp://10.0.0.5:8786
     """
-    from terrahash.app.build import build_index
+    from terrahash.app import ClusterOptions, build_index, dataset_size
+    from terrahash.index import resolve_location
 
-    target = _build_target(out, backend, dsn)
     try:
+        target = resolve_location(out, backend, dsn)
         cluster = None
         if workers is not None or scheduler is not None:
-            from terrahash.app.distributed import ClusterOptions
-
             cluster = ClusterOptions(workers=workers, scheduler=scheduler)
-        bar, step = _progress(_dataset_size(data_dir), "encoding")
+        bar, step = _progress(dataset_size(data_dir), "encoding")
         with bar:
             index = build_index(run_dir, data_dir, target, progress=step, cluster=cluster)
     except TerraHashError as exc:
         raise fail(str(exc)) from exc
     console.print(f"indexed {len(index)} items ({index.bits} bits) into {target}")
-
-
-def _build_target(out: str | None, backend: str, dsn: str | None) -> str:
-    """Where ``index build`` writes: --out, or --dsn with --backend postgres."""
-    if backend not in ("embedded", "postgres"):
-        raise fail(f"--backend: error: {backend!r} is not embedded or postgres")
-    if backend == "postgres":
-        target = dsn or out
-        if not target or not target.startswith(("postgresql://", "postgres://")):
-            raise fail("--dsn: error: --backend postgres needs --dsn postgresql://USER@HOST/DB")
-        return target
-    if out is None:
-        raise fail("--out: error: give the index folder to write (or --backend postgres --dsn ...)")
-    return out
 
 
 @index_app.command("add")
@@ -313,10 +290,10 @@ def index_add(
 
         terrahash index add ucm.thi ../shared/data/scenes/aid
     """
-    from terrahash.app.build import add_to_index
+    from terrahash.app import add_to_index, dataset_size
 
     try:
-        bar, step = _progress(_dataset_size(data_dir), "encoding")
+        bar, step = _progress(dataset_size(data_dir), "encoding")
         with bar:
             index, n = add_to_index(index_dir, data_dir, run_dir=model, progress=step)
     except TerraHashError as exc:
@@ -390,33 +367,27 @@ def search(
 
         terrahash search ucm.thi --id agricultural00 --label forest --show results.png
     """
-    from terrahash.index import Filters, Index
-    from terrahash.index.filters import normalize_filters
-    from terrahash.app import Query, contact_sheet, hits, query_codes, to_json
+    from terrahash.app import Query, Searcher, contact_sheet
 
-    query = Query(image=image, meta=meta_file, text=text, id=item_id)
+    query = Query(image=image, metadata=meta_file, text=text, id=item_id)
+    filters = {"bbox": bbox, "start": start, "end": end, "platforms": platform or None, "gsd_min": gsd_min,
+               "gsd_max": gsd_max, "cloud_max": cloud_max, "labels": label or None}
     try:
-        query.validate()
-        filters = normalize_filters(Filters(
-            bbox=bbox, start=start, end=end, platforms=tuple(platform) if platform else None,  # type: ignore[arg-type]
-            gsd_min=gsd_min, gsd_max=gsd_max, cloud_max=cloud_max, labels=tuple(label) if label else None,
-        ))
-        with Index.open(index_dir) as index:
-            codes = query_codes(index, query, run_dir=model)
-            result = index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe)
-            found = hits(index, result)
-            payload = to_json(index, result)
+        with Searcher.open(index_dir, model) as searcher:
+            outcome = searcher.search(query.validate(), k=k, exact=exact, nprobe=nprobe,
+                                      filters={key: v for key, v in filters.items() if v is not None})
     except (TerraHashError, ValueError) as exc:
         msg = str(exc) if isinstance(exc, TerraHashError) else f"{index_dir}: error: {exc}"
         raise fail(msg) from exc
+    found = outcome.hits
     if show is not None:
         caption = text or item_id or (meta_file.name if meta_file else None)
         contact_sheet(found, show, query_image=image, query_text=caption)
     if as_json:
-        print(json.dumps(payload, ensure_ascii=False))
+        print(json.dumps(outcome.to_json(), ensure_ascii=False))
         return
     table = Table("rank", "id", "distance", "label", "platform", "date",
-                  title=f"{len(found)} results, {result.scanned[0]} codes scanned, {result.took_ms:.1f} ms")
+                  title=f"{len(found)} results, {outcome.scanned} codes scanned, {outcome.took_ms:.1f} ms")
     for hit in found:
         rec = hit.record or {}
         table.add_row(str(hit.rank), hit.id, str(hit.distance), hit.label or "",
@@ -549,21 +520,17 @@ def evaluate(
 
         terrahash evaluate runs/dpsh-64 ../shared/data/scenes/aid --db-kind image --engines
     """
+    from terrahash.app.evaluation import check_kinds, encode_split, engines_split, report_split, split_size
     from terrahash.data import load_dataset
     from terrahash.evaluate.protocol import parse_ks
-    from terrahash.app.evaluation import encode_split, engines_split, report_split
     from terrahash.model import load_model
 
     try:
-        if query_kind not in ("image", "fused", "text") or db_kind not in ("image", "fused"):
-            raise TerraHashError(f"--query-kind {query_kind!r} / --db-kind {db_kind!r}: error: "
-                                 "expected --query-kind image|fused|text and --db-kind fused|image")
+        check_kinds(query_kind, db_kind)
         ks = parse_ks(k)
         model = load_model(run_dir)
         dataset = load_dataset(data_dir)
-        n_items = len(model.config.get("split", {}).get("train_ids", ())) + len(
-            model.config.get("split", {}).get("test_ids", ()))
-        bar, step = _progress(n_items, "encoding")
+        bar, step = _progress(split_size(model.config), "encoding")
         with bar:
             split = encode_split(model, dataset, sorted({query_kind, db_kind}), progress=step)
         report = report_split(split, query_kind, db_kind, ks, seed)

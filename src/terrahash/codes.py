@@ -45,15 +45,16 @@ def pack_bits(bits: np.ndarray) -> np.ndarray:
 
 
 def as_words(codes: np.ndarray) -> np.ndarray:
-    """(n, B) packed bytes as (n, B/8) ``uint64`` words when B is a multiple of 8, else as bytes.
+    """(n, B) packed bytes viewed as the widest unsigned words that divide B (64, 32, 16 or 8 bits).
 
-    ``hamming`` accepts either view (a popcount per element); a view, never a copy, so a
-    memory-mapped database stays on disk. Always contiguous, so a database and its queries
-    get the same view.
+    ``hamming`` accepts any of these views (one popcount per element); a view, never a copy,
+    so a memory-mapped database stays on disk. Always contiguous, so a database and its
+    queries get the same view.
     """
     codes = np.ascontiguousarray(codes)
-    if codes.shape[-1] % 8 == 0:
-        return codes.view(np.uint64)
+    for width, dtype in ((8, np.uint64), (4, np.uint32), (2, np.uint16)):
+        if codes.shape[-1] % width == 0:
+            return codes.view(dtype)
     return codes
 
 
@@ -65,10 +66,12 @@ def hamming(database: np.ndarray, queries: np.ndarray) -> np.ndarray:
     m x n counters instead of m x n x W.
     """
     if queries.ndim == 1:
-        counts = np.bitwise_count(np.bitwise_xor(database, queries[None, :]))
+        # numpy's stubs type bitwise_count and sum(axis=...) of an untyped dtype as Any.
+        counts: np.ndarray = np.bitwise_count(np.bitwise_xor(database, queries[None, :]))
         if counts.shape[1] == 1:
             return counts[:, 0].astype(np.int32)
-        return counts.sum(axis=1, dtype=np.int32)
+        totals: np.ndarray = counts.sum(axis=1, dtype=np.int32)
+        return totals
     out = np.zeros((queries.shape[0], database.shape[0]), dtype=np.int32)
     for w in range(queries.shape[1]):
         out += np.bitwise_count(queries[:, w, None] ^ database[None, :, w])
@@ -92,7 +95,8 @@ def rowwise_hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = check_codes(a, name="a"), check_codes(b, name="b")
     if a.shape != b.shape:
         raise CodeShapeError(f"rowwise_hamming: shapes differ, {a.shape} vs {b.shape}")
-    return np.bitwise_count(as_words(a) ^ as_words(b)).sum(axis=1, dtype=np.int32)
+    totals: np.ndarray = np.bitwise_count(as_words(a) ^ as_words(b)).sum(axis=1, dtype=np.int32)
+    return totals
 
 
 def majority_code(codes: np.ndarray) -> np.ndarray:

@@ -48,24 +48,18 @@ def pr_curves(runs: dict[str, Path], data_dir: Path, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from terrahash.app.evaluation import DEFAULT_DB_KIND, encode_split
     from terrahash.data import load_dataset
     from terrahash.evaluate.radius import pr_curve
-    from terrahash.evaluate.relevance import single_label_relevance
-    from terrahash.app.evaluation import split_indices
     from terrahash.model import load_model
 
     dataset = load_dataset(data_dir)
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, run_dir in runs.items():
         model = load_model(run_dir)
-        train, test = split_indices(model.config, dataset)
-        kinds = ("image",) if "fused" not in model.query_kinds else ("image", "fused")
-        codes = model.encode_dataset(dataset, kinds=kinds)
-        db_codes = codes[f"codes_{kinds[-1]}"][train]
-        q_codes = codes["codes_image"][test]
-        labels = [it.label for it in dataset]
-        rel = single_label_relevance([labels[i] for i in test], [labels[i] for i in train])
-        curve = pr_curve(q_codes, db_codes, rel)
+        db_kind = DEFAULT_DB_KIND if DEFAULT_DB_KIND in model.query_kinds else "image"
+        split = encode_split(model, dataset, sorted({"image", db_kind}))
+        curve = pr_curve(split.codes("queries", "image"), split.codes("database", db_kind), split.relevance)
         ax.plot(curve.recall, curve.precision, marker=".", label=f"{name} ({model.bits} bits)")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 
 class TerraHashError(Exception):
@@ -22,11 +23,27 @@ class DatasetError(TerraHashError):
     """A dataset folder or its manifest is unusable."""
 
 
+class ImageError(DatasetError):
+    """An image file or upload cannot be decoded; ``str(err)`` is ``"NAME: error: WHAT"``.
+
+    A ``DatasetError`` so that ``load_rgb`` callers keep catching what they always caught.
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        self.message = message
+        super().__init__(f"{name}: error: {message}")
+
+
+class ImageTooLargeError(ImageError):
+    """An image is over the pixel limit of its decode (a decompression bomb or a huge scene)."""
+
+
 class DependencyNotFoundError(TerraHashError):
     """An optional dependency is missing; the message gives the pip line that fixes it."""
 
 
-def lazy_import(module: str, extra: str):  # noqa: ANN201 - returns a module
+def lazy_import(module: str, extra: str) -> ModuleType:
     """Import an optional dependency or say exactly how to install it."""
     import importlib
 

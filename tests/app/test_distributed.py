@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from terrahash.data import load_dataset
-from terrahash.index import Index
 from terrahash.app.distributed import (
     ClusterOptions,
     encode_distributed,
     encode_partition,
     plan_partitions,
 )
+from terrahash.data import load_dataset
+from terrahash.index import Index
 from tests.model.conftest import UCM, make_subset
 from tests.pg_server import pg_index_uri, pg_server  # noqa: F401 - fixtures
 

@@ -23,8 +23,8 @@ from bench.common import (
     write_manifest,
 )
 from terrahash.data import default_data_dir, load_dataset
-from terrahash.taxonomy import load_taxonomy
 from terrahash.metadata.record import SceneRecord, polygon
+from terrahash.taxonomy import load_taxonomy
 
 SCENES = default_data_dir() / "scenes"
 needs_data = pytest.mark.skipif(not (SCENES / "ucmerced").is_dir(), reason="shared scene data not found")

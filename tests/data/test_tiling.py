@@ -29,9 +29,12 @@ def paraguay(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[
     """The two Landsat 8 scenes (B4,B3,B2) at levels 1 and 2, 128-pixel tiles."""
     out = tmp_path_factory.mktemp("paraguay_tiles")
     scenes = [s for s in scan_archive(RASTERS / "landsat_paraguay").scenes if s.scene_id.startswith("LC08")]
-    manifest = write_tiles(scenes, out, TileSpec(TILE, (1, 2)))
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        return out, list(csv.DictReader(fh))
+    written = write_tiles(scenes, out, TileSpec(TILE, (1, 2)))
+    assert written.manifest == out / "manifest.csv"
+    with open(written.manifest, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert written.count == len(rows)
+    return out, rows
 
 
 def _band_path(scene_id: str, band: str) -> Path:
@@ -136,8 +139,9 @@ def test_sidecar_values_reach_the_tiles(tmp_path: Path) -> None:
         write_band(tmp_path / "in" / f"{product}_{band}.TIF", 32621, (600000, -2870000), data)
     (tmp_path / "in" / PARAGUAY_MTL).symlink_to(RASTERS / "landsat_paraguay" / PARAGUAY_MTL)
     scenes = scan_archive(tmp_path / "in").scenes
-    write_tiles(scenes, tmp_path / "out", TileSpec(16, (1, 2), min_valid=0.5))
+    written = write_tiles(scenes, tmp_path / "out", TileSpec(16, (1, 2), min_valid=0.5))
     ds = load_dataset(tmp_path / "out")
+    assert written.count == len(ds)
     # level 1: 4 x 4 windows of 16 px, columns 0-1 all nodata, column 2 (32-47) half valid
     # level 2: 2 x 2 windows of 32 px, column 0 all nodata, column 1 (32-63) 75 % valid
     ids = sorted(item.id.split(f"{product}_")[1] for item in ds)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from terrahash.taxonomy import load_taxonomy
 from terrahash.evaluate import (
     EvaluationError,
     evaluate_ranking,
@@ -24,6 +23,7 @@ from terrahash.evaluate.protocol import (
     parse_ks,
     retrieval_metrics,
 )
+from terrahash.taxonomy import load_taxonomy
 from tests.evaluate.helpers import random_problem
 
 CONTRACT_KEYS = {

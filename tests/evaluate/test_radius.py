@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from terrahash.codes import hamming_distances
 from terrahash.evaluate import (
     EvaluationError,
-    hamming_distances,
     pr_curve,
     precision_within_radius,
     single_label_relevance,

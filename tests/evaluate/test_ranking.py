@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from terrahash.codes import hamming_distances
 from terrahash.evaluate import (
     EvaluationError,
     evaluate_ranking,
-    hamming_distances,
     mean_average_precision,
     multilabel_relevance,
     ndcg_at_k,

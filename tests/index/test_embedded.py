@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import terrahash
-from terrahash.index import CorruptIndexError, Filters, HashIndexError
+from terrahash.index import CorruptIndexError, Filters, HashIndexError, index_exists
 from terrahash.index.codes import reference_search
 from terrahash.metadata.record import SceneRecord, polygon
 from tests.index.helpers import clustered_codes, random_codes
@@ -205,3 +205,17 @@ def test_killed_write_leaves_previous_index_intact(filled, tmp_path: Path) -> No
     assert reopened.search(codes[:3], k=10) == before
     reopened.add(["after"], codes[:1])  # the next writer clears the debris and commits
     assert len(terrahash.Index.open(root)) == 601 and not list(root.glob("g*.tmp"))
+
+
+def test_replace_all_update_manifest_and_exists(filled, tmp_path: Path) -> None:
+    index, codes, records, labels = filled
+    root = tmp_path / "idx"
+    assert index_exists(root) and not index_exists(tmp_path / "nothing-here")
+    assert index.where == str(root)
+    index.replace_all(["x", "y"], codes[:2], records[:2], labels[:2], code_kind="fused", dataset="d")
+    again = terrahash.Index.open(root)
+    assert len(again) == 2 and again.manifest["code_kind"] == "fused" and again.manifest["dataset"] == "d"
+    assert again.search(codes[1], k=1) == ([["y"]], [[0]])
+    assert again.get(["item0000"]) == [None] and again.get(["x"])[0].labels == (labels[0],)
+    again.update_manifest(model={"run": "r"})
+    assert terrahash.Index.open(root).manifest["model"] == {"run": "r"}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from terrahash.index.codes import reference_search
-from terrahash.index.columns import FilterColumns
+from terrahash.index.embedded.columns import FilterColumns
 from terrahash.index.filters import normalize_filters
 from terrahash.index.flat import GATHER_MAX_FRACTION, FlatScanner
 from tests.index.helpers import tied_codes

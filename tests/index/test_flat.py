@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from terrahash.index.codes import check_codes, reference_search
+from terrahash.codes import check_codes
+from terrahash.index.codes import reference_search
 from terrahash.index.errors import CodeShapeError
 from terrahash.index.flat import FAISS_MIN_ITEMS, FlatScanner, numpy_search
 from tests.index.helpers import clustered_codes, random_codes, tied_codes

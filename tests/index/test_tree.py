@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from terrahash.index.codes import as_words, reference_search
+from terrahash.codes import as_words
+from terrahash.index.codes import reference_search
 from terrahash.index.tree import CLUSTER, LABEL, SemanticTree, TreeParams
 from tests.index.helpers import clustered_codes, random_codes, tied_codes
 

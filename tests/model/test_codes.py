@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import terrahash
+from terrahash.codes import pack_bits
 from terrahash.data import load_dataset
-from terrahash.model import ModelError, create_model, load_model, pack_codes
+from terrahash.model import ModelError, create_model, load_model
 from terrahash.model.ccls2t import CCLS2T
 from terrahash.model.checkpoint import save_run
 from terrahash.model.tokenizer import PromptTokenizer
@@ -53,7 +54,7 @@ def test_every_kind_gives_packed_codes(bits: int, tiny_run: Path, tiny_data: Pat
 
 def test_binarize_maps_zero_to_bit_one() -> None:
     bits = CCLS2T.binarize(torch.tensor([[0.0, -0.0, -1e-9, 2.0, -3.0, 0.0, 0.0, 0.0]]))
-    assert pack_codes(bits).tolist() == [[0b11010111]]
+    assert pack_bits(bits.numpy()).tolist() == [[0b11010111]]
 
 
 def test_fused_codes_fall_back_to_image_codes_without_record(tiny_run: Path, tiny_data: Path) -> None:

@@ -12,9 +12,10 @@ from terrahash.data import load_dataset
 from terrahash.data.transforms import channel_stats, preload_images
 from terrahash.model import create_model, get_model_config
 from terrahash.model.centers import build_centres
+from terrahash.train.data import TrainingData
 from terrahash.train.losses import get_loss_class, list_methods
 from terrahash.train.run import TrainOptions, _make_loss, _text_tensors, seed_everything
-from terrahash.train.trainer import Trainer, TrainingData
+from terrahash.train.trainer import Trainer
 
 
 @pytest.mark.parametrize("method", list_methods())

@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from terrahash.app.models import model_fingerprint
+from terrahash.data import SceneDataset, load_dataset
 from terrahash.errors import lazy_import
-from terrahash.index.errors import HashIndexError
+from terrahash.index import HashIndexError, is_postgres_uri
+from terrahash.model import HashModel, load_model
 
 Progress = Callable[[int], None]
 #: Partitions per worker when no size is given: enough to balance, few enough to be cheap.
@@ -53,16 +56,12 @@ class ClusterOptions:
 
 
 @functools.cache
-def _model(run_dir: str) -> Any:
-    from terrahash.model import load_model
-
+def _model(run_dir: str) -> HashModel:
     return load_model(run_dir)
 
 
 @functools.cache
-def _dataset(data_dir: str) -> Any:
-    from terrahash.data import load_dataset
-
+def _dataset(data_dir: str) -> SceneDataset:
     return load_dataset(data_dir)
 
 
@@ -136,7 +135,7 @@ class Staging:
 def staging_dir_for(out: str | Path) -> Path:
     """Default staging folder: beside an index folder, or per database URI in the user cache."""
     text = str(out)
-    if text.startswith(("postgresql:/", "postgres:/")):
+    if is_postgres_uri(text):
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
         return cache / "terrahash" / "staging" / digest
@@ -144,9 +143,7 @@ def staging_dir_for(out: str | Path) -> Path:
     return path.with_name(f".{path.name}.staging")
 
 
-def _plan_key(model: Any, ids: Sequence[str], kind: str, parts: list[range]) -> str:
-    from terrahash.app.build import model_fingerprint
-
+def _plan_key(model: HashModel, ids: Sequence[str], kind: str, parts: list[range]) -> str:
     digest = hashlib.sha256()
     digest.update(model_fingerprint(model.run_dir).encode())
     digest.update(f"{kind}|{model.batch_size}|{[(p.start, p.stop) for p in parts]}".encode())
@@ -174,8 +171,8 @@ def _client(options: ClusterOptions) -> tuple[Any, Any]:
 
 
 def encode_distributed(
-    model: Any,
-    dataset: Any,
+    model: HashModel,
+    dataset: SceneDataset,
     kind: str,
     options: ClusterOptions,
     progress: Progress | None = None,

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from terrahash.data.dataset import SceneDataset
+from terrahash.data import SceneDataset
+from terrahash.evaluate.engines import compare_engines
 from terrahash.evaluate.hamming import EvaluationError
 from terrahash.evaluate.protocol import DEFAULT_ORDER_SEED, REPORTED_KS, evaluate_protocol
 from terrahash.evaluate.relevance import (
@@ -27,6 +28,8 @@ from terrahash.evaluate.relevance import (
     shared_label_gains,
     taxonomy_gains,
 )
+from terrahash.model import HashModel
+from terrahash.taxonomy import Taxonomy, default_taxonomy
 
 #: What the evaluation encodes by default: image queries against the archive's fused codes.
 DEFAULT_QUERY_KIND = "image"
@@ -64,6 +67,19 @@ class EncodedSplit:
         return encoded[key]
 
 
+def split_size(config: dict[str, Any]) -> int:
+    """How many items a run's evaluation encodes (its train and test ids): for progress bars."""
+    split = config.get("split") or {}
+    return len(split.get("train_ids") or ()) + len(split.get("test_ids") or ())
+
+
+def check_kinds(query_kind: str, db_kind: str) -> None:
+    """``--query-kind image|fused|text`` and ``--db-kind fused|image``, or a clear error."""
+    if query_kind not in ("image", "fused", "text") or db_kind not in ("image", "fused"):
+        raise EvaluationError(f"--query-kind {query_kind!r} / --db-kind {db_kind!r}: error: "
+                              "expected --query-kind image|fused|text and --db-kind fused|image")
+
+
 def split_indices(config: dict[str, Any], dataset: SceneDataset) -> tuple[list[int], list[int]]:
     """Dataset indices of the run's (train, test) ids; raise if the dataset lacks them."""
     split = config.get("split") or {}
@@ -85,7 +101,7 @@ def split_indices(config: dict[str, Any], dataset: SceneDataset) -> tuple[list[i
 
 
 def ground_truth(
-    queries: SceneDataset, database: SceneDataset, taxonomy: Any | None = None
+    queries: SceneDataset, database: SceneDataset, taxonomy: Taxonomy | None = None
 ) -> tuple[np.ndarray, np.ndarray, str, tuple[str, ...]]:
     """(relevance, gains, gain kind, unknown labels) for two subsets of one dataset."""
     classes = sorted(set(queries.classes) | set(database.classes))
@@ -93,25 +109,22 @@ def ground_truth(
     relevance = multilabel_relevance(q_hot, d_hot)
     if queries.multilabel or database.multilabel:
         return relevance, shared_label_gains(q_hot, d_hot), "shared_labels", ()
-    if taxonomy is None:
-        from terrahash.taxonomy import load_taxonomy
-
-        taxonomy = load_taxonomy()
+    taxonomy = taxonomy or default_taxonomy()
     tree = taxonomy_gains(
         [it.label or "" for it in queries], [it.label or "" for it in database],
         taxonomy, dataset=queries.name,
     )
-    labelled = q_hot.any(axis=1)[:, None] & d_hot.any(axis=1)[None, :]
+    labelled = np.asarray(q_hot.any(axis=1))[:, None] & np.asarray(d_hot.any(axis=1))[None, :]
     unknown = tuple(x for x in tree.unknown_labels if x)
     return relevance, tree.gains * labelled, "taxonomy_depth", unknown
 
 
 def encode_split(
-    model: Any,
+    model: HashModel,
     dataset: SceneDataset,
     kinds: Sequence[str],
     progress: Callable[[int], None] | None = None,
-    taxonomy: Any | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> EncodedSplit:
     """Encode a run's test and train items with ``model`` and build the ground truth.
 
@@ -165,8 +178,6 @@ def engines_split(
     seed: int = DEFAULT_ORDER_SEED,
 ) -> list[dict[str, Any]]:
     """FAISS engines on the real-valued embeddings beside the codes (same items, same order)."""
-    from terrahash.evaluate.engines import compare_engines
-
     return compare_engines(
         split.queries[f"emb_{query_kind}"], split.database[f"emb_{db_kind}"],
         split.codes("queries", query_kind), split.codes("database", db_kind),
@@ -175,7 +186,7 @@ def engines_split(
 
 
 def evaluate_run(
-    model: Any,
+    model: HashModel,
     dataset: SceneDataset,
     query_kind: str = DEFAULT_QUERY_KIND,
     db_kind: str = DEFAULT_DB_KIND,

@@ -1,94 +1,102 @@
-"""Queries -> codes: by image, image + metadata, metadata alone, free text, or a stored id.
+"""One query type for every front end: image, image + metadata, metadata, text or indexed id.
 
-The CLI and the HTTP service both come through here, so a query means the same everywhere
-and is always encoded by the model the index was built with (checked by fingerprint).
+The CLI, the Python API and the HTTP service all build a ``Query`` and encode it here, so a
+query means the same everywhere and is always encoded by the model the index was built with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
 
+from terrahash.data import load_rgb
 from terrahash.errors import TerraHashError
-from terrahash.index.api import Index
-from terrahash.app.build import check_model
-from terrahash.index.errors import IndexMismatchError
+from terrahash.index import Index
+from terrahash.metadata import SceneRecord, read_metadata
+from terrahash.model import HashModel
+
+QueryKind = Literal["image", "image+metadata", "metadata", "text", "id"]
 
 
 class QueryError(TerraHashError):
     """A query that cannot be encoded (no input, two inputs, unreadable file)."""
 
 
+class ItemNotFoundError(TerraHashError, KeyError):
+    """No item with that id in the index's catalog."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 @dataclass(frozen=True)
 class Query:
-    """Exactly one of: ``image`` (optionally with ``meta``), ``text``, ``meta``, ``id``."""
+    """Exactly one of: ``image`` (optionally with ``metadata``), ``metadata``, ``text``, ``id``.
 
-    image: Path | None = None
-    meta: Path | None = None
+    ``image`` is a file or decoded RGB pixels (H, W, 3) ``uint8``; ``metadata`` is a vendor
+    metadata file or an already read ``SceneRecord``.
+    """
+
+    image: str | Path | np.ndarray | None = None
+    metadata: str | Path | SceneRecord | None = None
     text: str | None = None
     id: str | None = None
 
     @property
-    def kind(self) -> str:
-        """``image``, ``fused``, ``text`` (text or metadata alone) or ``id``."""
+    def kind(self) -> QueryKind:
+        """What was given: ``image``, ``image+metadata``, ``metadata``, ``text`` or ``id``."""
         if self.id is not None:
             return "id"
         if self.image is not None:
-            return "fused" if self.meta is not None else "image"
+            return "image+metadata" if self.metadata is not None else "image"
+        if self.metadata is not None:
+            return "metadata"
         return "text"
 
-    def validate(self) -> None:
-        given = [n for n, v in (("--image", self.image), ("--text", self.text), ("--id", self.id)) if v]
+    def validate(self) -> Query:
+        """``self`` when it is one well-formed query, else ``QueryError`` saying what to give."""
+        given = [name for name, value in (("image", self.image), ("text", self.text), ("id", self.id))
+                 if value is not None]
         if len(given) > 1:
             raise QueryError(f"error: give one query, not {' and '.join(given)}")
-        if not given and self.meta is None:
-            raise QueryError(
-                "error: give a query: --image FILE [--meta FILE], --text TEXT, --meta FILE or --id ID"
-            )
-        if self.id is not None and self.meta is not None:
-            raise QueryError("error: --meta cannot be combined with --id")
+        if not given and self.metadata is None:
+            raise QueryError("error: give a query: an image (with optional metadata), metadata, "
+                             "text or an indexed id")
+        if self.id is not None and self.metadata is not None:
+            raise QueryError("error: metadata cannot be combined with an id query")
+        if self.text is not None and not self.text.strip():
+            raise QueryError("error: the text query is empty")
+        return self
 
 
-def load_index_model(index: Index, run_dir: str | Path | None = None) -> Any:
-    """The model that encoded ``index`` (or ``run_dir``), refused if it does not match."""
-    from terrahash.model import load_model
-
-    run = run_dir or (index.manifest.get("model") or {}).get("run_dir")
-    if run is None:
-        raise IndexMismatchError(
-            f"{getattr(index.backend, 'root', 'index')}: error: "
-            "the index records no model; pass --model RUN_DIR"
-        )
-    model = load_model(run)
-    check_model(index, model, run)
-    return model
-
-
-def read_record(path: Path) -> Any:
-    """The first record of a metadata file."""
-    from terrahash.metadata import read_metadata
-
-    records = read_metadata(path)
+def read_record(source: str | Path | SceneRecord) -> SceneRecord:
+    """The record of a query's metadata: the first record of a metadata file."""
+    if isinstance(source, SceneRecord):
+        return source
+    records = read_metadata(source)
     if not records:
-        raise QueryError(f"{path}: error: no record in this metadata file")
+        raise QueryError(f"{source}: error: no record in this metadata file")
     return records[0]
 
 
-def query_codes(
-    index: Index, query: Query, model: Any = None, run_dir: str | Path | None = None
-) -> np.ndarray:
-    """Packed (1, bits/8) code for ``query``; loads the index's model unless given one."""
+def encode_query(query: Query, index: Index, model: HashModel | None) -> np.ndarray:
+    """Packed (1, bits/8) code of ``query``: stored for an id, else encoded by ``model``.
+
+    ``model`` may be ``None`` only for id queries (they need no model).
+    """
     query.validate()
     if query.id is not None:
-        return index.codes_of([query.id])
-    model = model if model is not None else load_index_model(index, run_dir)
-    record = read_record(query.meta) if query.meta is not None else None
+        if index.get([query.id])[0] is None:
+            raise ItemNotFoundError(f"no item {query.id!r} in the index")
+        return np.asarray(index.codes_of([query.id]), dtype=np.uint8).reshape(1, -1)
+    if model is None:
+        raise QueryError(f"error: a {query.kind} query needs the index's model")
+    record = read_record(query.metadata) if query.metadata is not None else None
     if query.image is not None:
-        from terrahash.data import load_rgb
-
-        pixels = load_rgb(query.image, model.image_size)
+        image = query.image
+        pixels = image if isinstance(image, np.ndarray) else load_rgb(image, model.image_size)
         return model.encode_images([pixels], records=[record] if record is not None else None)
-    return model.encode_text([record if query.text is None else query.text])
+    return model.encode_text([record if record is not None else str(query.text)])

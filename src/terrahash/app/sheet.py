@@ -6,7 +6,10 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from terrahash.app.results import Hit
+from PIL import Image, ImageDraw
+
+from terrahash.app.searcher import Hit
+from terrahash.data import load_rgb
 
 THUMB = 128
 CAPTION = 30
@@ -20,10 +23,6 @@ def contact_sheet(
     columns: int = 6,
 ) -> Path:
     """Write a PNG grid: the query first (image or text), then each hit in rank order."""
-    from PIL import Image, ImageDraw
-
-    from terrahash.data import load_rgb
-
     cells = 1 + len(hits)
     rows = (cells + columns - 1) // columns
     sheet = Image.new("RGB", (columns * THUMB, rows * (THUMB + CAPTION)), "white")

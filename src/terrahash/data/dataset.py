@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from terrahash.data.images import decode_image
 from terrahash.errors import DatasetError, TerraHashError
 from terrahash.metadata.platforms import normalize_platform
 from terrahash.metadata.record import SceneRecord, polygon
@@ -125,23 +126,12 @@ class SceneDataset(Sequence[SceneItem]):
 
 
 def load_rgb(path: str | Path, size: int | None = None) -> np.ndarray:
-    """Read an image file as RGB uint8 (16-bit data is scaled), resized when ``size`` is set."""
-    from PIL import Image, UnidentifiedImageError
+    """Read an image file as RGB uint8 (16-bit data is scaled), resized when ``size`` is set.
 
-    try:
-        with Image.open(path) as img:
-            if img.mode in ("I;16", "I;16B", "I", "F"):
-                arr = np.asarray(img, dtype=np.float32)
-                hi = float(np.percentile(arr, 99)) or 1.0
-                img = Image.fromarray(np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8))
-            img = img.convert("RGB")
-            if size is not None and img.size != (size, size):
-                img = img.resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(img, dtype=np.uint8).copy()
-    except FileNotFoundError as exc:
-        raise DatasetError(f"{path}: error: image file not found") from exc
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DatasetError(f"{path}: error: not a readable image ({exc})") from exc
+    Raises:
+        DatasetError: an ``ImageError`` naming the file (missing, corrupt, not an image).
+    """
+    return decode_image(path, size)
 
 
 def _first(row: dict[str, str], names: Sequence[str]) -> str | None:

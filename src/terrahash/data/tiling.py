@@ -84,6 +84,14 @@ class Tile:
         return f"{self.scene_id}_L{self.level}_r{self.row_off:05d}_c{self.col_off:05d}"
 
 
+@dataclass(frozen=True)
+class TilingResult:
+    """What ``write_tiles`` wrote, so callers report it without re-reading the manifest."""
+
+    manifest: Path
+    count: int  # tiles written (manifest rows)
+
+
 def composite_bands(scene: Scene, bands: Sequence[str] | None = None) -> list[tuple[BandFile, int]]:
     """(file, band index) of the red, green, blue layers, or of one grey layer.
 
@@ -261,7 +269,7 @@ def write_tiles(
     bands: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
     overwrite: bool = False,
-) -> Path:
+) -> TilingResult:
     """Write every scene's tiles and a ``manifest.csv`` under ``out_dir``.
 
     Args:
@@ -273,7 +281,7 @@ def write_tiles(
         overwrite: replace an existing manifest in ``out_dir``.
 
     Returns:
-        The manifest path.
+        The manifest path and the number of tiles written.
 
     Raises:
         DatasetError: ``out_dir`` already holds a dataset, or a scene cannot be composited.
@@ -295,7 +303,7 @@ def write_tiles(
         writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    return manifest
+    return TilingResult(manifest, len(rows))
 
 
 def _tile_scene(

@@ -4,9 +4,10 @@ Every metric states its normaliser, tie-break and zero-hit handling in its modul
 :mod:`~terrahash.evaluate.ranking` (mAP, P@k, R@k, NDCG), :mod:`~terrahash.evaluate.ties`
 (tie-aware mAP), :mod:`~terrahash.evaluate.radius` (Hamming-ball precision, PR curve) and
 :mod:`~terrahash.evaluate.protocol` (the train-as-database / test-as-queries protocol).
+Distances come from :mod:`terrahash.codes`, the kernel the index and the model share.
 """
 
-from terrahash.evaluate.hamming import EvaluationError, hamming_distances
+from terrahash.evaluate.hamming import EvaluationError
 from terrahash.evaluate.radius import PRCurve, pr_curve, precision_within_radius
 from terrahash.evaluate.ranking import (
     RankingResult,
@@ -30,7 +31,6 @@ __all__ = [
     "RankingResult",
     "evaluate_ranking",
     "evaluate_tie_aware",
-    "hamming_distances",
     "mean_average_precision",
     "multilabel_relevance",
     "ndcg_at_k",

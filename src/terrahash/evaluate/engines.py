@@ -24,27 +24,23 @@ import numpy as np
 
 from terrahash.evaluate.hamming import EvaluationError, check_pair
 from terrahash.evaluate.protocol import DEFAULT_ORDER_SEED, database_order
+from terrahash.evaluate.ranking import RankingResult, average_precision_sorted
 from terrahash.evaluate.ties import tie_aware_map
 
 #: Single-query searches timed per engine (the median is reported).
 LATENCY_SAMPLES = 200
+
+#: One engine's report row (keys in the module docstring).
+EngineRow = dict[str, float | int | str]
 
 
 def map_from_ranked_ids(ids: np.ndarray, relevance: np.ndarray, k: int) -> tuple[float, int]:
     """(mAP@k, zero-hit queries) from (n_q, >=k) ranked database ids (-1 = no result)."""
     ids = np.asarray(ids)[:, :k]
     relevance = np.asarray(relevance, dtype=bool)
-    valid_ids = ids >= 0
-    rel = np.where(valid_ids, np.take_along_axis(relevance, np.maximum(ids, 0), axis=1), False)
-    hits = np.cumsum(rel, axis=1)
-    ranks = np.arange(1, ids.shape[1] + 1)
-    n_relevant = relevance.sum(axis=1)
-    ap_sum = np.where(rel, hits / ranks, 0.0).sum(axis=1)
-    keep = n_relevant > 0
-    if not keep.any():
-        return float("nan"), int((~keep).sum())
-    ap = ap_sum[keep] / np.minimum(n_relevant[keep], k)
-    return float(ap.mean()), int((~keep).sum())
+    found = (ids >= 0) & np.take_along_axis(relevance, np.maximum(ids, 0), axis=1)
+    result = RankingResult.from_ap(average_precision_sorted(found, relevance.sum(axis=1), k), k)
+    return result.map, result.zero_hit_queries
 
 
 def _serialized_bytes(index: Any, faiss: Any, binary: bool) -> int:
@@ -64,7 +60,7 @@ def _timed_engine(
     size: int,
     code_bytes: int,
     search: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
-) -> dict[str, Any]:
+) -> EngineRow:
     start = time.perf_counter()
     _, ids = search(queries, k)
     batch_s = time.perf_counter() - start
@@ -100,7 +96,7 @@ def compare_engines(
     hnsw_m: int = 32,
     ef_search: int = 128,
     seed: int = DEFAULT_ORDER_SEED,
-) -> list[dict[str, Any]]:
+) -> list[EngineRow]:
     """Score FAISS engines on embeddings and on hash codes of the same items.
 
     Args:

@@ -1,8 +1,9 @@
-"""Hamming distances and the stable Hamming ranking every metric in this package shares.
+"""The stable Hamming ranking every metric in this package shares, chunk by chunk.
 
-Codes are packed ``uint8`` rows (``bits / 8`` bytes, FAISS's binary layout). Distances are
-computed on 64-bit words with ``np.bitwise_count`` and queries are processed in chunks, so a
-2 000 x 8 000 evaluation needs a few tens of MB, not the n_q x n_db x bytes of a naive XOR.
+Validation and distances are :mod:`terrahash.codes` (the one code checker and Hamming
+kernel); what this module adds is evaluation's own: the query/database/matrix consistency
+check, the cut-off ``k``, query chunks (a 2 000 x 8 000 evaluation then needs a few tens of
+MB, not n_q x n_db x bytes) and per-distance histograms.
 
 Tie-break: the ranking is ``argsort(distance, kind="stable")``, so items at the same distance
 keep their database order. Metrics that depend on that order are only meaningful when the
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from terrahash.codes import CodeShapeError, check_codes, hamming_distances
 from terrahash.errors import TerraHashError
 
 #: Queries per chunk: bounds memory at about chunk x n_db x 12 bytes.
@@ -27,22 +29,20 @@ class EvaluationError(TerraHashError, ValueError):
     """Inputs to a metric are inconsistent (dtype, shape, k); the message names the argument."""
 
 
-def check_codes(codes: np.ndarray, name: str) -> np.ndarray:
-    """Return ``codes`` as a C-contiguous 2-D ``uint8`` array or raise naming ``name``."""
-    codes = np.asarray(codes)
-    if codes.dtype != np.uint8:
-        raise EvaluationError(f"{name}: expected packed uint8 codes, got dtype {codes.dtype}")
-    if codes.ndim != 2 or codes.shape[1] == 0:
-        raise EvaluationError(f"{name}: expected a 2-D array (n, bits/8), got shape {codes.shape}")
-    return np.ascontiguousarray(codes)
+def _checked(codes: np.ndarray, name: str) -> np.ndarray:
+    """:func:`terrahash.codes.check_codes`, failing as this package's ``EvaluationError``."""
+    try:
+        return check_codes(codes, name=name)
+    except CodeShapeError as exc:
+        raise EvaluationError(str(exc)) from exc
 
 
 def check_pair(
     query_codes: np.ndarray, db_codes: np.ndarray, matrix: np.ndarray | None = None, name: str = ""
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate query/database codes (and an (n_q, n_db) matrix such as relevance)."""
-    query_codes = check_codes(query_codes, "query_codes")
-    db_codes = check_codes(db_codes, "db_codes")
+    query_codes = _checked(query_codes, "query_codes")
+    db_codes = _checked(db_codes, "db_codes")
     if query_codes.shape[1] != db_codes.shape[1]:
         raise EvaluationError(
             f"query_codes have {query_codes.shape[1]} bytes ({8 * query_codes.shape[1]} bits) "
@@ -68,27 +68,25 @@ def check_k(k: int | None, n_db: int) -> int:
     return min(int(k), n_db)
 
 
-def _as_words(codes: np.ndarray) -> np.ndarray:
-    """View packed bytes as uint64 words (zero-padded: padding never adds distance)."""
-    pad = (-codes.shape[1]) % 8
-    if pad:
-        codes = np.pad(codes, ((0, 0), (0, pad)))
-    return np.ascontiguousarray(codes).view(np.uint64)
-
-
-def hamming_distances(query_codes: np.ndarray, db_codes: np.ndarray) -> np.ndarray:
-    """(n_q, n_db) ``uint16`` Hamming distances between packed codes."""
-    query_codes, db_codes = check_pair(query_codes, db_codes)
-    q_words, d_words = _as_words(query_codes), _as_words(db_codes)
-    out = np.zeros((len(q_words), len(d_words)), dtype=np.uint16)
-    for w in range(q_words.shape[1]):
-        out += np.bitwise_count(q_words[:, w, None] ^ d_words[None, :, w]).astype(np.uint16)
-    return out
-
-
 def code_bits(codes: np.ndarray) -> int:
     """Number of bits in a packed code row."""
     return 8 * int(np.asarray(codes).shape[1])
+
+
+def stable_ranking(distances: np.ndarray) -> np.ndarray:
+    """Database indices per row, nearest first, ties in database order."""
+    # numpy's stable sort on <=16-bit integers is a radix sort: linear time.
+    small = distances.astype(np.uint16) if distances.max(initial=0) < 2**16 else distances
+    return np.argsort(small, axis=1, kind="stable")
+
+
+def iter_distances(
+    query_codes: np.ndarray, db_codes: np.ndarray, chunk: int = DEFAULT_CHUNK
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """(query rows, (n, n_db) Hamming distances) per block of ``chunk`` validated queries."""
+    for start in range(0, len(query_codes), chunk):
+        rows = slice(start, min(start + chunk, len(query_codes)))
+        yield rows, hamming_distances(query_codes[rows], db_codes)
 
 
 @dataclass(frozen=True)
@@ -99,6 +97,7 @@ class RankedChunk:
         rows: the query rows of this block.
         distances: (n, n_db) Hamming distances in database order.
         order: (n, n_db) database indices, nearest first, ties in database order.
+        relevance: (n, n_db) relevance in database order.
         relevant_sorted: (n, n_db) relevance in ranked order.
         n_relevant: (n,) number of relevant database items per query (R).
     """
@@ -106,6 +105,7 @@ class RankedChunk:
     rows: slice
     distances: np.ndarray
     order: np.ndarray
+    relevance: np.ndarray
     relevant_sorted: np.ndarray
     n_relevant: np.ndarray
 
@@ -119,16 +119,14 @@ def iter_ranked(
     """Yield :class:`RankedChunk` blocks covering all queries (stable Hamming ranking)."""
     query_codes, db_codes = check_pair(query_codes, db_codes, relevance, "relevance")
     relevance = np.asarray(relevance, dtype=bool)
-    for start in range(0, len(query_codes), chunk):
-        rows = slice(start, min(start + chunk, len(query_codes)))
-        dist = hamming_distances(query_codes[rows], db_codes)
-        # numpy's stable sort on <=16-bit integers is a radix sort: linear time.
-        order = np.argsort(dist, axis=1, kind="stable")
+    for rows, dist in iter_distances(query_codes, db_codes, chunk):
+        order = stable_ranking(dist)
         rel = relevance[rows]
         yield RankedChunk(
             rows=rows,
             distances=dist,
             order=order,
+            relevance=rel,
             relevant_sorted=np.take_along_axis(rel, order, axis=1),
             n_relevant=rel.sum(axis=1),
         )

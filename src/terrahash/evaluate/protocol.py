@@ -31,12 +31,13 @@ from terrahash.evaluate.hamming import (
     check_pair,
     code_bits,
     distance_histograms,
-    hamming_distances,
+    iter_ranked,
 )
 from terrahash.evaluate.radius import curve_from_counts
 from terrahash.evaluate.ranking import (
     average_precision_sorted,
     check_gains,
+    mean_over_queries,
     ndcg_sorted,
     precision_recall_sorted,
 )
@@ -81,9 +82,7 @@ class _Accumulator:
         self.values.setdefault(key, np.full(self.n, np.nan))[rows] = value
 
     def mean(self, key: str) -> float:
-        v = self.values[key]
-        v = v[~np.isnan(v)]
-        return float(v.mean()) if v.size else float("nan")
+        return mean_over_queries(self.values[key])
 
 
 def retrieval_metrics(
@@ -118,13 +117,8 @@ def retrieval_metrics(
     acc = _Accumulator(n_q)
     retrieved = np.zeros((n_q, bits + 1), dtype=np.int64)
     hits = np.zeros_like(retrieved)
-    for start in range(0, n_q, chunk):
-        rows = slice(start, min(start + chunk, n_q))
-        dist = hamming_distances(query_codes[rows], db_codes)
-        order = np.argsort(dist, axis=1, kind="stable")
-        rel = relevance[rows]
-        rel_sorted = np.take_along_axis(rel, order, axis=1)
-        n_rel = rel.sum(axis=1)
+    for block in iter_ranked(query_codes, db_codes, relevance, chunk):
+        rows, rel_sorted, n_rel = block.rows, block.relevant_sorted, block.n_relevant
         acc.put("map@all", rows, average_precision_sorted(rel_sorted, n_rel, n_db))
         for k in cutoffs:
             acc.put(f"map@{k}", rows, average_precision_sorted(rel_sorted, n_rel, min(k, n_db)))
@@ -132,13 +126,13 @@ def retrieval_metrics(
             p, r = precision_recall_sorted(rel_sorted, n_rel, min(k, n_db))
             acc.put(f"p@{k}", rows, p)
             acc.put(f"r@{k}", rows, r)
-        counts, rel_counts = distance_histograms(dist, rel, bits)
+        counts, rel_counts = distance_histograms(block.distances, block.relevance, bits)
         acc.put("tie_aware_map@100", rows,
                 tie_aware_ap_from_histograms(counts, rel_counts, min(100, n_db), harmonic))
         retrieved[rows], hits[rows] = np.cumsum(counts, axis=1), np.cumsum(rel_counts, axis=1)
         g = gains[rows]
         acc.put("ndcg@100", rows,
-                ndcg_sorted(np.take_along_axis(g, order, axis=1), g, min(100, n_db)))
+                ndcg_sorted(np.take_along_axis(g, block.order, axis=1), g, min(100, n_db)))
     curve = curve_from_counts(retrieved, hits)
     report: dict[str, float | int] = {key: acc.mean(key) for key in acc.values}
     report["p@r2"] = curve.at(min(2, bits))
@@ -153,12 +147,8 @@ def retrieval_metrics(
 
 
 def evaluate_protocol(
-    query_codes: np.ndarray,
-    db_codes: np.ndarray,
-    relevance: np.ndarray,
-    gains: np.ndarray | None = None,
-    ks: Iterable[int] = REPORTED_KS,
-    seed: int = DEFAULT_ORDER_SEED,
+    query_codes: np.ndarray, db_codes: np.ndarray, relevance: np.ndarray,
+    gains: np.ndarray | None = None, ks: Iterable[int] = REPORTED_KS, seed: int = DEFAULT_ORDER_SEED,
 ) -> dict[str, float | int | str]:
     """Shuffle the database with ``seed``, then :func:`retrieval_metrics`; states the protocol.
 

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from terrahash.evaluate.hamming import (
-    DEFAULT_CHUNK,
     EvaluationError,
     check_pair,
     code_bits,
     distance_histograms,
-    hamming_distances,
+    iter_distances,
 )
 
 
@@ -66,11 +65,8 @@ def radius_counts(
     bits = code_bits(db_codes)
     retrieved = np.zeros((len(query_codes), bits + 1), dtype=np.int64)
     hits = np.zeros_like(retrieved)
-    for start in range(0, len(query_codes), DEFAULT_CHUNK):
-        rows = slice(start, start + DEFAULT_CHUNK)
-        counts, rel = distance_histograms(
-            hamming_distances(query_codes[rows], db_codes), relevance[rows], bits
-        )
+    for rows, dist in iter_distances(query_codes, db_codes):
+        counts, rel = distance_histograms(dist, relevance[rows], bits)
         retrieved[rows], hits[rows] = np.cumsum(counts, axis=1), np.cumsum(rel, axis=1)
     return retrieved, hits
 

@@ -41,6 +41,12 @@ Normalizer = Literal["relevant", "retrieved"]
 _NORMALIZERS = ("relevant", "retrieved")
 
 
+def mean_over_queries(values: np.ndarray) -> float:
+    """Mean of per-query values, skipping the nan of zero-hit queries; nan when none is left."""
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
 @dataclass(frozen=True)
 class RankingResult:
     """Mean AP and what went into it.
@@ -61,16 +67,22 @@ class RankingResult:
     k: int
     normalizer: str
 
-
-def _nanmean(values: np.ndarray) -> float:
-    finite = values[~np.isnan(values)]
-    return float(finite.mean()) if finite.size else float("nan")
+    @classmethod
+    def from_ap(cls, ap: np.ndarray, k: int, normalizer: str = "relevant") -> RankingResult:
+        """Summarise per-query APs (nan = zero-hit query)."""
+        zero = int(np.isnan(ap).sum())
+        return cls(mean_over_queries(ap), ap, zero, len(ap) - zero, k, normalizer)
 
 
 def average_precision_sorted(
     relevant_sorted: np.ndarray, n_relevant: np.ndarray, k: int, normalizer: Normalizer = "relevant"
 ) -> np.ndarray:
-    """Per-query AP@k from relevance in ranked order; nan where R = 0 (see module docstring)."""
+    """Per-query AP@k from relevance in ranked order; nan where R = 0 (see module docstring).
+
+    The one AP of the package: Hamming rankings and FAISS engines' ranked ids both end here.
+    ``relevant_sorted`` may hold fewer than ``k`` ranks (a search that returned fewer items);
+    the normaliser still uses ``k``.
+    """
     rel = relevant_sorted[:, :k]
     hits = np.cumsum(rel, axis=1, dtype=np.int64)
     ranks = np.arange(1, rel.shape[1] + 1, dtype=np.float64)
@@ -112,16 +124,12 @@ def evaluate_ranking(
         ap[block.rows] = average_precision_sorted(
             block.relevant_sorted, block.n_relevant, k_used, normalizer
         )
-    zero = int(np.isnan(ap).sum())
-    return RankingResult(_nanmean(ap), ap, zero, len(ap) - zero, k_used, normalizer)
+    return RankingResult.from_ap(ap, k_used, normalizer)
 
 
 def mean_average_precision(
-    query_codes: np.ndarray,
-    db_codes: np.ndarray,
-    relevance: np.ndarray,
-    k: int | None = None,
-    normalizer: Normalizer = "relevant",
+    query_codes: np.ndarray, db_codes: np.ndarray, relevance: np.ndarray,
+    k: int | None = None, normalizer: Normalizer = "relevant",
 ) -> float:
     """mAP@k over a stable Hamming ranking; see :func:`evaluate_ranking` for the details."""
     return evaluate_ranking(query_codes, db_codes, relevance, k, normalizer).map
@@ -156,14 +164,14 @@ def precision_at_k(
     query_codes: np.ndarray, db_codes: np.ndarray, relevance: np.ndarray, k: int
 ) -> float:
     """Mean P@k = hits in the top min(k, n_db) / min(k, n_db), over queries with R > 0."""
-    return _nanmean(_precision_recall(query_codes, db_codes, relevance, k)[0])
+    return mean_over_queries(_precision_recall(query_codes, db_codes, relevance, k)[0])
 
 
 def recall_at_k(
     query_codes: np.ndarray, db_codes: np.ndarray, relevance: np.ndarray, k: int
 ) -> float:
     """Mean R@k = hits in the top min(k, n_db) / R, over queries with R > 0."""
-    return _nanmean(_precision_recall(query_codes, db_codes, relevance, k)[1])
+    return mean_over_queries(_precision_recall(query_codes, db_codes, relevance, k)[1])
 
 
 def ideal_dcg(gains: np.ndarray, k: int) -> np.ndarray:
@@ -206,4 +214,4 @@ def ndcg_at_k(
     for block in iter_ranked(query_codes, db_codes, gains > 0):
         g = gains[block.rows]
         values[block.rows] = ndcg_sorted(np.take_along_axis(g, block.order, axis=1), g, k_used)
-    return _nanmean(values)
+    return mean_over_queries(values)

@@ -13,19 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from terrahash.evaluate.hamming import EvaluationError
-
-
-class Taxonomy(Protocol):
-    """What the gains need from :class:`terrahash.taxonomy.Taxonomy` (duck-typed)."""
-
-    def resolve(self, label: str, dataset: str | None = None, strict: bool = True) -> Any: ...
-
-    def lca_depth(self, a: Any, b: Any) -> int: ...
+from terrahash.taxonomy import Taxonomy
 
 
 def _as_multi_hot(labels: np.ndarray, name: str) -> np.ndarray:
@@ -54,13 +47,14 @@ def multilabel_relevance(query_labels: np.ndarray, db_labels: np.ndarray) -> np.
     return shared_label_counts(query_labels, db_labels) > 0
 
 
-def single_label_relevance(query_labels: Sequence[Any], db_labels: Sequence[Any]) -> np.ndarray:
+def single_label_relevance(query_labels: npt.ArrayLike, db_labels: npt.ArrayLike) -> np.ndarray:
     """Bool (n_q, n_db): the two items have the same label (1-D label sequences)."""
     q = np.asarray(query_labels)
     d = np.asarray(db_labels)
     if q.ndim != 1 or d.ndim != 1:
         raise EvaluationError("single_label_relevance: expected 1-D label sequences")
-    return q[:, None] == d[None, :]
+    same: np.ndarray = q[:, None] == d[None, :]
+    return same
 
 
 def shared_label_gains(query_labels: np.ndarray, db_labels: np.ndarray) -> np.ndarray:
@@ -81,7 +75,7 @@ class TreeGains:
     unknown_labels: tuple[str, ...]
 
 
-def _leaf(taxonomy: Taxonomy, label: str, dataset: str | None) -> Any:
+def _leaf(taxonomy: Taxonomy, label: str, dataset: str | None) -> str | None:
     """The label's own node (its leaf, so sibling classes differ), or None when unknown."""
     for scope in (dataset, None) if dataset is not None else (None,):
         try:
@@ -115,10 +109,11 @@ def taxonomy_gains(
     table = np.zeros((len(labels), len(labels)), dtype=np.float64)
     for i, a in enumerate(labels):
         for j, b in enumerate(labels):
-            if nodes[a] is None or nodes[b] is None:
+            node_a, node_b = nodes[a], nodes[b]
+            if node_a is None or node_b is None:
                 table[i, j] = 1.0 if a == b else 0.0
             else:
-                table[i, j] = float(taxonomy.lca_depth(nodes[a], nodes[b]))
+                table[i, j] = float(taxonomy.lca_depth(node_a, node_b))
     pos = {lab: i for i, lab in enumerate(labels)}
     q = np.array([pos[lab] for lab in query_labels], dtype=np.int64)
     d = np.array([pos[lab] for lab in db_labels], dtype=np.int64)

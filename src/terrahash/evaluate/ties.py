@@ -32,14 +32,13 @@ from __future__ import annotations
 import numpy as np
 
 from terrahash.evaluate.hamming import (
-    DEFAULT_CHUNK,
     check_k,
     check_pair,
     code_bits,
     distance_histograms,
-    hamming_distances,
+    iter_distances,
 )
-from terrahash.evaluate.ranking import RankingResult, _nanmean
+from terrahash.evaluate.ranking import RankingResult
 
 
 def harmonic_numbers(n: int) -> np.ndarray:
@@ -79,13 +78,10 @@ def evaluate_tie_aware(
     bits = code_bits(db_codes)
     harmonic = harmonic_numbers(len(db_codes))
     ap = np.full(len(query_codes), np.nan)
-    for start in range(0, len(query_codes), DEFAULT_CHUNK):
-        rows = slice(start, start + DEFAULT_CHUNK)
-        dist = hamming_distances(query_codes[rows], db_codes)
+    for rows, dist in iter_distances(query_codes, db_codes):
         counts, rel = distance_histograms(dist, relevance[rows], bits)
         ap[rows] = tie_aware_ap_from_histograms(counts, rel, k_used, harmonic)
-    zero = int(np.isnan(ap).sum())
-    return RankingResult(_nanmean(ap), ap, zero, len(ap) - zero, k_used, "relevant")
+    return RankingResult.from_ap(ap, k_used)
 
 
 def tie_aware_map(

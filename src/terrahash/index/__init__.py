@@ -1,25 +1,49 @@
-"""Index layer: packed hash codes -> a searchable structure (flat scan, RSHST tree, catalog)."""
+"""Index layer (the store): packed hash codes -> a searchable structure with its catalog.
 
-from terrahash.index.api import Index
-from terrahash.index.backend import IndexBackend, SearchResult
-from terrahash.index.catalog import CatalogRow
+Backends: an embedded folder (flat scan, RSHST tree, SQLite catalog) or PostgreSQL. This
+package imports nothing from the model, data, training, search, service or app layers.
+"""
+
+from terrahash.index.api import Index, index_exists
+from terrahash.index.backend import IndexBackend, SearchRequest, SearchResult
 from terrahash.index.errors import (
     CodeShapeError,
     CorruptIndexError,
     HashIndexError,
     IndexMismatchError,
 )
-from terrahash.index.filters import FilterError, Filters
+from terrahash.index.filters import (
+    FilterError,
+    FilterLike,
+    Filters,
+    normalize_filters,
+    parse_bbox,
+    parse_interval,
+    parse_number,
+)
+from terrahash.index.items import CatalogRow, LabelLike, RecordLike
+from terrahash.index.locations import is_postgres_uri, resolve_location
 
 __all__ = [
     "CatalogRow",
     "CodeShapeError",
     "CorruptIndexError",
     "FilterError",
+    "FilterLike",
     "Filters",
     "HashIndexError",
     "Index",
     "IndexBackend",
     "IndexMismatchError",
+    "LabelLike",
+    "RecordLike",
+    "SearchRequest",
     "SearchResult",
+    "index_exists",
+    "is_postgres_uri",
+    "normalize_filters",
+    "parse_bbox",
+    "parse_interval",
+    "parse_number",
+    "resolve_location",
 ]

@@ -2,32 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from terrahash.index.backend import IndexBackend, LabelLike, RecordLike, SearchResult
-from terrahash.index.catalog import CatalogRow
-from terrahash.index.filters import Filters
+from terrahash.index.backend import BackendType, IndexBackend, SearchRequest, SearchResult
+from terrahash.index.embedded import EmbeddedIndex
+from terrahash.index.filters import FilterLike
+from terrahash.index.items import CatalogRow, ItemBatch, LabelLike, RecordLike
+from terrahash.index.locations import is_postgres_uri
 
-#: Also matches ``postgresql:/host/db``, which is what ``pathlib.Path`` makes of a URI.
-_POSTGRES_SCHEMES = ("postgresql:/", "postgres:/")
+Location = str | os.PathLike[str]
 
 
-def _backend_class(path: str | Path) -> Any:
-    if str(path).startswith(_POSTGRES_SCHEMES):
-        try:
-            from terrahash.index.postgres import PostgresIndex
-        except ImportError as exc:
-            from terrahash.index.errors import HashIndexError
+def backend_type(location: Location) -> BackendType:
+    """The backend class for ``location``: PostgreSQL for a ``postgresql://`` URI, else a folder."""
+    if not is_postgres_uri(location):
+        return EmbeddedIndex
+    # imported here, not above: psycopg is an optional dependency (``terrahash[postgres]``),
+    # and a folder index must work without it
+    from terrahash.index.postgres import PostgresIndex
 
-            raise HashIndexError(f"{path}: error: the PostgreSQL backend is not available ({exc})") from exc
-        return PostgresIndex
-    from terrahash.index.embedded import EmbeddedIndex
+    return PostgresIndex
 
-    return EmbeddedIndex
+
+def index_exists(location: Location) -> bool:
+    """Whether ``location`` holds an index: a folder with a manifest, or a schema with one."""
+    return backend_type(location).exists(location)
 
 
 class Index:
@@ -44,14 +49,14 @@ class Index:
         self.backend = backend
 
     @classmethod
-    def create(cls, path: str | Path, bits: int, **meta: Any) -> Index:
-        """Create an empty index for ``bits``-bit codes at ``path``."""
-        return cls(_backend_class(path).create(path, bits, **meta))
+    def create(cls, path: Location, bits: int, **meta: Any) -> Index:
+        """Create an empty index for ``bits``-bit codes at ``path`` (a folder or a PostgreSQL URI)."""
+        return cls(backend_type(path).create(path, bits, **meta))
 
     @classmethod
-    def open(cls, path: str | Path) -> Index:
+    def open(cls, path: Location) -> Index:
         """Open an existing index (raises ``CorruptIndexError`` naming what is wrong)."""
-        return cls(_backend_class(path).open(path))
+        return cls(backend_type(path).open(path))
 
     @property
     def bits(self) -> int:
@@ -61,8 +66,17 @@ class Index:
     def manifest(self) -> dict[str, Any]:
         return self.backend.manifest
 
+    @property
+    def where(self) -> str:
+        """The index's location for messages (a folder, or a URI without its password)."""
+        return self.backend.where
+
     def __len__(self) -> int:
         return len(self.backend)
+
+    def close(self) -> None:
+        """Release the backend (its open files or its connection)."""
+        self.backend.close()
 
     def __enter__(self) -> Index:
         return self
@@ -70,18 +84,13 @@ class Index:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        self.backend.close()
-
     def add(
-        self,
-        ids: Sequence[str],
-        codes: np.ndarray,
+        self, ids: Sequence[str], codes: np.ndarray,
         records: Sequence[RecordLike] | None = None,
         labels: Sequence[LabelLike] | None = None,
         paths: Sequence[str | None] | None = None,
     ) -> None:
-        """Insert items, or update those whose id exists (upsert); atomic on disk.
+        """Insert items, or update those whose id exists (upsert); atomic.
 
         Args:
             ids: one string id per code.
@@ -90,19 +99,27 @@ class Index:
             labels: a label or a list of labels per item (the first one places it in the tree).
             paths: image path per item (shown in results).
         """
-        self.backend.add(ids, codes, records=records, labels=labels, paths=paths)
+        self.backend.add(ItemBatch.build(self.bits, ids, codes, records, labels, paths))
+
+    def replace_all(
+        self, ids: Sequence[str], codes: np.ndarray, records: Sequence[RecordLike] | None = None,
+        labels: Sequence[LabelLike] | None = None, paths: Sequence[str | None] | None = None, **manifest: Any,
+    ) -> None:
+        """Make these items the whole index and record ``manifest`` fields, in one atomic write
+        (readers see the old items until it commits): a rebuild. Arguments as in ``add``."""
+        self.backend.add(ItemBatch.build(self.bits, ids, codes, records, labels, paths), True, **manifest)
+
+    def update_manifest(self, **fields: Any) -> None:
+        """Record provenance (model run, code kind, dataset, ...) in the manifest."""
+        self.backend.update_manifest(**fields)
 
     def remove(self, ids: Sequence[str]) -> int:
         """Delete items by id; returns how many existed."""
         return self.backend.remove(ids)
 
     def search(
-        self,
-        codes: np.ndarray,
-        k: int = 10,
-        filters: Filters | Mapping[str, Any] | None = None,
-        exact: bool = True,
-        nprobe: int | None = None,
+        self, codes: np.ndarray, k: int = 10, filters: FilterLike = None,
+        exact: bool = True, nprobe: int | None = None,
     ) -> tuple[list[list[str]], list[list[int]]]:
         """Top-k by Hamming distance, ties by insertion order.
 
@@ -117,19 +134,17 @@ class Index:
             ``(ids, distances)``: ``ids[i]`` the ids for query i in rank order, ``distances[i]``
             their Hamming distances.
         """
-        result = self.backend.search(codes, k=k, filters=filters, exact=exact, nprobe=nprobe)
+        result = self.query(codes, k, filters, exact, nprobe)
         return result.ids, result.distances
 
     def query(
-        self,
-        codes: np.ndarray,
-        k: int = 10,
-        filters: Filters | Mapping[str, Any] | None = None,
-        exact: bool = True,
-        nprobe: int | None = None,
+        self, codes: np.ndarray, k: int = 10, filters: FilterLike = None,
+        exact: bool = True, nprobe: int | None = None,
     ) -> SearchResult:
         """Like ``search`` but returns a ``SearchResult`` with codes scanned and time taken."""
-        return self.backend.search(codes, k=k, filters=filters, exact=exact, nprobe=nprobe)
+        start = time.perf_counter()
+        result = self.backend.search(SearchRequest.build(self.bits, codes, k, filters, exact, nprobe))
+        return replace(result, took_ms=(time.perf_counter() - start) * 1000.0)
 
     def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
         """Catalog rows (id, path, labels, record) for ids; ``None`` for unknown ids."""

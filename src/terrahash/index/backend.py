@@ -1,22 +1,23 @@
 """The storage protocol every index backend speaks (embedded directory, PostgreSQL, ...).
 
 The verbs mirror FAISS (``add``, ``remove``, ``search``, ``ntotal`` as ``len``) with string
-ids and per-call search parameters; ``terrahash.Index`` only forwards to one of these.
+ids and per-call search parameters. ``terrahash.Index`` validates the arguments once (an
+``ItemBatch``, a ``SearchRequest``) and hands them to one of these, so no backend repeats
+the checks and every backend raises the same errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from terrahash.index.catalog import CatalogRow
-from terrahash.index.filters import Filters
-
-RecordLike = Any  # SceneRecord | Mapping[str, Any] | None
-LabelLike = str | Sequence[str] | None
+from terrahash.index.codes import check_search_args
+from terrahash.index.filters import FilterLike, Filters, normalize_filters
+from terrahash.index.items import CatalogRow, ItemBatch
 
 
 @dataclass
@@ -26,9 +27,30 @@ class SearchResult:
     ids: list[list[str]]
     distances: list[list[int]]
     scanned: list[int]
-    took_ms: float
+    #: Wall time of the whole call, set by ``terrahash.Index``.
+    took_ms: float = 0.0
     #: Extra per-query facts a backend may report (``method``: flat/tree/filtered).
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Validated search arguments: (n, bits/8) query codes, ``k`` >= 1, normalised filters."""
+
+    queries: np.ndarray
+    k: int
+    filters: Filters
+    #: ``False`` lets a backend with a tree search it approximately (others are always exact).
+    exact: bool = True
+    #: Buckets an approximate tree search may visit (``None``: the tree's default).
+    nprobe: int | None = None
+
+    @classmethod
+    def build(
+        cls, bits: int, codes: np.ndarray, k: object, filters: FilterLike, exact: bool, nprobe: int | None
+    ) -> SearchRequest:
+        queries, checked_k = check_search_args(codes, bits, k, nprobe)
+        return cls(queries, checked_k, normalize_filters(filters), exact, nprobe)
 
 
 class IndexBackend(Protocol):
@@ -36,28 +58,17 @@ class IndexBackend(Protocol):
 
     bits: int
     manifest: dict[str, Any]
+    #: The location for messages (a folder, or a URI without its password).
+    where: str
 
-    def add(
-        self,
-        ids: Sequence[str],
-        codes: np.ndarray,
-        records: Sequence[RecordLike] | None = None,
-        labels: Sequence[LabelLike] | None = None,
-        paths: Sequence[str | None] | None = None,
-    ) -> None:
-        """Insert or update (upsert) items; atomic: all or nothing."""
+    def add(self, batch: ItemBatch, replace: bool = False, **manifest: Any) -> None:
+        """Upsert items, atomically: all or nothing. ``replace=True`` drops every other item in
+        the same write, and ``manifest`` fields are recorded with it."""
 
     def remove(self, ids: Sequence[str]) -> int:
         """Delete items by id; returns how many existed."""
 
-    def search(
-        self,
-        codes: np.ndarray,
-        k: int = 10,
-        filters: Filters | Mapping[str, Any] | None = None,
-        exact: bool = True,
-        nprobe: int | None = None,
-    ) -> SearchResult:
+    def search(self, request: SearchRequest) -> SearchResult:
         """Top-k by Hamming distance, ties by insertion order; filtered results stay exact."""
 
     def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
@@ -75,3 +86,13 @@ class IndexBackend(Protocol):
     def __len__(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class BackendType(Protocol):
+    """A backend class: makes or opens the store at a location."""
+
+    def create(self, location: str | os.PathLike[str], bits: int, **meta: Any) -> IndexBackend: ...
+
+    def open(self, location: str | os.PathLike[str]) -> IndexBackend: ...
+
+    def exists(self, location: str | os.PathLike[str]) -> bool: ...

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from terrahash.index.codes import as_words, hamming, majority_code
+from terrahash.codes import as_words, hamming, majority_code
+from terrahash.index.flat import faiss_module
 
 #: Codes used to estimate centres; assignment of the rest is exact.
 SAMPLE_SIZE = 32768
@@ -18,18 +19,14 @@ def nearest_centre(codes: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Index of the nearest centre (ties: lowest index) for each packed code."""
     if centres.shape[0] == 1 or codes.shape[0] == 0:
         return np.zeros(codes.shape[0], dtype=np.int64)
-    try:
-        import faiss
-    except ImportError:  # pragma: no cover - faiss is a dependency; NumPy keeps it optional
-        faiss = None
+    faiss = faiss_module()
     if faiss is not None:
         index = faiss.IndexBinaryFlat(codes.shape[1] * 8)
         index.add(np.ascontiguousarray(centres))
         _, labels = index.search(np.ascontiguousarray(codes), 1)
-        return labels[:, 0].astype(np.int64)
-    words = as_words(np.ascontiguousarray(codes))
-    dist = np.stack([hamming(words, c) for c in as_words(np.ascontiguousarray(centres))], axis=1)
-    return dist.argmin(axis=1)
+        return np.asarray(labels[:, 0], dtype=np.int64)
+    distances = hamming(as_words(codes), as_words(centres))  # (centres, codes)
+    return np.asarray(distances.argmin(axis=0), dtype=np.int64)
 
 
 def seed_centres(codes: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Packed binary codes: validation, Hamming distances and exact top-k with stable ties.
+"""What the index adds to the shared code kernel (``terrahash.codes``): exact top-k with stable
+ties, FAISS-style result padding, and the search-argument checks every backend shares.
 
 Every search path in the package (flat scan, tree leaves, filtered scans) ranks by the same
 key, ``(distance, insertion position)``, so their results can be compared element for element.
@@ -8,58 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from terrahash.index.errors import CodeShapeError
+from terrahash.codes import check_codes
 
 #: Distance reported for a missing result (FAISS's binary sentinel is also "larger than any").
 MISSING_DISTANCE = -1
 #: Position reported for a missing result (FAISS's ``-1`` label).
 MISSING_POSITION = -1
-
-
-def check_codes(codes: object, bits: int, name: str = "codes") -> np.ndarray:
-    """Return ``codes`` as a C-contiguous ``uint8`` array of shape (n, bits/8).
-
-    A single code of shape (bits/8,) is promoted to (1, bits/8).
-
-    Raises:
-        CodeShapeError: wrong dtype, rank or code length; the message names both lengths.
-    """
-    arr = np.asarray(codes)
-    if arr.dtype != np.uint8:
-        raise CodeShapeError(
-            f"{name}: expected packed uint8 codes ({bits} bits = {bits // 8} bytes each), "
-            f"got dtype {arr.dtype}; pack bits with np.packbits"
-        )
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2:
-        raise CodeShapeError(f"{name}: expected a 2-D array (n, {bits // 8}), got shape {arr.shape}")
-    if arr.shape[1] != bits // 8:
-        raise CodeShapeError(f"{name}: expected {bits // 8}-byte codes ({bits} bits), got {arr.shape[1]}")
-    return np.ascontiguousarray(arr)
-
-
-def as_words(codes: np.ndarray) -> np.ndarray:
-    """(n, B) packed bytes as (n, B/8) uint64 words (B a multiple of 8), else as bytes.
-
-    Always contiguous, so a database and its queries get the same view.
-    """
-    codes = np.ascontiguousarray(codes)
-    if codes.shape[-1] % 8 == 0:
-        return codes.view(np.uint64)
-    return codes
-
-
-def hamming(database: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Hamming distances (int32, shape (n,)) between each row of ``database`` and one ``query``.
-
-    Both must be the same word view (see ``as_words``).
-    """
-    x = np.bitwise_xor(database, query[None, :])
-    counts = np.bitwise_count(x)
-    if counts.shape[1] == 1:
-        return counts[:, 0].astype(np.int32)
-    return counts.sum(axis=1, dtype=np.int32)
 
 
 def topk_stable(distances: np.ndarray, positions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,16 +53,6 @@ def reference_search(database: np.ndarray, queries: np.ndarray, k: int) -> tuple
         order = np.argsort(d, kind="stable")[:k]
         rows.append((d[order], order))
     return pad_results(rows, k)
-
-
-def majority_code(codes: np.ndarray) -> np.ndarray:
-    """The bitwise majority (Hamming medoid-like centre) of packed codes; ties map to 0."""
-    if codes.shape[0] == 0:
-        raise ValueError("majority_code of an empty set")
-    ones = np.zeros(codes.shape[1] * 8, dtype=np.int64)
-    for start in range(0, codes.shape[0], 65536):
-        ones += np.unpackbits(codes[start : start + 65536], axis=1).sum(axis=0, dtype=np.int64)
-    return np.packbits((2 * ones > codes.shape[0]).astype(np.uint8))
 
 
 def check_search_args(codes: np.ndarray, bits: int, k: object, nprobe: int | None) -> tuple[np.ndarray, int]:

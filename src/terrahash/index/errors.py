@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from terrahash.codes import CodeShapeError
 from terrahash.errors import TerraHashError
+
+__all__ = ["CodeShapeError", "CorruptIndexError", "HashIndexError", "IndexMismatchError"]
 
 
 class HashIndexError(TerraHashError):
-    """Base class of index errors."""
-
-
-class CodeShapeError(HashIndexError, ValueError):
-    """Codes with the wrong dtype, rank or length (also a ``ValueError``, as FAISS users expect)."""
+    """Base class of index errors (bad codes raise the shared ``CodeShapeError``, a ``ValueError``)."""
 
 
 class CorruptIndexError(HashIndexError):

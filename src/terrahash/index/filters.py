@@ -1,17 +1,26 @@
-"""Search filters: where, when, which sensor, how sharp, how cloudy, which class.
+"""Search filters and the one parser of their values (CLI, Python API and HTTP service alike).
 
 Filters travel with each query (like FAISS's ``SearchParameters``), never mutate the index.
+Time values follow STAC interval semantics everywhere: a date-only start means the first
+instant of that day and a date-only end its last, so ``end=2020-01-31`` keeps that day's
+scenes. Every bad value raises ``FilterError`` naming the key and the value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC
 from typing import Any
 
 from terrahash.index.errors import HashIndexError
+from terrahash.index.items import BBox
+from terrahash.metadata.platforms import normalize_platform
+
+#: Spellings of an open interval end in a STAC ``datetime``.
+_OPEN = ("", "..")
 
 
 class FilterError(HashIndexError, ValueError):
@@ -27,7 +36,7 @@ class Filters:
 
     #: (west, south, east, north) lon/lat; intersects the item footprint's bbox. west > east
     #: means the box crosses the antimeridian.
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: BBox | None = None
     #: Items whose acquisition interval ends on or after ``start``.
     start: dt.datetime | None = None
     #: Items whose acquisition interval begins on or before ``end``.
@@ -47,43 +56,101 @@ class Filters:
         return all(getattr(self, f.name) is None for f in fields(self))
 
 
-def parse_datetime_value(value: object, key: str) -> dt.datetime:
-    """An ISO 8601 string, date or datetime -> aware UTC datetime (naive means UTC)."""
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, dt.date):
-        parsed = dt.datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise FilterError(f"filter {key}: {value!r} is not an ISO 8601 date/time") from exc
-    else:
-        raise FilterError(f"filter {key}: expected an ISO 8601 string or datetime, got {value!r}")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+#: What ``search(filters=...)`` accepts.
+FilterLike = Filters | Mapping[str, Any] | None
 
 
-def parse_bbox(value: object) -> tuple[float, float, float, float]:
-    """``"W,S,E,N"`` or a 4-sequence -> validated floats."""
-    parts = value.split(",") if isinstance(value, str) else value
+def _day(value: dt.date, end_of_day: bool) -> dt.datetime:
+    """The first (or, for an interval's end, the last) instant of a day, in UTC."""
+    return dt.datetime.combine(value, dt.time.max if end_of_day else dt.time.min, tzinfo=UTC)
+
+
+def parse_instant(text: str, key: str, end_of_day: bool = False, need_zone: bool = True) -> dt.datetime:
+    """An RFC 3339 date-time or a date -> aware UTC datetime (a date: see ``_day``).
+
+    ``need_zone=False`` reads a date-time without an offset as UTC (the Python API's habit).
+    """
+    text = text.strip()
     try:
-        w, s, e, n = (float(v) for v in parts)  # type: ignore[union-attr]
-    except (TypeError, ValueError) as exc:
-        raise FilterError(f"filter bbox: expected W,S,E,N (4 numbers), got {value!r}") from exc
-    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= n <= 90):
+        return _day(dt.date.fromisoformat(text), end_of_day)
+    except ValueError:
+        pass
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError as exc:
         raise FilterError(
-            f"filter bbox: {value!r} is not lon/lat W,S,E,N (lon in [-180,180], S <= N in [-90,90])"
-        )
-    return (w, s, e, n)
+            f"{key}: {text!r} is not RFC 3339 (e.g. 2020-01-01T00:00:00Z or 2020-01-01)"
+        ) from exc
+    if parsed.tzinfo is None:
+        if need_zone:
+            raise FilterError(f"{key}: {text!r} has no timezone; add 'Z' for UTC")
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
-def _number(value: object, key: str) -> float | None:
-    if value is None:
-        return None
+def parse_interval(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """A STAC ``datetime``: an instant, or ``start/end`` with ``..`` or empty for an open end.
+
+    A date-only start means its first instant, a date-only end its last, and a single date
+    its whole day, so ``2020-01-01/2020-01-31`` covers all of January.
+    """
+    value = text.strip()
+    if "/" not in value:
+        return parse_instant(value, "datetime"), parse_instant(value, "datetime", end_of_day=True)
+    if value.count("/") != 1:
+        raise FilterError(f"datetime: expected 'start/end', got {text!r}")
+    raw_start, raw_end = (p.strip() for p in value.split("/"))
+    if raw_start in _OPEN and raw_end in _OPEN:
+        raise FilterError(f"datetime: both ends of {text!r} are open; give at least one")
+    start = None if raw_start in _OPEN else parse_instant(raw_start, "datetime start")
+    end = None if raw_end in _OPEN else parse_instant(raw_end, "datetime end", end_of_day=True)
+    if start is not None and end is not None and start > end:
+        raise FilterError(f"datetime: start {raw_start} is after end {raw_end}")
+    return start, end
+
+
+def parse_bbox(value: str | Iterable[float], key: str = "bbox") -> BBox:
+    """``W,S,E,N`` in WGS84 degrees (STAC order) or four numbers; ``W > E`` crosses the
+    antimeridian."""
     try:
-        return float(value)  # type: ignore[arg-type]
+        numbers = [float(p) for p in (value.split(",") if isinstance(value, str) else value)]
     except (TypeError, ValueError) as exc:
-        raise FilterError(f"filter {key}: expected a number, got {value!r}") from exc
+        raise FilterError(f"{key}: expected four numbers W,S,E,N, got {value!r}") from exc
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise FilterError(f"{key}: expected four finite numbers W,S,E,N, got {value!r}")
+    west, south, east, north = numbers
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
+        raise FilterError(f"{key}: {value!r} is outside lon [-180, 180] / lat [-90, 90]")
+    if south > north:
+        raise FilterError(f"{key}: south ({south}) is north of north ({north})")
+    return west, south, east, north
+
+
+def parse_number(value: object, key: str, low: float = -math.inf, high: float = math.inf) -> float:
+    """A finite number within ``[low, high]`` (GSD, cloud cover), else ``FilterError``."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or not low <= number <= high:
+        raise FilterError(f"{key}: must be a number in [{low}, {high}], got {value!r}")
+    return number
+
+
+def _moment(value: object, key: str, end_of_day: bool) -> dt.datetime:
+    """A filter's ``start``/``end``: ISO string, date (its whole day) or datetime (naive: UTC)."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, dt.date):
+        return _day(value, end_of_day)
+    if isinstance(value, str):
+        return parse_instant(value, key, end_of_day, need_zone=False)
+    raise FilterError(f"{key}: expected an ISO 8601 string, date or datetime, got {value!r}")
+
+
+def _optional(raw: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
+    value = raw.get(key)
+    return None if value is None else parse_number(value, f"filter {key}", low, high)
 
 
 def _strings(value: object, key: str) -> tuple[str, ...] | None:
@@ -95,35 +162,37 @@ def _strings(value: object, key: str) -> tuple[str, ...] | None:
     return tuple(items)
 
 
-def normalize_filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
+def _as_dict(filters: Filters | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(filters, Filters):
+        return {f.name: getattr(filters, f.name) for f in fields(Filters)}
+    if not isinstance(filters, Mapping):
+        raise FilterError(f"filters must be a Filters, a dict or None, got {type(filters).__name__}")
+    known = {f.name for f in fields(Filters)}
+    unknown = sorted(set(filters) - known)
+    if unknown:
+        raise FilterError(f"unknown filter key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return dict(filters)
+
+
+def normalize_filters(filters: FilterLike) -> Filters:
     """Accept a ``Filters``, a plain dict with the same keys, or ``None``; validate values."""
     if filters is None:
         return Filters()
-    if isinstance(filters, Filters):
-        raw: dict[str, Any] = {f.name: getattr(filters, f.name) for f in fields(Filters)}
-    elif isinstance(filters, Mapping):
-        known = {f.name for f in fields(Filters)}
-        unknown = sorted(set(filters) - known)
-        if unknown:
-            raise FilterError(
-                f"unknown filter key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        raw = dict(filters)
-    else:
-        raise FilterError(f"filters must be a Filters, a dict or None, got {type(filters).__name__}")
-    from terrahash.metadata.platforms import normalize_platform
-
+    raw = _as_dict(filters)
+    start, end, bbox = raw.get("start"), raw.get("end"), raw.get("bbox")
     platforms = _strings(raw.get("platforms"), "platforms")
     out = Filters(
-        bbox=parse_bbox(raw["bbox"]) if raw.get("bbox") is not None else None,
-        start=parse_datetime_value(raw["start"], "start") if raw.get("start") is not None else None,
-        end=parse_datetime_value(raw["end"], "end") if raw.get("end") is not None else None,
+        bbox=parse_bbox(bbox, "filter bbox") if bbox is not None else None,
+        start=_moment(start, "filter start", end_of_day=False) if start is not None else None,
+        end=_moment(end, "filter end", end_of_day=True) if end is not None else None,
         platforms=tuple(normalize_platform(p) or p for p in platforms) if platforms else None,
-        gsd_min=_number(raw.get("gsd_min"), "gsd_min"),
-        gsd_max=_number(raw.get("gsd_max"), "gsd_max"),
-        cloud_max=_number(raw.get("cloud_max"), "cloud_max"),
+        gsd_min=_optional(raw, "gsd_min", 0.0, math.inf),
+        gsd_max=_optional(raw, "gsd_max", 0.0, math.inf),
+        cloud_max=_optional(raw, "cloud_max", 0.0, 100.0),
         labels=_strings(raw.get("labels"), "labels") or None,
     )
     if out.start and out.end and out.start > out.end:
         raise FilterError(f"filter start {out.start.isoformat()} is after end {out.end.isoformat()}")
+    if out.gsd_min is not None and out.gsd_max is not None and out.gsd_min > out.gsd_max:
+        raise FilterError(f"filter gsd_min ({out.gsd_min}) is larger than gsd_max ({out.gsd_max})")
     return out

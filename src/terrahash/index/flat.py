@@ -12,9 +12,12 @@ of the allowed codes), whichever touches less memory.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from terrahash.index.codes import as_words, hamming, pad_results, topk_stable
+from terrahash.codes import as_words, hamming
+from terrahash.index.codes import pad_results, topk_stable
 
 #: Below this many codes the NumPy scan is as fast as building a FAISS index.
 FAISS_MIN_ITEMS = 4096
@@ -23,7 +26,8 @@ FAISS_MIN_ITEMS = 4096
 GATHER_MAX_FRACTION = 0.05
 
 
-def _faiss():  # noqa: ANN202 - module or None
+def faiss_module() -> Any:
+    """The ``faiss`` module, or ``None`` where it is not installed (NumPy then does the scans)."""
     try:
         import faiss
     except ImportError:  # pragma: no cover
@@ -54,7 +58,7 @@ class FlatScanner:
         self._index: object | None = None
 
     def _faiss_index(self) -> object | None:
-        faiss = _faiss()
+        faiss = faiss_module()
         if faiss is None or self.codes.shape[0] < FAISS_MIN_ITEMS:
             return None
         if self._index is None:
@@ -82,7 +86,7 @@ class FlatScanner:
         index = self._faiss_index() if rows.size > GATHER_MAX_FRACTION * n else None
         if index is None:
             return gather_search(self.codes, rows, queries, k)
-        faiss = _faiss()
+        faiss = faiss_module()
         mask = np.zeros(n, dtype=bool)
         mask[rows] = True
         bitmap = np.packbits(mask, bitorder="little")

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from terrahash.codes import as_words, hamming, majority_code
 from terrahash.index.cluster import kmodes, nearest_centre
-from terrahash.index.codes import as_words, hamming, majority_code, topk_stable
+from terrahash.index.codes import topk_stable
 
 ROOT, LABEL, CLUSTER = 0, 1, 2
 _KIND_NAMES = {ROOT: "root", LABEL: "label", CLUSTER: "cluster"}

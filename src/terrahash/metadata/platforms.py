@@ -140,8 +140,8 @@ def normalize_platform(raw: str | None, number: str | int | None = None) -> str 
     for prefix, family in _CYRILLIC:
         if low.startswith(prefix):
             rest = low[len(prefix):]
-            digits = re.findall(r"\d+", rest)
-            return f"{family}-{digits[0]}" if digits else family
+            numbers = re.findall(r"\d+", rest)
+            return f"{family}-{numbers[0]}" if numbers else family
     compact = re.sub(r"[\s_\-.№#]+", "", low)
     if compact in _ALIASES:
         return _ALIASES[compact]

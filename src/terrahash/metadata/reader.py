@@ -1,4 +1,4 @@
-"""Reader base class, the one registry, and ``read_metadata`` (sniffing by content).
+"""``read_metadata``: load the built-in readers, sniff a file's format by content, read it.
 
 A reader declares what it is (``name``, ``description``), says from a file's *content*
 whether it is its format (``sniff``) and maps fields (``read`` returns dicts of record
@@ -10,55 +10,20 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import ValidationError
 
 from terrahash.errors import MetadataError
+from terrahash.metadata import readers
+from terrahash.metadata.base import MetadataReader, registered
 from terrahash.metadata.document import Document
 from terrahash.metadata.platforms import normalize_platform
 from terrahash.metadata.record import SceneRecord
 
-_REGISTRY: dict[str, type[MetadataReader]] = {}
-
-
-class MetadataReader(ABC):
-    """One metadata format. Subclasses are registered when defined."""
-
-    #: Unique format name, shown as ``format`` in records (e.g. ``landsat_mtl_txt``).
-    name: ClassVar[str]
-    #: One line for ``terrahash meta --list-formats`` and the formats table.
-    description: ClassVar[str] = ""
-    #: Sniffing order: lower runs first; generic formats (STAC, GeoTIFF) run last.
-    priority: ClassVar[int] = 50
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if getattr(cls, "__abstractmethods__", None) or "name" not in cls.__dict__:
-            return
-        if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-            raise RuntimeError(f"two metadata readers are named {cls.name!r}")
-        _REGISTRY[cls.name] = cls
-
-    @classmethod
-    @abstractmethod
-    def sniff(cls, doc: Document) -> bool:
-        """True when ``doc``'s content is this format. Must not raise on other formats."""
-
-    @abstractmethod
-    def read(self, doc: Document) -> list[dict[str, Any]]:
-        """Record fields for each scene in ``doc`` (most formats: exactly one)."""
-
-    def refuse(self, doc: Document, why: str) -> MetadataError:
-        """An error for a file that is this format but describes no optical scene."""
-        return doc.error(f"{self.name}: {why}")
-
 
 def _load_builtin_readers() -> None:
-    from terrahash.metadata import readers
-
     for info in pkgutil.iter_modules(readers.__path__):
         if info.name.startswith("_"):  # private helpers shared by a family of readers
             continue
@@ -68,16 +33,17 @@ def _load_builtin_readers() -> None:
 def list_readers() -> list[type[MetadataReader]]:
     """Registered readers in sniffing order."""
     _load_builtin_readers()
-    return sorted(_REGISTRY.values(), key=lambda r: (r.priority, r.name))
+    return sorted(registered().values(), key=lambda r: (r.priority, r.name))
 
 
 def get_reader(name: str) -> type[MetadataReader]:
     """A reader class by its format name."""
     _load_builtin_readers()
+    known_readers = registered()
     try:
-        return _REGISTRY[name]
+        return known_readers[name]
     except KeyError as exc:
-        known = ", ".join(sorted(_REGISTRY))
+        known = ", ".join(sorted(known_readers))
         raise KeyError(f"unknown metadata format {name!r}; known: {known}") from exc
 
 

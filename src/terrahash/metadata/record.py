@@ -206,6 +206,15 @@ def polygon(points: list[tuple[float, float]]) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+def box_polygon(
+    west: float | None, south: float | None, east: float | None, north: float | None
+) -> dict[str, Any] | None:
+    """The polygon of a lon/lat box, or ``None`` when any side is missing (readers' bboxes)."""
+    if west is None or south is None or east is None or north is None:
+        return None
+    return polygon([(west, south), (east, south), (east, north), (west, north)])
+
+
 def ring_centroid(ring: list[list[float]]) -> tuple[float, float]:
     """Area centroid of a ring (shoelace); the vertex mean when the area is degenerate.
 

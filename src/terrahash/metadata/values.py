@@ -150,6 +150,15 @@ def combine_date_time(date: Any, time: Any, tz: timezone = UTC) -> datetime | No
     return local.astimezone(UTC)
 
 
+def tag(element: etree._Element) -> str:
+    """The element's (local) name; ``""`` for comments, PIs and entities.
+
+    ``Document.xml`` leaves every element tag a plain local name, but lxml types ``.tag`` as
+    any settable value, so readers read names through this one narrowing.
+    """
+    return element.tag if isinstance(element.tag, str) else ""
+
+
 def xml_text(root: etree._Element, *paths: str) -> str | None:
     """Text of the first element found along any of ``paths`` (``.//`` relative, local names)."""
     for path in paths:

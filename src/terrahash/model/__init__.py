@@ -1,8 +1,11 @@
-"""Models: tensors -> embeddings -> binary hash codes (CCLS2T and the baselines' backbone)."""
+"""Models: tensors -> embeddings -> binary hash codes (CCLS2T and the baselines' backbone).
 
-from terrahash.model.checkpoint import ModelError
+Packing and Hamming distances are :mod:`terrahash.codes` (``pack_bits``, ``rowwise_hamming``).
+"""
+
+from terrahash.model.errors import ModelError
 from terrahash.model.factory import create_model, get_model_config, list_models
-from terrahash.model.runtime import QUERY_KINDS, HashModel, hamming, load_model, pack_codes
+from terrahash.model.runtime import QUERY_KINDS, HashModel, load_model
 
 __all__ = [
     "QUERY_KINDS",
@@ -10,8 +13,6 @@ __all__ = [
     "ModelError",
     "create_model",
     "get_model_config",
-    "hamming",
     "list_models",
     "load_model",
-    "pack_codes",
 ]

@@ -118,6 +118,7 @@ class CCLS2T(nn.Module):
         otherwise be pulled towards every class centre at once.
         """
         norm, linear = self.hash_layer[0], self.hash_layer[1]
+        assert isinstance(norm, nn.LayerNorm) and isinstance(linear, nn.Linear)
         x = F.layer_norm(emb, norm.normalized_shape, norm.weight.detach(), norm.bias.detach(), norm.eps)
         return F.linear(x, linear.weight.detach(), linear.bias.detach())
 

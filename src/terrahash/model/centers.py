@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from terrahash.taxonomy import load_taxonomy
+
 
 def hadamard(n: int) -> np.ndarray:
     """Sylvester Hadamard matrix of order ``n`` (a power of two), entries +-1."""
@@ -105,13 +107,11 @@ def build_centres(
 def taxonomy_groups(classes: Sequence[str]) -> tuple[list[int] | None, str | None]:
     """Coarse group per class from the shared taxonomy, with the taxonomy version.
 
-    Returns ``(None, None)`` when the taxonomy module is absent or knows fewer than half
+    Returns ``(None, None)`` when the taxonomy cannot be loaded or knows fewer than half
     of the labels: a flat set of centres is then the honest fallback. Labels it does not
     know get a group of their own.
     """
     try:
-        from terrahash.taxonomy import load_taxonomy
-
         tax = load_taxonomy()
     except Exception:  # noqa: BLE001 - the taxonomy is optional; any failure means "flat"
         return None, None

@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
-from terrahash.errors import TerraHashError
 from terrahash.metadata.prompt import TEMPLATE_VERSION
 from terrahash.model.ccls2t import CCLS2T, SUPPORTED_BITS
+from terrahash.model.errors import ModelError
 from terrahash.model.factory import create_model
 from terrahash.model.tokenizer import PromptTokenizer
 
+#: A run's parsed ``config.json`` (keys listed in ``terrahash.train.run.train``).
+RunConfig = dict[str, Any]
 #: Version of the run-folder layout (``config.json`` keys).
 RUN_SCHEMA_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -36,21 +40,15 @@ _REQUIRED = (
 )
 
 
-class ModelError(TerraHashError):
-    """A run folder, checkpoint or weights file is missing, corrupt or incompatible."""
-
-
-def save_run(run_dir: Path, model: CCLS2T, config: dict[str, Any]) -> None:
+def save_run(run_dir: Path, model: CCLS2T, config: RunConfig) -> None:
     """Write ``config.json`` and ``model.safetensors`` (weights first, config last)."""
-    from safetensors.torch import save_file
-
     run_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     save_file(state, str(run_dir / WEIGHTS_FILE), metadata={"bits": str(model.bits)})
     (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True))
 
 
-def read_config(run_dir: Path) -> dict[str, Any]:
+def read_config(run_dir: Path) -> RunConfig:
     """Parse and validate a run's ``config.json``."""
     path = run_dir / CONFIG_FILE
     if not run_dir.is_dir():
@@ -84,11 +82,8 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     return config
 
 
-def load_run(run_dir: str | Path) -> tuple[CCLS2T, PromptTokenizer, dict[str, Any]]:
+def load_run(run_dir: str | Path) -> tuple[CCLS2T, PromptTokenizer, RunConfig]:
     """Rebuild the model and tokenizer of a run and load its weights (eval mode)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     tokenizer = PromptTokenizer.from_dict(config["tokenizer"])

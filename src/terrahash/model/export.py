@@ -8,11 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from terrahash.codes import rowwise_hamming
 from terrahash.data.dataset import load_dataset
-from terrahash.model.runtime import QUERY_KINDS, HashModel, hamming
+from terrahash.model.checkpoint import RunConfig
+from terrahash.model.runtime import QUERY_KINDS, HashModel
 
 
-def split_membership(ids: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+def split_membership(ids: np.ndarray, config: RunConfig) -> np.ndarray:
     """``train``/``val``/``test``/``other`` per id, from the run's recorded split."""
     split = config.get("split", {})
     where = {i: "train" for i in split.get("train_ids", [])}
@@ -27,7 +29,7 @@ def agreement(result: dict[str, np.ndarray]) -> dict[str, float]:
     out = {}
     for i, a in enumerate(kinds):
         for b in kinds[i + 1 :]:
-            out[f"{a}-{b}"] = float(hamming(result[f"codes_{a}"], result[f"codes_{b}"]).mean())
+            out[f"{a}-{b}"] = float(rowwise_hamming(result[f"codes_{a}"], result[f"codes_{b}"]).mean())
     return out
 
 
@@ -51,7 +53,7 @@ def encode_folder(
     result["bits"] = np.array(model.bits)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **result)
+    np.savez_compressed(out, allow_pickle=False, **result)
     return {
         "items": len(dataset),
         "bits": model.bits,

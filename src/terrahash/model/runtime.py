@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
+from terrahash.codes import pack_bits
 from terrahash.data.dataset import SceneDataset
 from terrahash.data.transforms import ImageLike, image_column, normalize, to_uint8_tensor
 from terrahash.metadata.prompt import N_FEATURES, render_prompt
 from terrahash.metadata.record import SceneRecord
-from terrahash.model.checkpoint import ModelError, load_run
+from terrahash.model.checkpoint import load_run
+from terrahash.model.errors import ModelError
 from terrahash.model.tokenizer import PromptTokenizer
 from terrahash.model.vision import fold_batchnorm
 
 #: The three query kinds, all searching one database of codes.
 QUERY_KINDS = ("image", "fused", "text")
-
-
-def pack_codes(bits: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Bool bits (N, K) -> packed ``uint8`` (N, K/8), most significant bit first."""
-    array = bits.numpy() if isinstance(bits, torch.Tensor) else np.asarray(bits)
-    return np.packbits(array.astype(bool), axis=1)
-
-
-def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise Hamming distance between two packed code arrays of equal shape."""
-    return np.unpackbits(np.bitwise_xor(a, b), axis=1).sum(axis=1)
 
 
 def text_inputs(
@@ -106,6 +96,10 @@ class HashModel:
                     emb_text = text
         return emb_image, emb_fused, emb_text
 
+    def _codes(self, emb: torch.Tensor) -> np.ndarray:
+        """Packed codes (n, bits/8) of embeddings: the hash layer's signs, packed."""
+        return pack_bits(self.model.binarize(self.model.hash_logits(emb)).numpy())
+
     def _batches(self, n: int) -> list[slice]:
         return [slice(i, min(i + self.batch_size, n)) for i in range(0, n, self.batch_size)]
 
@@ -133,9 +127,8 @@ class HashModel:
         for s in self._batches(len(images)):
             pixels = to_uint8_tensor(images[s], self.image_size)
             emb_image, emb_fused, _ = self._embed(pixels, None if records is None else records[s])
-            emb = emb_image if records is None else emb_fused
-            codes.append(self.model.binarize(self.model.hash_logits(emb)))
-        return pack_codes(torch.cat(codes)) if codes else np.zeros((0, self.bits // 8), np.uint8)
+            codes.append(self._codes(emb_image if records is None else emb_fused))
+        return np.concatenate(codes) if codes else np.zeros((0, self.bits // 8), np.uint8)
 
     @torch.inference_mode()
     def embed_text(self, records_or_prompts: Sequence[SceneRecord | str]) -> np.ndarray:
@@ -152,8 +145,7 @@ class HashModel:
         """Packed codes (n, bits/8) from metadata records or prompt strings alone."""
         if isinstance(records_or_prompts, SceneRecord | str):
             records_or_prompts = [records_or_prompts]
-        emb = torch.from_numpy(self.embed_text(records_or_prompts))
-        return pack_codes(self.model.binarize(self.model.hash_logits(emb)))
+        return self._codes(torch.from_numpy(self.embed_text(records_or_prompts)))
 
     @torch.inference_mode()
     def encode_dataset(
@@ -161,7 +153,7 @@ class HashModel:
         dataset: SceneDataset,
         kinds: Sequence[str] = QUERY_KINDS,
         batch_size: int | None = None,
-        progress: Any = None,
+        progress: Callable[[int], None] | None = None,
     ) -> dict[str, np.ndarray]:
         """Codes and embeddings for every item: ``ids``, ``labels``, ``codes_<kind>``, ``emb_<kind>``.
 
@@ -184,7 +176,7 @@ class HashModel:
             wants_text = "fused" in kinds or "text" in kinds
             emb_image, emb_fused, emb_text = self._embed(pixels, records if wants_text else None)
             batch = {"image": emb_image, "fused": emb_fused}
-            if "text" in kinds:
+            if emb_text is not None:  # every item has a record, so text is there when asked for
                 batch["text"] = emb_text
             for kind in kinds:
                 parts[kind].append(batch[kind])
@@ -200,7 +192,7 @@ class HashModel:
                 torch.cat(parts[kind]) if parts[kind] else torch.zeros(0, self.model.image_proj.out_features)
             )
             result[f"emb_{kind}"] = emb.numpy().astype(np.float32)
-            result[f"codes_{kind}"] = pack_codes(self.model.binarize(self.model.hash_logits(emb)))
+            result[f"codes_{kind}"] = self._codes(emb)
         return result
 
 

@@ -16,8 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from terrahash.data.transforms import pyramid
+from terrahash.model.errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -57,26 +59,23 @@ class VisionConfig:
         }
 
 
+def _torchvision_resnet(block: str, layers: list[int]) -> dict[str, Any]:
+    """A ``vision`` block with torchvision's ResNet stem and widths (7x7 stride-2 conv, max pool)."""
+    return {
+        "block": block,
+        "layers": layers,
+        "widths": [64, 128, 256, 512],
+        "stem_width": 64,
+        "stem_kernel": 7,
+        "stem_stride": 2,
+        "stem_pool": True,
+    }
+
+
 #: torchvision architectures, for ``--backbone-weights``.
 RESNET_PRESETS: dict[str, dict[str, Any]] = {
-    "resnet18": {
-        "block": "basic",
-        "layers": [2, 2, 2, 2],
-        "widths": [64, 128, 256, 512],
-        "stem_width": 64,
-        "stem_kernel": 7,
-        "stem_stride": 2,
-        "stem_pool": True,
-    },
-    "resnet50": {
-        "block": "bottleneck",
-        "layers": [3, 4, 6, 3],
-        "widths": [64, 128, 256, 512],
-        "stem_width": 64,
-        "stem_kernel": 7,
-        "stem_stride": 2,
-        "stem_pool": True,
-    },
+    "resnet18": _torchvision_resnet("basic", [2, 2, 2, 2]),
+    "resnet50": _torchvision_resnet("bottleneck", [3, 4, 6, 3]),
 }
 
 
@@ -137,7 +136,11 @@ class ResNet(nn.Module):
 
     def __init__(self, cfg: VisionConfig) -> None:
         super().__init__()
-        block = {"basic": BasicBlock, "bottleneck": Bottleneck}.get(cfg.block)
+        blocks_by_name: dict[str, type[BasicBlock | Bottleneck]] = {
+            "basic": BasicBlock,
+            "bottleneck": Bottleneck,
+        }
+        block = blocks_by_name.get(cfg.block)
         if block is None:
             raise ValueError(f"unknown block {cfg.block!r}; expected 'basic' or 'bottleneck'")
         self.conv1 = nn.Conv2d(
@@ -147,7 +150,7 @@ class ResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, 2, 1) if cfg.stem_pool else nn.Identity()
         in_ch = cfg.stem_width
         for i, (depth, width) in enumerate(zip(cfg.layers, cfg.widths, strict=True)):
-            blocks = []
+            blocks: list[nn.Module] = []
             for j in range(depth):
                 stride = 2 if (i > 0 and j == 0) else 1
                 blocks.append(block(in_ch, width, stride))
@@ -207,8 +210,6 @@ def load_backbone_state(backbone: ResNet, state: Mapping[str, torch.Tensor], sou
     ``fc.*`` is ignored (we have no classifier). Any other missing or mis-shaped key is
     an error naming ``source``, because silently half-loading weights hides a wrong file.
     """
-    from terrahash.model.checkpoint import ModelError
-
     state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith("fc.")}
     own = backbone.state_dict()
     missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))
@@ -231,8 +232,6 @@ def load_backbone_state(backbone: ResNet, state: Mapping[str, torch.Tensor], sou
 
 def detect_resnet_preset(state: Mapping[str, torch.Tensor], source: str) -> str:
     """``resnet18`` or ``resnet50`` from a torchvision state dict's keys."""
-    from terrahash.model.checkpoint import ModelError
-
     if "layer1.0.conv3.weight" in state:
         return "resnet50"
     if "layer1.0.conv2.weight" in state and "layer1.1.conv1.weight" in state:
@@ -247,8 +246,6 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     with one pass over the activations instead of two, about 1.3x faster encoding on CPU.
     Training must keep the BatchNorm layers, so only ``HashModel`` (a loaded run) folds.
     """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
     model.eval()
     for module in model.modules():
         if isinstance(module, BasicBlock | Bottleneck | ResNet):
@@ -258,5 +255,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
                     setattr(module, norm, nn.Identity())
         shortcut = getattr(module, "downsample", None)
         if isinstance(shortcut, nn.Sequential) and len(shortcut) == 2:
-            module.downsample = nn.Sequential(fuse_conv_bn_eval(shortcut[0], shortcut[1]))
+            projection, projection_norm = shortcut[0], shortcut[1]
+            if isinstance(projection, nn.Conv2d) and isinstance(projection_norm, nn.BatchNorm2d):
+                module.downsample = nn.Sequential(fuse_conv_bn_eval(projection, projection_norm))
     return model

@@ -25,7 +25,7 @@ from terrahash import __version__
 from terrahash.errors import TerraHashError
 from terrahash.index.errors import CorruptIndexError, IndexMismatchError
 from terrahash.service.docs import docs_page
-from terrahash.service.engine import EngineHolder, NotFoundError, ServiceUnavailableError
+from terrahash.service.engine import Engine, EngineHolder, NotFoundError, ServiceUnavailableError
 from terrahash.service.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from terrahash.service.params import ParamError
 from terrahash.service.routes import router
@@ -134,7 +134,7 @@ def _install_sighup(holder: EngineHolder) -> None:
         log.warning("SIGHUP reload not available here; use POST /admin/reload")
 
 
-def _log_reload(future: asyncio.Future[object]) -> None:
+def _log_reload(future: asyncio.Future[Engine]) -> None:
     exc = future.exception()
     if exc is not None:
         log.error("reload failed, still serving the previous index: %s", exc)

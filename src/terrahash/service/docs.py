@@ -30,12 +30,13 @@ def docs_page(openapi: dict[str, Any], static_dir: Path) -> str:
     if (swagger / "swagger-ui-bundle.js").is_file() and (swagger / "swagger-ui.css").is_file():
         from fastapi.openapi.docs import get_swagger_ui_html
 
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="openapi.json", title="TerraHash API",
             swagger_js_url="static/vendor/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="static/vendor/swagger-ui/swagger-ui.css",
             swagger_favicon_url="static/vendor/leaflet/images/marker-icon.png",
-        ).body.decode()
+        ).body
+        return bytes(page).decode()
     esc = html.escape
     info = openapi.get("info", {})
     parts = [

@@ -13,9 +13,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from terrahash.service import engine as engine_mod
-from terrahash.service.engine import Engine
-from terrahash.service.engine import Query as SearchQuery
+from terrahash.app import Query as SearchQuery
+from terrahash.service.engine import Engine, NotFoundError
 from terrahash.service.params import MAX_K, ParamError, SearchParams, check_id, parse_params
 from terrahash.service.schemas import (
     SEARCH_REQUEST_BODY,
@@ -92,7 +91,7 @@ async def search_get(
     params = parse_params(k=k, exact=exact, nprobe=nprobe, bbox=bbox, datetime=datetime,
                           platform=platform, gsd_min=gsd_min, gsd_max=gsd_max,
                           cloud_max=cloud_max, label=label)
-    return await _run(request, engine, SearchQuery(item_id=check_id(id)), params)
+    return await _run(request, engine, SearchQuery(id=check_id(id)), params)
 
 
 @router.get("/items/{item_id:path}/thumbnail", tags=["items"], responses=_ERRORS,
@@ -131,8 +130,8 @@ async def _run(request: Request, engine: Engine, query: SearchQuery,
                params: SearchParams) -> JSONResponse:
     outcome = await run_in_threadpool(engine.search, query, params)
     echo: dict[str, Any] = {"kind": query.kind, "k": params.k, "exact": params.exact}
-    if query.item_id is not None:
-        echo["id"] = query.item_id
+    if query.id is not None:
+        echo["id"] = query.id
     if query.text is not None:
         echo["text"] = query.text
     body = item_collection(outcome.entries, outcome.distances, str(request.base_url),
@@ -153,7 +152,7 @@ def _from_json(body: JsonSearch) -> tuple[SearchQuery, SearchParams]:
         raise ParamError("give exactly one of 'text' or 'id' in a JSON search")
     if body.text is not None:
         return SearchQuery(text=body.text), _params(body)
-    return SearchQuery(item_id=check_id(body.id or "")), _params(body)
+    return SearchQuery(id=check_id(body.id or "")), _params(body)
 
 
 def _from_form(form: FormData) -> tuple[SearchQuery, SearchParams]:
@@ -181,12 +180,12 @@ def _from_form(form: FormData) -> tuple[SearchQuery, SearchParams]:
     record = parse_metadata(meta_file.file.read(), meta_file.filename or "metadata") if meta_file else None
     if image_file is not None:
         image = decode_image(image_file.file.read(), image_file.filename or "image")
-        return SearchQuery(image=image, record=record), params
+        return SearchQuery(image=image, metadata=record), params
     if record is not None:
-        return SearchQuery(record=record), params
+        return SearchQuery(metadata=record), params
     if text is not None:
         return SearchQuery(text=text), params
-    return SearchQuery(item_id=check_id(item_id or "")), params
+    return SearchQuery(id=check_id(item_id or "")), params
 
 
 def _params(fields: SearchFields) -> SearchParams:
@@ -233,5 +232,5 @@ def _thumbnail_bytes(path: Any) -> tuple[bytes, str]:
             return out.getvalue(), "image/png"
     except OSError as exc:
         why = type(exc).__name__
-        raise engine_mod.NotFoundError(f"the image of this item cannot be read ({why})") from exc
+        raise NotFoundError(f"the image of this item cannot be read ({why})") from exc
 

@@ -1,29 +1,24 @@
 """Untrusted uploads -> pixels and records: known image types only, bounded size, safe XML.
 
 Everything a client sends is checked here before the model sees it. Image types are chosen
-by magic bytes (never by the file name or the client's content type), Pillow's
-decompression-bomb limit is set explicitly, and metadata goes through the same safe parser
-as the CLI (``terrahash.metadata.read_metadata``), which refuses XML entities and DTDs.
+by magic bytes (never by the file name or the client's content type) and only that type's
+Pillow decoder runs, through the same decoder as dataset files (``terrahash.data.images``)
+with a per-upload pixel limit; metadata goes through the same safe parser as the CLI
+(``terrahash.metadata.read_metadata``), which refuses XML entities and DTDs.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from terrahash.errors import TerraHashError
+from terrahash.data.images import decode_image as decode_pixels
+from terrahash.errors import ImageError, ImageTooLargeError, TerraHashError
 from terrahash.metadata import SceneRecord, read_metadata
 
 #: Largest decoded image accepted, in pixels (a 8192 x 8192 scene); larger is refused with 413.
 MAX_IMAGE_PIXELS = 8192 * 8192
-# Pillow raises above twice its limit while reading the header; between one and two times it
-# only warns, and ``decode_image`` refuses those itself before decoding a pixel.
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 #: Magic bytes of the image types the service decodes (anything else is refused with 400).
 _MAGIC: tuple[tuple[str, bytes, int], ...] = (
@@ -67,29 +62,9 @@ def decode_image(data: bytes, filename: str = "image") -> np.ndarray:
     if kind is None:
         raise UploadError(f"{name}: not a PNG, JPEG, TIFF or WebP image (checked by content)")
     try:
-        # Image.open reads only the header; the size is checked before any pixel is decoded.
-        with Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]]) as img:
-            width, height = img.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise UploadError(
-                    f"{name}: image is {width}x{height} pixels, more than the "
-                    f"{MAX_IMAGE_PIXELS} allowed", status=413,
-                )
-            return _to_rgb(img)
-    except Image.DecompressionBombError as exc:
-        raise UploadError(f"{name}: refused as a decompression bomb ({exc})", status=413) from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise UploadError(f"{name}: cannot decode the {kind.upper()} image ({exc})") from exc
-
-
-def _to_rgb(img: Image.Image) -> np.ndarray:
-    # 16-bit and float rasters (common in GeoTIFF) are scaled by their 99th percentile,
-    # as terrahash.data.load_rgb does for the indexed images.
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float32)
-        hi = float(np.percentile(arr, 99)) or 1.0
-        img = Image.fromarray(np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8))
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+        return decode_pixels(data, name=name, max_pixels=MAX_IMAGE_PIXELS, formats=[_PIL_FORMATS[kind]])
+    except ImageError as exc:
+        raise UploadError(str(exc), status=413 if isinstance(exc, ImageTooLargeError) else 400) from exc
 
 
 def parse_metadata(data: bytes, filename: str = "metadata") -> SceneRecord:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from terrahash.train.trainer import Callback, Trainer
+from terrahash.train.trainer import Callback, EpochRow, Trainer
 
 
 class RichProgress(Callback):
@@ -40,12 +40,13 @@ class RichProgress(Callback):
         speed = self.images / max(time.perf_counter() - self.started, 1e-9)
         self.progress.update(self.task, advance=1, loss=logs["loss"], speed=speed)
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, row: EpochRow) -> None:
         """Log validated epochs; stop drawing after the last one."""
         if "val_map@100" in row:
+            score = row["val_map@100"]
+            shown = "n/a (no validation query has a relevant item)" if math.isnan(score) else f"{score:.3f}"
             self.progress.console.print(
-                f"epoch {row['epoch']}: loss {row['loss']:.3f}, val mAP@100 {row['val_map@100']:.3f}",
-                highlight=False,
+                f"epoch {row['epoch']}: loss {row['loss']:.3f}, val mAP@100 {shown}", highlight=False
             )
         if trainer.state.epoch >= trainer.epochs:
             self.progress.stop()

@@ -9,28 +9,33 @@ template and taxonomy versions.
 from __future__ import annotations
 
 import csv
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
-from terrahash import __version__
 from terrahash.data.dataset import SceneDataset, load_dataset
 from terrahash.data.transforms import channel_stats, image_column, preload_images
 from terrahash.errors import TerraHashError
 from terrahash.metadata.prompt import TEMPLATE_VERSION, render_prompt
 from terrahash.model.ccls2t import SUPPORTED_BITS
 from terrahash.model.centers import CentreSet, build_centres, taxonomy_groups
-from terrahash.model.checkpoint import RUN_SCHEMA_VERSION, ModelError, save_run
+from terrahash.model.checkpoint import RUN_SCHEMA_VERSION, save_run
+from terrahash.model.errors import ModelError
 from terrahash.model.factory import DEFAULT_MODEL, create_model, get_model_config
 from terrahash.model.tokenizer import PromptTokenizer
+from terrahash.model.vision import RESNET_PRESETS, detect_resnet_preset, load_backbone_state
+from terrahash.train.data import TrainingData
 from terrahash.train.losses import HashLoss, get_loss_class, list_methods
-from terrahash.train.trainer import Callback, Trainer, TrainingData
+from terrahash.train.trainer import Callback, EpochRow, Trainer
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -112,9 +117,9 @@ def _text_tensors(dataset: SceneDataset, tokenizer: PromptTokenizer) -> dict[str
 def _make_loss(cls: type[HashLoss], opts: TrainOptions, centres: CentreSet | None) -> HashLoss:
     if cls.name == "ccls2t":
         assert centres is not None
-        return cls(centres, itc=opts.itc)  # type: ignore[call-arg]
+        return cls(centres, itc=opts.itc)
     if cls.name == "unsupervised":
-        return cls(itc=opts.itc)  # type: ignore[call-arg]
+        return cls(itc=opts.itc)
     return cls()
 
 
@@ -122,8 +127,6 @@ def _model_config(opts: TrainOptions) -> dict[str, Any]:
     config = get_model_config(opts.model_name)
     config["bits"] = opts.bits
     if opts.backbone_weights:
-        from terrahash.model.vision import RESNET_PRESETS, detect_resnet_preset
-
         preset = detect_resnet_preset(_read_backbone(opts.backbone_weights), opts.backbone_weights)
         config["vision"].update(RESNET_PRESETS[preset])
     if not opts.multiscale:
@@ -138,8 +141,6 @@ def _read_backbone(path: str) -> dict[str, torch.Tensor]:
         raise ModelError(f"{file}: error: backbone weights file not found")
     try:
         if file.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             return load_file(str(file))
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
@@ -158,14 +159,14 @@ class MetricsWriter(Callback):
         self.run_dir = run_dir
         self.save_checkpoint = save_checkpoint
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, row: EpochRow) -> None:
         """Rewrite the CSV (columns can grow once validation starts) and the checkpoint."""
         write_metrics(self.run_dir / "metrics.csv", trainer.state.history)
         if self.save_checkpoint:
             torch.save(trainer.state_dict(), self.run_dir / CHECKPOINT_FILE)
 
 
-def write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
+def write_metrics(path: Path, history: list[EpochRow]) -> None:
     """One row per epoch; every column seen in any epoch."""
     columns: list[str] = []
     for row in history:
@@ -177,7 +178,7 @@ def write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
-def plot_losses(path: Path, history: list[dict[str, Any]], title: str) -> None:
+def plot_losses(path: Path, history: list[EpochRow], title: str) -> None:
     """Loss terms per epoch (log scale) and validation mAP, as a PNG."""
     import matplotlib
 
@@ -242,8 +243,6 @@ def train(
     config = _model_config(opts)
     model, tokenizer = create_model(config, use_text=use_text)
     if opts.backbone_weights:
-        from terrahash.model.vision import load_backbone_state
-
         load_backbone_state(
             model.visual.backbone, _read_backbone(opts.backbone_weights), opts.backbone_weights
         )
@@ -292,9 +291,12 @@ def train(
             raise ModelError(f"{checkpoint}: error: cannot resume from this checkpoint ({exc})") from exc
     state = trainer.fit()
     names = [item.id for item in dataset]
+    # null, not NaN (invalid JSON), when no epoch had a score to rank by.
+    scored = state.best_epoch >= 0 and not math.isnan(state.best_score)
+    best_score = state.best_score if scored else None
     config_out: dict[str, Any] = {
         "schema_version": RUN_SCHEMA_VERSION,
-        "terrahash_version": __version__,
+        "terrahash_version": package_version("terrahash"),
         "model_name": opts.model_name,
         "model": config,
         "method": opts.method,
@@ -323,9 +325,9 @@ def train(
         },
         "train": asdict(opts),
         "best_epoch": state.best_epoch,
-        "best_val_map@100": None if state.best_epoch < 0 else state.best_score,
+        "best_val_map@100": best_score,
         "train_seconds": round(time.perf_counter() - started, 2),
     }
-    save_run(run_dir, model.to(memory_format=torch.contiguous_format), config_out)  # type: ignore[call-overload]
+    save_run(run_dir, model.to(memory_format=torch.contiguous_format), config_out)
     plot_losses(run_dir / "loss_curve.png", state.history, opts.method)
     return config_out

@@ -19,41 +19,26 @@ import torch
 
 from terrahash.data.transforms import augment, normalize
 from terrahash.model.ccls2t import CCLS2T, HashOutputs
+from terrahash.train.data import TrainingData
 from terrahash.train.losses import HashLoss, LossInputs
 from terrahash.train.validation import validate
 
-
-@dataclass
-class TrainingData:
-    """Every tensor training needs, indexed by item; splits are index tensors."""
-
-    images: torch.Tensor  # uint8 (N, 3, S, S)
-    mean: list[float]
-    std: list[float]
-    train_idx: torch.Tensor
-    val_idx: torch.Tensor
-    labels: torch.Tensor | None = None  # bool (N, C)
-    targets: torch.Tensor | None = None  # float +-1 (N, K)
-    tokens: torch.Tensor | None = None  # int64 (N, L)
-    features: torch.Tensor | None = None  # float (N, F)
-    feature_mask: torch.Tensor | None = None  # bool (N, F)
-    text_group: torch.Tensor | None = None  # int64 (N,)
-
-    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The named tensors of items ``idx`` (``None`` entries left out)."""
-        names = ("labels", "targets", "tokens", "features", "feature_mask", "text_group")
-        out = {n: getattr(self, n)[idx] for n in names if getattr(self, n) is not None}
-        out["images"] = self.images[idx]
-        return out
+#: One epoch's metrics: ``epoch``, the loss terms, ``lr``, ``images_per_s``, ``seconds`` and,
+#: on validated epochs, ``val_map@100`` (NaN when nothing is relevant) and ``hamming_<a>_<b>``.
+EpochRow = dict[str, float]
 
 
 @dataclass
 class TrainState:
-    """What a hook may read, and what a resumable checkpoint stores."""
+    """What a hook may read, and what a resumable checkpoint stores.
+
+    ``best_score`` is the best ``val_map@100`` so far; NaN when the kept epoch had no score
+    to rank by (no labels, or no validation query with a relevant item).
+    """
 
     epoch: int = 0
     step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[EpochRow] = field(default_factory=list)
     best_score: float = -math.inf
     best_epoch: int = -1
     best_state: dict[str, torch.Tensor] | None = None
@@ -68,7 +53,7 @@ class Callback:
     def on_step_end(self, trainer: Trainer, n_images: int, logs: dict[str, float]) -> None:
         """After each optimisation step."""
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, row: EpochRow) -> None:
         """After each epoch with its metrics row."""
 
 
@@ -99,7 +84,8 @@ class Trainer:
         self, lr: float, weight_decay: float
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """AdamW (no decay on norms, biases and the temperature) with warm-up + cosine."""
-        decay, no_decay = [], []
+        decay: list[torch.nn.Parameter] = []
+        no_decay: list[torch.nn.Parameter] = []
         for name, param in self.model.named_parameters():
             (no_decay if param.ndim <= 1 or "embedding" in name else decay).append(param)
         optimizer = torch.optim.AdamW(
@@ -158,6 +144,18 @@ class Trainer:
     def _should_validate(self, epoch: int) -> bool:
         return len(self.data.val_idx) > 0 and (epoch + 1 >= self.epochs / 2 or epoch + 1 == self.epochs)
 
+    def _keep_if_best(self, score: float) -> None:
+        """Keep the current weights when ``score`` is the best so far.
+
+        A NaN score ranks nothing (no labels, or no validation query with a relevant item):
+        the latest validated epoch is kept then.
+        """
+        best = self.state.best_score
+        if math.isnan(score) or math.isnan(best) or score >= best:
+            self.state.best_score = score
+            self.state.best_epoch = self.state.epoch + 1
+            self.state.best_state = copy.deepcopy(self.model.state_dict())
+
     def fit(self) -> TrainState:
         """Train from ``state.epoch`` to ``epochs``; keeps the best validation weights."""
         for cb in self.callbacks:
@@ -177,11 +175,11 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_step_end(self, len(idx), logs)
             seconds = time.perf_counter() - start
-            row: dict[str, Any] = {"epoch": self.state.epoch + 1}
+            row: EpochRow = {"epoch": self.state.epoch + 1}
             row.update({k: v / max(1, seen) for k, v in sums.items()})
             row.update(
                 {
-                    "lr": self.scheduler.get_last_lr()[0],
+                    "lr": float(self.scheduler.get_last_lr()[0]),
                     "images_per_s": seen / max(seconds, 1e-9),
                     "seconds": seconds,
                 }
@@ -189,12 +187,7 @@ class Trainer:
             if self._should_validate(self.state.epoch):
                 report = validate(self.model, self.data)
                 row.update(report)
-                # Without labels there is nothing to rank by: keep the latest epoch.
-                score = report.get("val_map@100", float(self.state.epoch))
-                if score >= self.state.best_score:
-                    self.state.best_score = score
-                    self.state.best_epoch = self.state.epoch + 1
-                    self.state.best_state = copy.deepcopy(self.model.state_dict())
+                self._keep_if_best(report.get("val_map@100", math.nan))
             self.state.history.append(row)
             self.state.epoch += 1
             for cb in self.callbacks:

@@ -9,8 +9,8 @@ from typing import ClassVar
 
 from lxml import etree
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.values import to_float
 
 _FORMAT_VERSION = re.compile(r"<METADATA_FORMAT\s+version\s*=\s*[\"'](\d)")

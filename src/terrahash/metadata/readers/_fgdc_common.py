@@ -13,9 +13,9 @@ from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
-from terrahash.metadata.record import polygon
+from terrahash.metadata.record import box_polygon
 from terrahash.metadata.values import MISSING_MARKERS, combine_date_time, to_float
 
 _UNIT_METRES = {"meters": 1.0, "metres": 1.0, "meter": 1.0, "m": 1.0, "feet": 0.3048,
@@ -70,8 +70,8 @@ class FgdcReader(MetadataReader):
     def read(self, doc: Document) -> list[dict[str, Any]]:
         raw = self.collect(doc)
         times = raw.times + [None] * len(raw.dates)
-        stamps = [combine_date_time(d, t) for d, t in zip(raw.dates, times, strict=False)]
-        stamps = sorted(s for s in stamps if s is not None)
+        parsed = (combine_date_time(d, t) for d, t in zip(raw.dates, times, strict=False))
+        stamps = sorted(s for s in parsed if s is not None)
         if not stamps:
             raise self.refuse(doc, "no Time_Period_of_Content date (caldate/begdate)")
         extra: dict[str, Any] = {}
@@ -79,11 +79,7 @@ class FgdcReader(MetadataReader):
             extra["datetime_precision"] = "day"
         if "naip" in raw.keywords.lower() or "national agriculture imagery" in raw.keywords.lower():
             extra["program"] = "NAIP"
-        bounds = [to_float(v) for v in (raw.west, raw.south, raw.east, raw.north)]
-        footprint = None
-        if all(v is not None for v in bounds):
-            w, s, e, n = bounds
-            footprint = polygon([(w, s), (e, s), (e, n), (w, n)])
+        footprint = box_polygon(*(to_float(v) for v in (raw.west, raw.south, raw.east, raw.north)))
         scale = _UNIT_METRES.get((raw.units or "meters").strip().lower())
         resolution = to_float(raw.resolution)
         return [

@@ -12,8 +12,8 @@ import re
 from abc import abstractmethod
 from typing import Any
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.record import polygon
 from terrahash.metadata.values import cloud_percent, combine_date_time, to_float
 

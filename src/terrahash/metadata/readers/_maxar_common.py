@@ -17,8 +17,8 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import (
     CORNERS,
     corner_footprint,
@@ -56,7 +56,7 @@ class MaxarImdReaderBase(MetadataReader):
         level = top.get("productlevel")
         collected = to_float(image.get("meancollectedgsd"))
         produced = to_float(image.get("meanproductgsd")) or to_float(product.get("productgsd"))
-        resampled = bool(level) and not level.upper().startswith("LV1")
+        resampled = bool(level and not level.upper().startswith("LV1"))
         gsd = (produced or collected) if resampled else (collected or produced)
         band_id = top.get("bandid")
         centre = point_mean(corners)

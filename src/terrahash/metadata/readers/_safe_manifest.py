@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 from lxml import etree
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._sentinel_common import latlon_ring
 from terrahash.metadata.values import parse_datetime, xml_text
 

@@ -176,19 +176,23 @@ def _footprint(item: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else ``[]``: STAC extensions are often malformed."""
+    return value if isinstance(value, list) else []
+
+
 def _iter_bands(item: dict[str, Any]) -> list[tuple[dict[str, Any], float | None]]:
     """(band, resolution) for every band declared at item level (STAC < 1.0) or on assets."""
     props = item.get("properties") or {}
-    item_bands = props.get("eo:bands") if isinstance(props.get("eo:bands"), list) else []
+    item_bands = _list(props.get("eo:bands"))
     out: list[tuple[dict[str, Any], float | None]] = [
         (b, to_float(b.get("gsd"))) for b in item_bands if isinstance(b, dict)
     ]
     for asset in (item.get("assets") or {}).values():
         if not isinstance(asset, dict):
             continue
-        bands = asset.get("eo:bands") or asset.get("bands") or []
-        raster = asset.get("raster:bands") if isinstance(asset.get("raster:bands"), list) else []
-        for i, band in enumerate(bands if isinstance(bands, list) else []):
+        raster = _list(asset.get("raster:bands"))
+        for i, band in enumerate(_list(asset.get("eo:bands") or asset.get("bands"))):
             if isinstance(band, int) and 0 <= band < len(
                 item_bands
             ):  # STAC 0.x: index into item eo:bands

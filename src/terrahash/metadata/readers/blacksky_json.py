@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
-from terrahash.metadata.readers._geo import ring_centroid
 from terrahash.metadata.readers._vendor_common import centre_fields, drop_none
+from terrahash.metadata.record import ring_centroid
 from terrahash.metadata.values import cloud_percent, parse_datetime, to_float
 
 _KEYS = ("acquisitionDate", "sensorName", "gsd")

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import (
     centre_fields,
     corner_footprint,
@@ -27,7 +27,7 @@ from terrahash.metadata.readers._vendor_common import (
     point_mean,
     valid_points,
 )
-from terrahash.metadata.values import BEIJING, cloud_percent, parse_datetime, to_float, xml_text
+from terrahash.metadata.values import BEIJING, cloud_percent, parse_datetime, tag, to_float, xml_text
 
 #: GF-4 staring camera: ImageGSD at or above this (m) is the IRS mid-wave infrared camera.
 GF4_IRS_MIN_GSD_M = 200.0
@@ -58,7 +58,7 @@ class CresdaXmlReader(MetadataReader):
 
     def read(self, doc: Document) -> list[dict[str, Any]]:
         root = doc.xml
-        if root.tag == "InterfaceFile":
+        if tag(root) == "InterfaceFile":
             raise self.refuse(
                 doc, "CRESDA order/interface file (<InterfaceFile>): it describes a processing "
                 "order and has no acquisition time or footprint; read the product's XML instead"
@@ -70,8 +70,8 @@ class CresdaXmlReader(MetadataReader):
             (xml_text(root, f"{c}Longitude"), xml_text(root, f"{c}Latitude")) for c in _CORNER_TAGS
         )
         centre = centre_fields(xml_text(root, "CenterLatitude"), xml_text(root, "CenterLongitude"))
-        if not centre and len(corners) == 4:
-            lon, lat = point_mean(corners)  # older files (GF-1 WFV 2020) have no centre
+        if not centre and len(corners) == 4 and (mean := point_mean(corners)):
+            lon, lat = mean  # older files (GF-1 WFV 2020) have no centre
             centre = {"center_lat": lat, "center_lon": lon}
         satellite = xml_text(root, "SatelliteID")
         sensor = xml_text(root, "SensorID")

@@ -27,7 +27,7 @@ from terrahash.metadata.readers._vendor_common import (
     point_mean,
     valid_points,
 )
-from terrahash.metadata.values import cloud_percent, combine_date_time, parse_datetime, to_float
+from terrahash.metadata.values import cloud_percent, combine_date_time, parse_datetime, tag, to_float
 
 _POINT = re.compile(r"POINT\s*\(\s*([-+\d.eE]+)\s*[;,\s]\s*([-+\d.eE]+)\s*\)")
 
@@ -50,8 +50,8 @@ def _frame_corners(root: etree._Element) -> list[tuple[float, float]]:
         return []
     pairs = []
     for vertex in frame.iter("Vertex"):
-        lon = next((c.text for c in vertex if c.tag.startswith("FRAME_LON")), None)
-        lat = next((c.text for c in vertex if c.tag.startswith("FRAME_LAT")), None)
+        lon = next((c.text for c in vertex if tag(c).startswith("FRAME_LON")), None)
+        lat = next((c.text for c in vertex if tag(c).startswith("FRAME_LAT")), None)
         pairs.append((lon, lat))
     return valid_points(pairs)
 
@@ -121,8 +121,8 @@ class DimapV1Reader(DimapReaderBase):
         scene_centre = root.find(".//Scene_Center")  # SPOT-era DIMAP v1
         if not centre and scene_centre is not None:
             centre = centre_fields(scene_centre.findtext("FRAME_LAT"), scene_centre.findtext("FRAME_LON"))
-        if not centre and len(corners) >= 4:
-            lon, lat = point_mean(corners[:4])
+        if not centre and len(corners) >= 4 and (mean := point_mean(corners[:4])):
+            lon, lat = mean
             centre = {"center_lat": lat, "center_lon": lon}
         level = root.findtext(".//Data_Processing/PROCESSING_LEVEL") or root.findtext(
             ".//Production/PRODUCT_TYPE"

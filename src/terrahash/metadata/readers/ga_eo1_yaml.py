@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.record import polygon
 from terrahash.metadata.values import cloud_percent, parse_datetime, to_float
 

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from lxml import etree
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import (
     CORNERS,
     centre_fields,
@@ -76,8 +76,8 @@ class InpeCbersXmlReader(MetadataReader):
             xml_text(image, "timeStamp/center")
         )
         corners, centre = _corners_and_centre(image)
-        if right is not None and right.find("image") is not None:
-            r_corners, r_centre = _corners_and_centre(right.find("image"))
+        if right is not None and (right_image := right.find("image")) is not None:
+            r_corners, r_centre = _corners_and_centre(right_image)
             corners = [corners[0], r_corners[1], r_corners[2], corners[3]]
             if centre and r_centre:
                 centre = {k: (centre[k] + r_centre[k]) / 2 for k in centre}

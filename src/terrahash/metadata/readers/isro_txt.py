@@ -14,8 +14,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import (
     CORNERS,
     centre_fields,

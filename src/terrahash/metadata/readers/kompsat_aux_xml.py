@@ -13,21 +13,20 @@ from typing import Any, ClassVar
 
 from lxml import etree
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import centre_fields, corner_footprint, drop_none
-from terrahash.metadata.values import cloud_percent, parse_datetime, to_float, xml_text
+from terrahash.metadata.values import cloud_percent, parse_datetime, tag, to_float, xml_text
 
 _CORNER_TAGS = ("TL", "TR", "BR", "BL")
 
 
 def _band_block(image: etree._Element) -> tuple[etree._Element | None, bool]:
     """(first multispectral block, is_pan_fallback)."""
-    blocks = [b for b in image if isinstance(b.tag, str)]
-    ms = [b for b in blocks if b.tag.upper().startswith("MS")]
+    ms = [b for b in image if tag(b).upper().startswith("MS")]
     if ms:
-        return sorted(ms, key=lambda b: b.tag)[0], False
-    pan = [b for b in blocks if b.tag.upper() == "PAN"]
+        return sorted(ms, key=tag)[0], False
+    pan = [b for b in image if tag(b).upper() == "PAN"]
     return (pan[0], True) if pan else (None, False)
 
 
@@ -81,7 +80,7 @@ class KompsatAuxXmlReader(MetadataReader):
             "sun_azimuth": to_float(xml_text(sun, "Azimuth")) if sun is not None else None,
             "view_angle": to_float(xml_text(block, "Angle/OffNadir", "Angle/Offnadir")),  # K3 2016
             "extra": drop_none({
-                "band_block": block.tag,
+                "band_block": tag(block),
                 "gsd_note": "no multispectral block: gsd_m is the pan GSD" if pan_fallback else None,
                 "collected_gsd": _pair_mean(block, "CollectedGSD"),
                 "incidence_angle": to_float(xml_text(block, "Angle/Incidence")),

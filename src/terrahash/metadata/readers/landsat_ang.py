@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 
 _HEADER = re.compile(r"^\s*GROUP\s*=\s*FILE_HEADER\s*$", re.MULTILINE)
 _ANGLE_GROUPS = re.compile(r"^\s*GROUP\s*=\s*(EPHEMERIS|SOLAR_VECTOR|RPC_BAND\d+)\s*$", re.M)

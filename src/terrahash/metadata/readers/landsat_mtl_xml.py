@@ -8,15 +8,16 @@ from lxml import etree
 
 from terrahash.metadata.document import Document
 from terrahash.metadata.readers._landsat_common import MTL_ROOTS, LandsatMtlReader
+from terrahash.metadata.values import tag
 
 
 def _element_tree(element: etree._Element) -> dict[str, Any] | str:
-    children = [child for child in element if isinstance(child.tag, str)]
+    children = [child for child in element if tag(child)]
     if not children:
         return (element.text or "").strip()
     out: dict[str, Any] = {}
     for child in children:
-        out.setdefault(child.tag, _element_tree(child))
+        out.setdefault(tag(child), _element_tree(child))
     return out
 
 
@@ -31,4 +32,4 @@ class LandsatMtlXmlReader(LandsatMtlReader):
         return not doc.is_raster and doc.root_tag in MTL_ROOTS
 
     def tree(self, doc: Document) -> dict[str, Any]:
-        return {doc.xml.tag: _element_tree(doc.xml)}
+        return {tag(doc.xml): _element_tree(doc.xml)}

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from terrahash.metadata.document import Document
 from terrahash.metadata.readers._maxar_common import TOP, MaxarImdReaderBase, Tree
 from terrahash.metadata.readers._vendor_common import corner_footprint, drop_none, midpoint
-from terrahash.metadata.values import cloud_percent, parse_datetime, xml_text
+from terrahash.metadata.values import cloud_percent, parse_datetime, tag, xml_text
 
 
 class MaxarXmlReader(MaxarImdReaderBase):
@@ -38,15 +38,15 @@ class MaxarXmlReader(MaxarImdReaderBase):
         tree: Tree = {TOP: {}}
         for child in imd:
             if len(child):
-                tree[child.tag] = {
-                    g.tag.lower(): g.text.strip() for g in child if g.text and g.text.strip()
+                tree[tag(child)] = {
+                    tag(g).lower(): g.text.strip() for g in child if g.text and g.text.strip()
                 }
             elif child.text and child.text.strip():
-                tree[TOP].setdefault(child.tag.lower(), child.text.strip())
+                tree[TOP].setdefault(tag(child).lower(), child.text.strip())
         return tree
 
     def read(self, doc: Document) -> list[dict[str, Any]]:
-        if doc.xml.tag == "README":
+        if tag(doc.xml) == "README":
             return [self._readme(doc)]
         return super().read(doc)
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from terrahash.metadata.document import Document
 from terrahash.metadata.readers._fgdc_common import FgdcFields, FgdcReader
-from terrahash.metadata.values import xml_text
+from terrahash.metadata.values import tag, xml_text
 
 
 class NaipFgdcXmlReader(FgdcReader):
@@ -31,7 +31,7 @@ class NaipFgdcXmlReader(FgdcReader):
             for el in period.iter("caldate", "begdate", "enddate"):
                 if el.text and el.text.strip():
                     dates.append(el.text.strip())
-                    sibling = "time" if el.tag == "caldate" else el.tag.replace("date", "time")
+                    sibling = "time" if tag(el) == "caldate" else tag(el).replace("date", "time")
                     parent = el.getparent()
                     clock = parent.findtext(sibling) if parent is not None else None
                     times.append((clock or "").strip() if clock and clock.strip() != "Unknown"

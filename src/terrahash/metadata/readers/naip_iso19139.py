@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
-from terrahash.metadata.record import polygon
+from terrahash.metadata.record import box_polygon
 from terrahash.metadata.values import parse_datetime, to_float, xml_text
 
 #: NAIP DOQQ id: m_<quad 7>_<ne|nw|se|sw>_<utm zone>_<resolution: cm (3 digits) or m>_<date>.
@@ -64,8 +64,7 @@ class NaipIso19139Reader(MetadataReader):
                 for k in ("westBoundLongitude", "eastBoundLongitude",
                           "southBoundLatitude", "northBoundLatitude")
             )
-            if None not in (w, e, s, n):
-                footprint = polygon([(w, s), (e, s), (e, n), (w, n)])
+            footprint = box_polygon(w, s, e, n)
         gsd = None
         length = root.find(".//MD_Dimension/resolution/Length")
         if length is not None and (length.get("uom") or "m").lower() in ("m", "meter", "metre",

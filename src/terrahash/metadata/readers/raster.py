@@ -22,8 +22,8 @@ import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.io import MemoryFile
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._geo import centre_lonlat, epsg_code, to_wgs84
 from terrahash.metadata.record import polygon
 from terrahash.metadata.values import cloud_percent, parse_datetime

@@ -27,8 +27,8 @@ from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from rasterio.warp import transform
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import (
     centre_fields,
     corner_footprint,
@@ -37,7 +37,7 @@ from terrahash.metadata.readers._vendor_common import (
     solar_elevation,
     valid_points,
 )
-from terrahash.metadata.values import MOSCOW, combine_date_time, dms_to_degrees, to_float
+from terrahash.metadata.values import MOSCOW, combine_date_time, dms_to_degrees, tag, to_float
 
 _KV = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(.*?)\s*$")
 #: SPP/PASP corner names -> projected corner names (``nLUpNord``...).
@@ -62,8 +62,8 @@ def _values(doc: Document) -> dict[str, str]:
     """Every ``key = value`` text line and every leaf element, first occurrence wins."""
     out: dict[str, str] = {}
     for el in doc.xml.iter():
-        if isinstance(el.tag, str) and len(el) == 0 and el.text and el.text.strip():
-            out.setdefault(el.tag, el.text.strip())
+        if tag(el) and len(el) == 0 and el.text and el.text.strip():
+            out.setdefault(tag(el), el.text.strip())
     for line in doc.text.splitlines():
         m = _KV.match(line)
         if m:
@@ -127,13 +127,13 @@ class RoscosmosXmlReader(MetadataReader):
 
     def _spp(self, kv: dict[str, str]) -> dict[str, Any]:
         projected = {c: _projected_latlon(kv, p) for c, p in _SPP_CORNERS.items()}
-        corners = []
+        raw_corners = []
         for c in _SPP_CORNERS:
             ref = projected[c]
             lat = _dms_signed(kv.get(f"a{c}Lat"), ref[0] if ref else None)
             lon = _dms_signed(kv.get(f"a{c}Long"), ref[1] if ref else None)
-            corners.append((lon, lat))
-        corners = valid_points(corners)
+            raw_corners.append((lon, lat))
+        corners = valid_points(raw_corners)
         mean = point_mean(corners)
         centre = centre_fields(
             _dms_signed(kv.get("aMidLat"), mean[1] if mean else None),
@@ -202,9 +202,9 @@ class RoscosmosXmlReader(MetadataReader):
 def _grid_spacing(kv: dict[str, str]) -> float | None:
     """Pixel spacing (m) of a projected product from its corner coordinates and size."""
     width, height = to_float(kv.get("nWidth")), to_float(kv.get("nHeight"))
-    east = [to_float(kv.get(f"n{c}East")) for c in ("LUp", "RUp")]
-    north = [to_float(kv.get(f"n{c}Nord")) for c in ("LUp", "LDown")]
-    if not width or not height or None in east or None in north:
+    east = [v for c in ("LUp", "RUp") if (v := to_float(kv.get(f"n{c}East"))) is not None]
+    north = [v for c in ("LUp", "LDown") if (v := to_float(kv.get(f"n{c}Nord"))) is not None]
+    if not width or not height or len(east) < 2 or len(north) < 2:
         return None
     unit = (kv.get("cLUnitName") or kv.get("cEllipsLUnitName") or "metre").lower()
     if not unit.startswith("met"):

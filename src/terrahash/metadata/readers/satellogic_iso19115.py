@@ -19,8 +19,8 @@ import re
 from datetime import datetime
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import drop_none, solar_elevation
 from terrahash.metadata.record import polygon
 from terrahash.metadata.values import cloud_percent, parse_datetime, to_float, xml_text
@@ -43,9 +43,9 @@ def _lat_lon(a: float, b: float, epsg: int | None) -> tuple[float, float]:
 def _bbox(root: Any, lat: float, lon: float) -> tuple[dict[str, Any] | None, str | None]:
     w, e, s, n = (to_float(xml_text(root, f"EX_GeographicBoundingBox/{k}/Decimal")) for k in (
         "westBoundLongitude", "eastBoundLongitude", "southBoundLatitude", "northBoundLatitude"))
-    if None in (w, e, s, n):
+    if w is None or e is None or s is None or n is None:
         return None, None
-    candidates = [
+    candidates: list[tuple[tuple[float, float, float, float], str | None]] = [
         ((w, s, e, n), None),
         ((w, e, s, n), "bbox slots hold (w, s, e, n); read in that order"),
     ]

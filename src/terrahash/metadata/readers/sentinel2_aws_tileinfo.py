@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._sentinel_common import (
     MSI_GSD_M,
     epsg_from_text,

@@ -20,9 +20,9 @@ from typing import Any
 
 from lxml import etree
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
-from terrahash.metadata.record import polygon
+from terrahash.metadata.record import box_polygon
 from terrahash.metadata.values import xml_float, xml_text
 
 _S2_TITLE = re.compile(r"^S2[A-D]_(?:MSI|OPER_)", re.I)
@@ -74,6 +74,4 @@ def _bbox_polygon(root: etree._Element) -> dict[str, Any] | None:
     east = xml_float(box, "eastBoundLongitude/Decimal")
     south = xml_float(box, "southBoundLatitude/Decimal")
     north = xml_float(box, "northBoundLatitude/Decimal")
-    if None in (west, east, south, north):
-        return None
-    return polygon([(west, south), (east, south), (east, north), (west, north)])
+    return box_polygon(west, south, east, north)

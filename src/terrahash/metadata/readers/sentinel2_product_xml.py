@@ -17,8 +17,8 @@ from typing import Any
 
 from lxml import etree
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._sentinel_common import MSI_GSD_M, MSI_MAIN_BANDS, latlon_ring
 from terrahash.metadata.values import cloud_percent, parse_datetime, to_float, xml_text
 

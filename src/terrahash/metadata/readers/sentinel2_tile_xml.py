@@ -13,8 +13,8 @@ from typing import Any
 
 from lxml import etree
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._sentinel_common import (
     MSI_GSD_M,
     epsg_from_text,
@@ -26,6 +26,7 @@ from terrahash.metadata.values import (
     cloud_percent,
     elevation_from_zenith,
     parse_datetime,
+    tag,
     to_float,
     xml_float,
     xml_text,
@@ -51,7 +52,7 @@ class Sentinel2TileXml(MetadataReader):
             raise self.refuse(doc, "no General_Info/SENSING_TIME")
         platform, level = s2_name_parts(tile_id)
         if level is None:  # root says Level-1C_Tile_ID / Level-2A_Tile_ID
-            level = f"Level-{root.tag[6:8]}"
+            level = f"Level-{tag(root)[6:8]}"
         footprint, center, epsg = _footprint(root)
         sun_zenith = xml_float(root, "Mean_Sun_Angle/ZENITH_ANGLE")
         return [
@@ -114,7 +115,7 @@ def _footprint(
     uly = xml_float(geocoding, f"Geoposition{key}/ULY")
     rows = xml_float(geocoding, f"Size{key}/NROWS")
     cols = xml_float(geocoding, f"Size{key}/NCOLS")
-    if None in (ulx, uly, rows, cols):
+    if ulx is None or uly is None or rows is None or cols is None:
         return None, None, epsg
     xdim = abs(xml_float(geocoding, f"Geoposition{key}/XDIM") or res)
     ydim = abs(xml_float(geocoding, f"Geoposition{key}/YDIM") or res)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._stac_common import item_fields, looks_like_stac_item
 
 

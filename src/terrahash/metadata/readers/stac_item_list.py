@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._stac_common import item_fields, looks_like_stac_item
 
 
@@ -36,7 +36,7 @@ class StacItemList(MetadataReader):
         if not doc.looks_json:
             return False
         items = _items(doc.json)
-        return bool(items) and looks_like_stac_item(items[0])
+        return items is not None and len(items) > 0 and looks_like_stac_item(items[0])
 
     def read(self, doc: Document) -> list[dict[str, Any]]:
         items = _items(doc.json) or []

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
-from terrahash.metadata.reader import MetadataReader
 from terrahash.metadata.readers._vendor_common import (
     CORNERS,
     centre_fields,

@@ -38,6 +38,10 @@ class CCLS2TLoss(HashLoss):
     reference = "CCLS2T (TerraHash issue 4); centres after CSQ (CVPR 2020) and OrthoHash (NeurIPS 2021)"
     uses_text = True
     uses_centres = True
+    # Buffers (``register_buffer``), declared so type checkers see tensors.
+    centres: torch.Tensor
+    group_codes: torch.Tensor
+    class_group: torch.Tensor
 
     def __init__(
         self,

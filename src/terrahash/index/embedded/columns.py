@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from terrahash.index.catalog import Catalog
+from terrahash.index.embedded.catalog import Catalog
 from terrahash.index.filters import Filters
 
 _FLOATS = ("t_start", "t_end", "gsd", "cloud", "west", "east", "south", "north")
@@ -61,7 +61,7 @@ class FilterColumns:
 
     def save(self, path: Path) -> None:
         with open(path, "wb") as fh:
-            np.savez(fh, **self.arrays)
+            np.savez(fh, allow_pickle=False, **self.arrays)
 
     @classmethod
     def load(cls, path: Path) -> FilterColumns:

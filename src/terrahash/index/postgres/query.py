@@ -1,101 +1,24 @@
-"""Conversions between the index's Python values and PostgreSQL rows (codes, records, filters).
+"""Reading an index in PostgreSQL: the filter SQL, the cube probe and the ranking queries.
 
-Kept apart from the backend so that the embedded and PostgreSQL stores read the same typed
-fields out of a record and apply the same filter semantics (the parity tests rely on it).
+Hamming distance is ``bit_count(code # query)`` (PostgreSQL 14+). Results are ordered by
+``(distance, seq)``, where ``seq`` is the insertion number an upsert keeps, exactly as the
+embedded backend ranks, and the filters mean what the embedded catalog's do (the parity
+tests hold both to it).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import numpy as np
 
-from terrahash.index.catalog import record_bbox
 from terrahash.index.filters import Filters
+from terrahash.index.postgres.bitstrings import codes_to_bits
+from terrahash.index.postgres.migrations import CUBE_INCLUDE, PLACE_TIME_CUBE
 
-#: Columns the bulk loader fills, in COPY order (``ord`` is the position within one add()).
-LOAD_COLUMNS = (
-    "ord",
-    "id",
-    "path",
-    "labels",
-    "datetime",
-    "t_start",
-    "t_end",
-    "platform",
-    "gsd",
-    "cloud",
-    "west",
-    "south",
-    "east",
-    "north",
-    "record",
-    "code",
-)
+#: Per query: ids, distances, and codes scanned.
+Ranked = tuple[list[list[str]], list[list[int]], list[int]]
 
-
-def codes_to_bits(codes: np.ndarray) -> list[str]:
-    """Packed uint8 codes (n, K/8) -> ``bit(K)`` literals (``'0110...'``, MSB first)."""
-    if codes.shape[0] == 0:
-        return []
-    chars = np.unpackbits(codes, axis=1) + np.uint8(ord("0"))
-    width = chars.shape[1]
-    text = chars.tobytes().decode("ascii")
-    return [text[i : i + width] for i in range(0, len(text), width)]
-
-
-def bits_to_codes(bits: list[str], nbits: int) -> np.ndarray:
-    """``bit(K)`` text values -> packed uint8 codes (n, K/8)."""
-    if not bits:
-        return np.zeros((0, nbits // 8), np.uint8)
-    raw = np.frombuffer("".join(bits).encode("ascii"), np.uint8) - np.uint8(ord("0"))
-    return np.packbits(raw.reshape(len(bits), nbits), axis=1)
-
-
-def _when(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
-
-
-def typed_values(record: dict[str, Any] | None) -> tuple[Any, ...]:
-    """(datetime, t_start, t_end, platform, gsd, cloud, west, south, east, north) of a record.
-
-    Same rules as the SQLite catalog: the interval falls back to ``datetime`` at either end,
-    and the bbox is the footprint's (or the centre point).
-    """
-    if not record:
-        return (None,) * 10
-    when = _when(record.get("datetime"))
-    start = _when(record.get("start_datetime")) or when
-    end = _when(record.get("end_datetime")) or when
-    start = start or end
-    end = end or start
-    box = record_bbox(record) or (None, None, None, None)
-    return (
-        when,
-        start,
-        end,
-        record.get("platform"),
-        record.get("gsd_m"),
-        record.get("cloud_cover"),
-        *box,
-    )
-
-
-_EPOCH = "timestamptz '1970-01-01 00:00:00+00'"
-#: Each row as a box in (lon, lat, epoch seconds), unbounded along what it lacks, so that
-#: one 3-D GiST (``cube``) finds "here, then" (schema version 4). Every function in it is
-#: immutable, as an index expression must be; the query repeats it verbatim.
-PLACE_TIME_CUBE = (
-    "cube(ARRAY[coalesce(west, '-Infinity'), coalesce(south, '-Infinity'), "
-    f"coalesce(extract(epoch FROM t_start - {_EPOCH})::float8, '-Infinity')], "
-    "ARRAY[coalesce(east, 'Infinity'), coalesce(north, 'Infinity'), "
-    f"coalesce(extract(epoch FROM t_end - {_EPOCH})::float8, 'Infinity')])"
-)
-#: Columns the covering cube index carries, so that bbox + time queries never read the heap.
-CUBE_INCLUDE = ("seq", "code", "west", "south", "east", "north", "t_start", "t_end")
 #: Widening of the probe's time edges (seconds): float rounding can only add candidates,
 #: which the exact comparisons then drop.
 _PROBE_MARGIN_S = 1e-3
@@ -198,3 +121,56 @@ def filter_sql(filters: Filters, postgis: bool, probes: bool = True) -> tuple[st
         params["labels"] = list(filters.labels)
         clauses.append("labels && %(labels)s::text[]")
     return " AND ".join(clauses), params
+
+
+def ranking_sql(s: str, bits: int, filters: Filters, postgis: bool) -> tuple[str, dict[str, Any], bool]:
+    """One query ranking ``items`` (passing ``filters``) against ``%(q)s``, top ``%(k)s``, its
+    parameters, and whether it counts the passing rows in a third column (a filter is set)."""
+    where, params = filter_sql(filters, postgis)
+    distance = f"bit_count(code # %(q)s::bit({bits})) AS d"
+    if not where:
+        return f"SELECT id, {distance} FROM {s}.items ORDER BY d, seq LIMIT %(k)s", params, False
+    sql = f"SELECT id, {distance}, count(*) OVER () FROM {s}.items WHERE {where} ORDER BY d, seq LIMIT %(k)s"
+    return sql, params, True
+
+
+def probed_sql(
+    s: str, bits: int, filters: Filters, postgis: bool, probe: str, probe_params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The filter-first query and its parameters (``q`` and ``k`` still to bind).
+
+    The cube index yields the candidates of a bbox/time filter (an index-only scan: it
+    carries every column read here), the exact comparisons keep the passing ones,
+    ``bit_count(code # q)`` ranks them and only the top k get their ids. The candidates
+    are a MATERIALIZED CTE so that the planner cannot AND the probe with a B-tree on one
+    time edge (which passes a third of the table for a 1 % query).
+    """
+    exact, params = filter_sql(filters, postgis, probes=False)
+    sql = (
+        f"WITH cand AS MATERIALIZED (SELECT {', '.join(filter_columns(filters))} "
+        f"FROM {s}.items WHERE {probe}), "
+        f"hits AS (SELECT seq, bit_count(code # %(q)s::bit({bits})) AS d, count(*) OVER () AS c "
+        f"FROM cand WHERE {exact} ORDER BY d, seq LIMIT %(k)s) "
+        f"SELECT i.id, hits.d, hits.c FROM hits JOIN {s}.items i USING (seq) "
+        "ORDER BY hits.d, hits.seq"
+    )
+    return sql, {**params, **probe_params}
+
+
+def rank(
+    conn: Any, sql: str, params: dict[str, Any], queries: np.ndarray, k: int, total: int | None
+) -> Ranked:
+    """Run a ranking query once per code: (ids, distances, codes scanned).
+
+    With ``total=None`` the query's third column counts the rows that passed the filter;
+    otherwise every one of ``total`` codes was scanned.
+    """
+    ids, dists, scanned = [], [], []
+    with conn.cursor() as cur:
+        for bits in codes_to_bits(queries):
+            cur.execute(sql, {**params, "q": bits, "k": k})
+            rows = cur.fetchall()
+            ids.append([r[0] for r in rows])
+            dists.append([int(r[1]) for r in rows])
+            scanned.append(total if total is not None else int(rows[0][2]) if rows else 0)
+    return ids, dists, scanned

@@ -10,14 +10,15 @@ it), so the code array can be compacted on removal without rewriting the catalog
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from terrahash.index.filters import Filters
+from terrahash.index.items import BBox, CatalogRow, catalog_summary, record_interval
 
 #: R-tree interval of items without a date: never excluded by the R-tree's time test.
 _NO_TIME = (-1e30, 1e30)
@@ -48,59 +49,21 @@ CREATE INDEX IF NOT EXISTS item_labels_seq ON item_labels (seq);
 """
 
 
-@dataclass(frozen=True)
-class CatalogRow:
-    """What the catalog stores for one item (the ``record`` is the normalised JSON dict)."""
-
-    seq: int
-    id: str
-    path: str | None
-    labels: tuple[str, ...]
-    record: dict[str, Any] | None
-
-    @property
-    def label(self) -> str | None:
-        return self.labels[0] if self.labels else None
+def _epoch(when: dt.datetime | None) -> float | None:
+    return when.timestamp() if when is not None else None
 
 
-def _epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    import datetime as dt
-
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def _utc(epoch: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC) if epoch is not None else None
 
 
 def typed_columns(record: dict[str, Any] | None) -> tuple[Any, ...]:
     """(t_start, t_end, platform, gsd, cloud) from a normalised record dict."""
     if not record:
         return (None, None, None, None, None)
-    start = _epoch(record.get("start_datetime") or record.get("datetime"))
-    end = _epoch(record.get("end_datetime") or record.get("datetime"))
-    if start is None:
-        start = end
-    if end is None:
-        end = start
-    return (start, end, record.get("platform"), record.get("gsd_m"), record.get("cloud_cover"))
-
-
-def record_bbox(record: dict[str, Any] | None) -> tuple[float, float, float, float] | None:
-    """(west, south, east, north) of the footprint (or the centre point) of a record dict."""
-    if not record:
-        return None
-    footprint = record.get("footprint")
-    if footprint:
-        coords = footprint.get("coordinates") or []
-        polys = coords if footprint.get("type") == "MultiPolygon" else [coords]
-        pts = [pt for poly in polys for ring in poly for pt in ring]
-        if pts:
-            lons = [p[0] for p in pts]
-            lats = [p[1] for p in pts]
-            return (min(lons), min(lats), max(lons), max(lats))
-    lat, lon = record.get("center_lat"), record.get("center_lon")
-    if lat is not None and lon is not None:
-        return (lon, lat, lon, lat)
-    return None
+    start, end = record_interval(record)
+    platform, gsd, cloud = record.get("platform"), record.get("gsd_m"), record.get("cloud_cover")
+    return (_epoch(start), _epoch(end), platform, gsd, cloud)
 
 
 class Catalog:
@@ -125,11 +88,13 @@ class Catalog:
     def upsert(
         self,
         rows: Iterable[CatalogRow],
-        bboxes: Sequence[tuple | None],
+        bboxes: Sequence[BBox | None],
         existing: Sequence[int] = (),
     ) -> None:
         """Insert or replace items (same ``seq`` for an existing id, listed in ``existing``)."""
-        items, labels, boxes = [], [], []
+        items: list[tuple[Any, ...]] = []
+        labels: list[tuple[int, str]] = []
+        boxes: list[tuple[Any, ...]] = []
         for row, box in zip(rows, bboxes, strict=True):
             rec = json.dumps(row.record, ensure_ascii=False) if row.record is not None else None
             items.append(
@@ -222,19 +187,7 @@ class Catalog:
             ).fetchall()
         )
         with_box = self.conn.execute("SELECT count(*) FROM footprints").fetchone()[0]
-        import datetime as dt
-
-        def iso(t: float | None) -> str | None:
-            return dt.datetime.fromtimestamp(t, dt.UTC).isoformat() if t is not None else None
-
-        return {
-            "items": count,
-            "time_range": [iso(t0), iso(t1)],
-            "gsd_range": [g0, g1],
-            "platforms": platforms,
-            "labels": labels,
-            "with_footprint": with_box,
-        }
+        return catalog_summary(count, (_utc(t0), _utc(t1)), (g0, g1), platforms, labels, with_box)
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[Any]]:

@@ -1,8 +1,8 @@
-"""PostgreSQL schema of an index: DDL, the schema version and the migrations between versions.
+"""The tables and indexes of an index in PostgreSQL, version by version, and the upgrades.
 
-One index lives in one PostgreSQL schema (namespace), so a database can hold several. The
-``meta`` table keeps the manifest, the schema version and a change counter that readers
-compare against to refresh their in-process code cache.
+One index lives in one PostgreSQL schema (namespace), so a database can hold several. Each
+schema version adds to the one before (``MIGRATIONS``); a new index runs them all, and
+opening an older one runs the missing ones, so every index ends up with the same DDL.
 """
 
 from __future__ import annotations
@@ -11,20 +11,28 @@ from collections.abc import Callable
 from typing import Any
 
 from terrahash.index.errors import CorruptIndexError
-from terrahash.index.postgres_rows import CUBE_INCLUDE, PLACE_TIME_CUBE
+from terrahash.index.postgres.connection import quoted
 
 #: Version written by this TerraHash; ``migrate`` upgrades older schemas to it.
 SCHEMA_VERSION = 4
 
-
-def _ident(name: str) -> str:
-    """Quote a schema name as an SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
+_EPOCH = "timestamptz '1970-01-01 00:00:00+00'"
+#: Each row as a box in (lon, lat, epoch seconds), unbounded along what it lacks, so that
+#: one 3-D GiST (``cube``) finds "here, then" (schema version 4). Every function in it is
+#: immutable, as an index expression must be; the query repeats it verbatim.
+PLACE_TIME_CUBE = (
+    "cube(ARRAY[coalesce(west, '-Infinity'), coalesce(south, '-Infinity'), "
+    f"coalesce(extract(epoch FROM t_start - {_EPOCH})::float8, '-Infinity')], "
+    "ARRAY[coalesce(east, 'Infinity'), coalesce(north, 'Infinity'), "
+    f"coalesce(extract(epoch FROM t_end - {_EPOCH})::float8, 'Infinity')])"
+)
+#: Columns the covering cube index carries, so that bbox + time queries never read the heap.
+CUBE_INCLUDE = ("seq", "code", "west", "south", "east", "north", "t_start", "t_end")
 
 
 def _v1_tables(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     """Version 1: items with typed filter columns, the code as ``bit(K)``, and their indexes."""
-    s = _ident(schema)
+    s = quoted(schema)
     footprint = "footprint geometry(Polygon, 4326)," if postgis else ""
     cur.execute(f"CREATE SEQUENCE {s}.item_seq")
     cur.execute(
@@ -62,7 +70,7 @@ def _v1_tables(cur: Any, schema: str, bits: int, postgis: bool) -> None:
 
 def _v2_time_span(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     """Version 2: one GiST index on the acquisition interval, so a time window is one probe."""
-    s = _ident(schema)
+    s = quoted(schema)
     cur.execute(f"CREATE INDEX items_span ON {s}.items USING gist (tstzrange(t_start, t_end, '[]'))")
 
 
@@ -72,7 +80,7 @@ def _v3_place_time(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     Separate indexes each pass about a tenth of the rows for a query that keeps 1 %; the
     composite one walks only the rows inside both.
     """
-    s = _ident(schema)
+    s = quoted(schema)
     place = "footprint" if postgis else "box(point(west, south), point(east, north))"
     cur.execute(
         f"CREATE INDEX items_place_time ON {s}.items USING gist ({place}, tstzrange(t_start, t_end, '[]'))"
@@ -88,7 +96,7 @@ def _v4_place_time_cube(cur: Any, schema: str, bits: int, postgis: bool) -> None
     with ``INCLUDE`` the filter-then-rank query is an index-only scan (after VACUUM). Where
     the ``cube`` extension cannot be had, the version 3 indexes stay and are used.
     """
-    s = _ident(schema)
+    s = quoted(schema)
     try:
         with cur.connection.transaction():  # a savepoint: a refusal leaves the rest intact
             cur.execute("CREATE EXTENSION IF NOT EXISTS cube")
@@ -110,16 +118,8 @@ MIGRATIONS: dict[int, Callable[[Any, str, int, bool], None]] = {
 }
 
 
-def create_meta(cur: Any, schema: str) -> None:
-    """The schema itself and its ``meta`` key/value table (version 0)."""
-    s = _ident(schema)
-    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-    cur.execute(f"CREATE TABLE {s}.meta (key text PRIMARY KEY, value jsonb NOT NULL)")
-    cur.execute(f"INSERT INTO {s}.meta VALUES ('schema_version', '0'), ('version', '0')")
-
-
 def schema_version(cur: Any, schema: str) -> int:
-    cur.execute(f"SELECT value FROM {_ident(schema)}.meta WHERE key = 'schema_version'")
+    cur.execute(f"SELECT value FROM {quoted(schema)}.meta WHERE key = 'schema_version'")
     row = cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -140,12 +140,7 @@ def migrate(cur: Any, schema: str, bits: int, postgis: bool, where: str) -> int:
         MIGRATIONS[version](cur, schema, bits, postgis)
     if current != SCHEMA_VERSION:
         cur.execute(
-            f"UPDATE {_ident(schema)}.meta SET value = to_jsonb(%s::int) WHERE key = 'schema_version'",
+            f"UPDATE {quoted(schema)}.meta SET value = to_jsonb(%s::int) WHERE key = 'schema_version'",
             (SCHEMA_VERSION,),
         )
     return current
-
-
-def quoted(schema: str) -> str:
-    """The public name of ``_ident`` for the backend's queries."""
-    return _ident(schema)

@@ -1,0 +1,180 @@
+"""The one search path: an opened index, its model (loaded once, on first need) and ``search``.
+
+The CLI, the Python API, the HTTP service and the benchmarks all search through a
+``Searcher``, so a query and its filters give the same ids and distances everywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from terrahash.app.models import ModelUnavailableError, load_index_model, model_run_of
+from terrahash.app.query import ItemNotFoundError, Query, encode_query
+from terrahash.index import CatalogRow, Filters, Index
+from terrahash.model import HashModel
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked result with its catalog row."""
+
+    rank: int
+    id: str
+    path: str | None
+    distance: int
+    labels: tuple[str, ...]
+    record: dict[str, Any] | None
+
+    @property
+    def label(self) -> str | None:
+        """The primary (first) label."""
+        return self.labels[0] if self.labels else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` form: keys ``id, path, distance, label, record``."""
+        return {"id": self.id, "path": self.path, "distance": self.distance, "label": self.label,
+                "record": self.record}
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """Ranked results of one query and the work done."""
+
+    query: Query
+    hits: list[Hit]
+    scanned: int
+    took_ms: float
+    method: str | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return [h.id for h in self.hits]
+
+    @property
+    def distances(self) -> list[int]:
+        return [h.distance for h in self.hits]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"results": [...], "scanned": n, "took_ms": t}``: the CLI's ``--json``."""
+        return {"results": [h.to_json() for h in self.hits], "scanned": self.scanned,
+                "took_ms": round(self.took_ms, 3)}
+
+
+class Searcher:
+    """An index plus the model that made its codes; safe to share between threads.
+
+    Example::
+
+        with Searcher.open("ucm.thi") as searcher:
+            outcome = searcher.search(Query(image=Path("tile.jpg")), k=10, filters={"end": "2020-01-31"})
+            print(outcome.ids, outcome.distances)
+    """
+
+    def __init__(self, index: Index, model_run: str | Path | None = None,
+                 model: HashModel | None = None) -> None:
+        self.index = index
+        self.model_run: Path | None = Path(model_run) if model_run is not None else model_run_of(index)
+        self._model = model
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, location: str | Path, model_run: str | Path | None = None) -> Searcher:
+        """Open the index at ``location`` (folder or ``postgresql://`` URI); the model loads lazily."""
+        return cls(Index.open(location), model_run)
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.index.close()
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> HashModel:
+        """The index's model, checked by fingerprint, loaded once on first use."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = load_index_model(self.index, self.model_run)
+        return self._model
+
+    def warm_up(self) -> None:
+        """Load the model now (servers do so at start-up, not on the first query)."""
+        if self.model_run is not None:
+            _ = self.model
+
+    def share_model(self, other: Searcher) -> None:
+        """Reuse ``other``'s loaded model when both name the same run (a reload of one index)."""
+        if other._model is not None and other.model_run == self.model_run:
+            self._model = other._model
+
+    def encode(self, query: Query) -> np.ndarray:
+        """Packed (1, bits/8) code of ``query`` (id queries need no model)."""
+        query.validate()
+        if query.id is None and self.model_run is None and self._model is None:
+            raise ModelUnavailableError(
+                f"{self.index.where}: error: the index names no model run, "
+                "so only id queries can be answered"
+            )
+        return encode_query(query, self.index, None if query.id is not None else self.model)
+
+    def search(
+        self,
+        query: Query,
+        k: int = 20,
+        filters: Filters | Mapping[str, Any] | None = None,
+        exact: bool = True,
+        nprobe: int | None = None,
+    ) -> SearchOutcome:
+        """Top-``k`` items nearest to ``query`` that pass ``filters``, nearest first.
+
+        Args:
+            query: what to search by (see ``Query``).
+            k: results wanted (fewer when fewer items pass the filters).
+            filters: a ``Filters`` or a dict of its keys (``bbox``, ``start``, ``end``,
+                ``platforms``, ``gsd_min``, ``gsd_max``, ``cloud_max``, ``labels``); a date-only
+                ``end`` covers its whole day (STAC interval semantics).
+            exact: ``False`` searches the RSHST tree approximately (``nprobe`` buckets).
+        """
+        t0 = time.perf_counter()
+        codes = self.encode(query)
+        result = self.index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe)
+        ids = [str(i) for i in result.ids[0]]
+        rows = self.index.get(ids)
+        hits = [_hit(rank, item_id, int(dist), row)
+                for rank, (item_id, dist, row) in enumerate(zip(ids, result.distances[0], rows,
+                                                                 strict=True), 1)]
+        took = (time.perf_counter() - t0) * 1000.0
+        method = result.details.get("method")
+        return SearchOutcome(query, hits, int(result.scanned[0]), took,
+                             str(method[0]) if isinstance(method, list) and method else None)
+
+    def rows(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
+        """Catalog rows by id (ids not in the catalog are left out)."""
+        return {row.id: row for row in self.index.get(list(ids)) if row is not None}
+
+    def row(self, item_id: str) -> CatalogRow:
+        """The catalog row of ``item_id`` or ``ItemNotFoundError``."""
+        found = self.rows([item_id])
+        if item_id not in found:
+            raise ItemNotFoundError(f"no item {item_id!r} in the index")
+        return found[item_id]
+
+
+def _hit(rank: int, item_id: str, distance: int, row: CatalogRow | None) -> Hit:
+    if row is None:
+        return Hit(rank, item_id, None, distance, (), None)
+    return Hit(rank, item_id, row.path, distance, tuple(row.labels), row.record)

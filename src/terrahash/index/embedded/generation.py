@@ -1,0 +1,100 @@
+"""One generation of an index folder, opened for reading: codes, catalog, filter columns, tree.
+
+Opening checks that the files agree with each other and with the manifest, so a damaged
+index fails here with a message naming the file, never later with a wrong answer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from terrahash.index.embedded.catalog import Catalog
+from terrahash.index.embedded.columns import FilterColumns
+from terrahash.index.errors import CorruptIndexError
+from terrahash.index.flat import FlatScanner
+from terrahash.index.tree import SemanticTree
+
+
+@dataclass
+class Generation:
+    """The files of one generation; rows are in insertion (``seq``) order."""
+
+    path: Path
+    #: Packed codes (n, bits/8), memory-mapped.
+    codes: np.ndarray
+    #: Insertion number of each row, ascending.
+    seqs: np.ndarray
+    catalog: Catalog
+    columns: FilterColumns
+    tree: SemanticTree | None
+    flat: FlatScanner
+
+    def __len__(self) -> int:
+        return int(self.seqs.shape[0])
+
+    @classmethod
+    def load(cls, root: Path, manifest: dict[str, Any]) -> Generation:
+        """Open the generation the manifest names, or ``CorruptIndexError`` naming the fault."""
+        gen = root / str(manifest["generation"])
+        where = f"{root}: error:"
+        bits, count = int(manifest["bits"]), int(manifest["count"])
+        try:
+            codes = np.load(gen / "codes.npy", mmap_mode="r")
+            seqs = np.load(gen / "seqs.npy")
+        except (OSError, ValueError) as exc:
+            raise CorruptIndexError(f"{where} generation {gen.name} is unreadable ({exc})") from exc
+        if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != bits // 8:
+            raise CorruptIndexError(
+                f"{where} codes.npy holds {codes.dtype} {codes.shape}, but the manifest says {bits}-bit codes"
+            )
+        if codes.shape[0] != count or seqs.shape[0] != count:
+            raise CorruptIndexError(
+                f"{where} manifest says {count} items but codes.npy has {codes.shape[0]} "
+                f"and seqs.npy {seqs.shape[0]}"
+            )
+        catalog = _open_catalog(gen, where, count)
+        columns = gen / "columns.npz"
+        tree = SemanticTree.load(gen / "tree.npz") if (gen / "tree.npz").is_file() else None
+        if tree is not None and tree.size != count:
+            catalog.close()
+            raise CorruptIndexError(f"{where} tree holds {tree.size} items, codes have {count}")
+        return cls(
+            gen,
+            codes,
+            seqs,
+            catalog,
+            FilterColumns.load(columns) if columns.is_file() else FilterColumns.from_catalog(catalog),
+            tree,
+            FlatScanner(codes),
+        )
+
+    def rows_of(self, seqs: np.ndarray) -> np.ndarray:
+        """Row positions of insertion numbers (all present)."""
+        return np.searchsorted(self.seqs, np.asarray(seqs, np.int64))
+
+    def ids(self, rows: np.ndarray) -> list[str]:
+        """Ids of row positions, in their order."""
+        return self.catalog.ids(self.seqs[rows])
+
+    def editable_tree(self) -> SemanticTree | None:
+        """A fresh copy of the tree to modify for the next generation (``None``: no tree)."""
+        return SemanticTree.load(self.path / "tree.npz") if self.tree is not None else None
+
+
+def _open_catalog(gen: Path, where: str, count: int) -> Catalog:
+    if not (gen / "catalog.sqlite").is_file():
+        raise CorruptIndexError(f"{where} catalog.sqlite is missing from {gen.name}")
+    try:
+        catalog = Catalog(gen / "catalog.sqlite", readonly=True)
+        n_rows = catalog.conn.execute("SELECT count(*) FROM items").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise CorruptIndexError(f"{where} catalog.sqlite is not a readable database ({exc})") from exc
+    if n_rows != count:
+        catalog.close()
+        raise CorruptIndexError(f"{where} catalog has {n_rows} items, codes have {count}")
+    return catalog

@@ -1,0 +1,65 @@
+"""Query planning for an index folder: which rows to scan, and how.
+
+Three plans, each exact unless asked otherwise, each ranking by (distance, row):
+
+* **filtered**: the filter columns (and SQLite's label index) give the allowed rows; the
+  flat scanner ranks only those (gathered, or skipped by a FAISS bitmap, by selectivity);
+* **flat**: FAISS (or NumPy) over every code;
+* **tree**: the RSHST tree, best-first; approximate when ``exact=False`` (``nprobe`` buckets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from terrahash.codes import as_words
+from terrahash.index.backend import SearchRequest, SearchResult
+from terrahash.index.embedded.generation import Generation
+from terrahash.index.filters import Filters
+
+#: Per query: (distances, row positions) in rank order.
+Ranked = list[tuple[np.ndarray, np.ndarray]]
+
+
+def allowed_rows(gen: Generation, filters: Filters) -> np.ndarray:
+    """Row positions (ascending) of the items passing ``filters``."""
+    allowed = gen.columns.rows(filters)
+    if filters.labels:  # labels are many-to-many: ask SQLite's label index
+        seqs = np.asarray(gen.catalog.matching(Filters(labels=filters.labels)), np.int64)
+        labelled = np.zeros(len(gen), dtype=bool)
+        labelled[gen.rows_of(seqs)] = True
+        allowed = allowed[labelled[allowed]]
+    return allowed
+
+
+def _result(gen: Generation, ranked: Ranked, scanned: list[int], method: str) -> SearchResult:
+    return SearchResult(
+        [gen.ids(rows) for _, rows in ranked],
+        [[int(x) for x in dist] for dist, _ in ranked],
+        scanned,
+        details={"method": method},
+    )
+
+
+def tree_search(
+    gen: Generation, queries: np.ndarray, k: int, exact: bool, nprobe: int | None
+) -> SearchResult:
+    """The tree plan (the caller checks that ``gen.tree`` exists)."""
+    assert gen.tree is not None
+    words = as_words(np.asarray(gen.codes))
+    found = [gen.tree.search_one(words, q, k, exact=exact, nprobe=nprobe) for q in as_words(queries)]
+    return _result(gen, [(d, r) for d, r, _ in found], [s for _, _, s in found], "tree")
+
+
+def plan_search(gen: Generation, request: SearchRequest) -> SearchResult:
+    """Top-k through the cheapest exact plan, or the tree when ``exact=False``."""
+    queries, k, filters = request.queries, request.k, request.filters
+    if not filters.empty:
+        allowed = allowed_rows(gen, filters)
+        ranked = gen.flat.search_rows(queries, k, allowed)
+        return _result(gen, ranked, [int(allowed.size)] * len(queries), "filtered")
+    if request.exact or gen.tree is None:
+        dist, rows = gen.flat.search(queries, k)
+        ranked = [(d[r >= 0], r[r >= 0]) for d, r in zip(dist, rows, strict=True)]
+        return _result(gen, ranked, [len(gen)] * len(queries), "flat")
+    return tree_search(gen, queries, k, exact=False, nprobe=request.nprobe)

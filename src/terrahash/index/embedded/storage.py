@@ -1,0 +1,148 @@
+"""Crash-safe files of an index folder: the atomic manifest and whole generation folders.
+
+Layout::
+
+    INDEX_DIR/manifest.json          format, bits, model provenance, current generation
+    INDEX_DIR/g000007/codes.npy      packed uint8 codes (n, bits/8), memory-mapped on open
+    INDEX_DIR/g000007/seqs.npy       insertion number of each row (ascending)
+    INDEX_DIR/g000007/catalog.sqlite items, labels, R-tree of footprint bboxes
+    INDEX_DIR/g000007/columns.npz    columnar copy of the filter fields
+    INDEX_DIR/g000007/tree.npz       the semantic tree
+
+Every write builds a complete new generation in ``gNNNNNN.tmp``, renames it, and then
+atomically replaces ``manifest.json``. A crash at any point leaves the manifest naming the
+previous generation, which is never touched, so readers always see a whole index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from terrahash.index.embedded.catalog import Catalog
+from terrahash.index.embedded.columns import FilterColumns
+from terrahash.index.errors import CorruptIndexError, HashIndexError
+from terrahash.index.manifest import FORMAT
+from terrahash.index.tree import SemanticTree
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+#: Edits a generation's catalog while it is being written.
+CatalogEdit = Callable[[Catalog], None]
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as fh:
+        np.save(fh, array)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to a temp file, fsync, and rename over ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """The manifest of the index folder ``root``, checked for format, version and keys."""
+    path = root / MANIFEST
+    if not root.is_dir():
+        raise HashIndexError(f"{root}: error: no such index folder")
+    if not path.is_file():
+        raise CorruptIndexError(f"{root}: error: not a TerraHash index (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptIndexError(f"{path}: error: manifest is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CorruptIndexError(f"{path}: error: not a TerraHash index manifest")
+    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+        raise CorruptIndexError(
+            f"{path}: error: index format {manifest['format_version']} is newer than this "
+            f"TerraHash reads ({FORMAT_VERSION}); upgrade terrahash"
+        )
+    for key in ("bits", "generation", "count", "next_seq"):
+        if key not in manifest:
+            raise CorruptIndexError(f"{path}: error: manifest lacks {key!r}")
+    return manifest
+
+
+def prepare_root(root: Path) -> None:
+    """Make ``root`` ready for a new index: absent or empty, never someone else's files."""
+    if (root / MANIFEST).exists():
+        raise HashIndexError(f"{root}: error: an index already exists here (open it, or remove it first)")
+    if root.exists() and any(root.iterdir()):
+        raise HashIndexError(f"{root}: error: folder is not empty and is not an index")
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def _copy_catalog(source: Path, target: Path) -> None:
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def write_generation(
+    root: Path,
+    current: str | None,
+    codes: np.ndarray,
+    seqs: np.ndarray,
+    tree: SemanticTree | None,
+    edit_catalog: CatalogEdit,
+    base_catalog: Path | None = None,
+) -> str:
+    """Write a complete generation beside ``current`` (a copy of ``base_catalog`` edited by
+    ``edit_catalog``, the codes, the tree); returns its name. Nothing is visible until the
+    caller writes a manifest naming it."""
+    for stale in root.glob("g*.tmp"):  # left by a crashed writer
+        shutil.rmtree(stale, ignore_errors=True)
+    name = f"g{int(current[1:]) + 1 if current else 1:06d}"
+    tmp = root / f"{name}.tmp"
+    tmp.mkdir()
+    if base_catalog is not None:
+        _copy_catalog(base_catalog, tmp / "catalog.sqlite")
+    catalog = Catalog(tmp / "catalog.sqlite")
+    edit_catalog(catalog)
+    FilterColumns.from_catalog(catalog).save(tmp / "columns.npz")
+    catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    catalog.close()
+    with open(tmp / "catalog.sqlite", "rb+") as fh:
+        os.fsync(fh.fileno())
+    save_npy(tmp / "codes.npy", np.ascontiguousarray(codes, dtype=np.uint8))
+    save_npy(tmp / "seqs.npy", seqs.astype(np.int64))
+    if tree is not None:
+        tree.save(tmp / "tree.npz")
+    fsync_dir(tmp)
+    os.rename(tmp, root / name)
+    fsync_dir(root)
+    return name
+
+
+def prune_generations(root: Path, keep: str) -> None:
+    """Delete every generation folder but ``keep`` (after the manifest names it)."""
+    for stale in root.glob("g[0-9]*"):
+        if stale.name != keep and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)

@@ -1,0 +1,46 @@
+"""The in-process FAISS copy of an index's codes (``?cache=faiss``) for unfiltered queries.
+
+The copy is tagged with the ``meta.version`` change counter it was read at; a reader checks
+that counter (one cheap query) before each use and reloads after any writer's commit, so
+the cache answers exactly what SQL would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from terrahash.index.flat import FlatScanner
+from terrahash.index.postgres.bitstrings import bits_to_codes
+from terrahash.index.postgres.query import Ranked
+
+
+class CodeCache:
+    """All codes in seq order with a FAISS flat scanner, tagged with the change counter."""
+
+    def __init__(self, version: int, ids: list[str], codes: np.ndarray) -> None:
+        self.version = version
+        self.ids = ids
+        self.scanner = FlatScanner(codes)
+
+    @classmethod
+    def load(cls, conn: Any, s: str, bits: int) -> CodeCache:
+        """Read every code and the counter in one snapshot (REPEATABLE READ)."""
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur.execute(f"SELECT value FROM {s}.meta WHERE key = 'version'")
+            version = int(cur.fetchone()[0])
+            cur.execute(f"SELECT id, code::text FROM {s}.items ORDER BY seq")
+            rows = cur.fetchall()
+        return cls(version, [r[0] for r in rows], bits_to_codes([r[1] for r in rows], bits))
+
+    def search(self, queries: np.ndarray, k: int) -> Ranked:
+        """Exact top-k over the cached codes, ranked as the SQL query ranks."""
+        dist, rows = self.scanner.search(queries, k)
+        ids = [[self.ids[r] for r in row if r >= 0] for row in rows]
+        dists = [
+            [int(d) for d, r in zip(drow, row, strict=True) if r >= 0]
+            for drow, row in zip(dist, rows, strict=True)
+        ]
+        return ids, dists, [len(self.ids)] * len(ids)

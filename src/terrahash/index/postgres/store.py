@@ -1,0 +1,192 @@
+"""``PostgresIndex``: the verbs of an index kept in one PostgreSQL schema.
+
+Schema and migrations, bulk loading, query SQL and the FAISS code cache live in the modules
+beside this one; the class holds the connection and decides which of them to call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from terrahash.index.backend import SearchRequest, SearchResult
+from terrahash.index.errors import HashIndexError
+from terrahash.index.filters import Filters
+from terrahash.index.items import CatalogRow, ItemBatch
+from terrahash.index.manifest import new_manifest
+from terrahash.index.postgres.bitstrings import bits_to_codes
+from terrahash.index.postgres.cache import CodeCache
+from terrahash.index.postgres.connection import connect, display, index_exists, parse_location, quoted
+from terrahash.index.postgres.load import VACUUM_MIN_ROWS, bump_version, merge_manifest, reserve_seqs, upsert
+from terrahash.index.postgres.query import Ranked, cube_probe, probed_sql, rank, ranking_sql
+from terrahash.index.postgres.schema import column_exists, create_schema, open_schema
+from terrahash.index.postgres.summary import catalog_info
+
+
+class PostgresIndex:
+    """An index stored in a PostgreSQL schema; safe for many concurrent writers and readers."""
+
+    def __init__(self, location: str, conn: Any, schema: str, cache: bool) -> None:
+        self.location = location
+        self.conn = conn
+        self.schema = schema
+        self.s = quoted(schema)
+        self.use_cache = cache
+        self._cache: CodeCache | None = None
+        self.where = display(*parse_location(location)[:2])
+        with conn.cursor() as cur:
+            self.postgis = column_exists(cur, schema, "footprint")
+        #: Filters on bbox/time go through the (lon, lat, time) cube index (schema version 4).
+        self.cube = self.scalar("SELECT to_regclass(%s)", (f"{self.s}.items_place_time_cube",)) is not None
+        self.manifest: dict[str, Any] = self._read_meta("manifest")
+        self.bits = int(self.manifest["bits"])
+
+    # -- lifecycle ----------------------------------------------------------------------
+    @classmethod
+    def _connect(
+        cls, location: str | os.PathLike[str], setup: Callable[[Any, str, str], None]
+    ) -> PostgresIndex:
+        """Connect, run ``setup(conn, schema, where)``, and wrap the connection (closed on error)."""
+        dsn, schema, cache = parse_location(location)
+        conn = connect(dsn, display(dsn, schema))
+        try:
+            setup(conn, schema, display(dsn, schema))
+            return cls(os.fspath(location), conn, schema, cache)
+        except BaseException:
+            conn.close()
+            raise
+
+    @classmethod
+    def create(cls, location: str | os.PathLike[str], bits: int, **meta: Any) -> PostgresIndex:
+        """Create the schema and an empty index in it (PostGIS footprints when available)."""
+        manifest = new_manifest(bits, backend="postgres", **meta)
+
+        def setup(conn: Any, schema: str, where: str) -> None:
+            create_schema(conn, schema, manifest, where)
+
+        return cls._connect(location, setup)
+
+    @classmethod
+    def open(cls, location: str | os.PathLike[str]) -> PostgresIndex:
+        """Open an existing index, migrating an older schema version in place."""
+        return cls._connect(location, open_schema)
+
+    @classmethod
+    def exists(cls, location: str | os.PathLike[str]) -> bool:
+        """Whether ``location`` names a schema that holds an index."""
+        return index_exists(location)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __len__(self) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {self.s}.items"))
+
+    def scalar(self, query: str, params: Any = None) -> Any:
+        """The first column of the first row of ``query`` (``None`` without rows)."""
+        with self.conn.cursor() as cur:
+            cur.execute(query, params)
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def _read_meta(self, key: str) -> Any:
+        return self.scalar(f"SELECT value FROM {self.s}.meta WHERE key = %s", (key,))
+
+    # -- writes -------------------------------------------------------------------------
+    def add(self, batch: ItemBatch, replace: bool = False, **manifest: Any) -> None:
+        """Upsert items in one transaction (``replace=True``: deleting every other item in it)."""
+        lock = f"terrahash:{self.schema}:seq"
+        first = reserve_seqs(self.conn, self.s, lock, len(batch)) if len(batch) else 0
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            upsert(self.conn, self.s, self.postgis, batch, first, replace)
+            if manifest:
+                merge_manifest(cur, self.s, manifest)
+            bump_version(cur, self.s)
+        if manifest:
+            self.manifest = self._read_meta("manifest")
+        if len(batch) >= VACUUM_MIN_ROWS:  # outside the transaction, as VACUUM must be
+            self.conn.execute(f"VACUUM (ANALYZE) {self.s}.items")
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Delete items by id; unknown ids are ignored. Returns how many were removed."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {self.s}.items WHERE id = ANY(%s)", ([str(i) for i in ids],))
+            removed = cur.rowcount
+            if removed:
+                bump_version(cur, self.s)
+        return int(removed)
+
+    def update_manifest(self, **fields: Any) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            merge_manifest(cur, self.s, fields)
+        self.manifest = self._read_meta("manifest")
+
+    # -- reads --------------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResult:
+        """Top-k by ``(distance, seq)``; always exact (``exact``/``nprobe`` are tree knobs)."""
+        queries, k, filters = request.queries, request.k, request.filters
+        if filters.empty and self.use_cache:
+            ranked, method = self.refresh_cache().search(queries, k), "faiss-cache"
+        else:
+            ranked, method = self._search_sql(queries, k, filters), "sql" if filters.empty else "sql-filtered"
+        ids, dists, scanned = ranked
+        return SearchResult(ids, dists, scanned, details={"method": method})
+
+    def _search_sql(self, queries: np.ndarray, k: int, filters: Filters) -> Ranked:
+        probe = cube_probe(filters) if self.cube else None
+        if probe is not None:
+            sql, params = self.probed_sql(filters, *probe)
+            return rank(self.conn, sql, params, queries, k, None)
+        sql, params, counts = ranking_sql(self.s, self.bits, filters, self.postgis)
+        return rank(self.conn, sql, params, queries, k, None if counts else len(self))
+
+    def probed_sql(
+        self, filters: Filters, probe: str, probe_params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """The filter-first query of ``filters`` through the cube probe (see ``query.probed_sql``)."""
+        return probed_sql(self.s, self.bits, filters, self.postgis, probe, probe_params)
+
+    def refresh_cache(self) -> CodeCache:
+        """Reload the codes if any writer committed since the last load (one cheap query)."""
+        if self._cache is None or self._cache.version != int(self._read_meta("version")):
+            self._cache = CodeCache.load(self.conn, self.s, self.bits)
+        return self._cache
+
+    def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"SELECT seq, id, path, labels, record FROM {self.s}.items WHERE id = ANY(%s)",
+                ([str(i) for i in ids],),
+            )
+            found = {r[1]: CatalogRow(int(r[0]), r[1], r[2], tuple(r[3]), r[4]) for r in cur}
+        return [found.get(str(i)) for i in ids]
+
+    def codes_of(self, ids: Sequence[str]) -> np.ndarray:
+        with self.conn.cursor() as cur:
+            query = f"SELECT id, code::text FROM {self.s}.items WHERE id = ANY(%s)"
+            cur.execute(query, ([str(i) for i in ids],))
+            found = dict(cur.fetchall())
+        missing = [i for i in ids if str(i) not in found]
+        if missing:
+            raise HashIndexError(f"{self.where}: error: no item with id {missing[0]!r} in this index")
+        return bits_to_codes([found[str(i)] for i in ids], self.bits)
+
+    def info(self) -> dict[str, Any]:
+        catalog, size = catalog_info(self.conn, self.s)
+        count = catalog["items"]
+        return {
+            **self._read_meta("manifest"),
+            "path": self.where,
+            "count": count,
+            "schema_version": int(self._read_meta("schema_version")),
+            "spatial_index": "postgis" if self.postgis else "bbox",
+            "server_version": self.conn.info.server_version,
+            "bytes_per_item": round(size / count, 1) if count else None,
+            "catalog": catalog,
+        }
+
+    def __repr__(self) -> str:
+        return f"PostgresIndex({self.where!r}, bits={self.bits})"

@@ -1,0 +1,27 @@
+"""``info()`` of an index in PostgreSQL: catalog ranges and counts, size on disk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from terrahash.index.items import catalog_summary
+
+
+def catalog_info(conn: Any, s: str) -> tuple[dict[str, Any], int]:
+    """The catalog summary (same keys as the embedded backend's) and the table's total bytes."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT count(*), min(t_start), max(t_end), min(gsd), max(gsd), count(west) FROM {s}.items"
+        )
+        count, t0, t1, g0, g1, with_box = cur.fetchone()
+        cur.execute(
+            f"SELECT coalesce(platform, '(none)'), count(*) FROM {s}.items GROUP BY 1 ORDER BY 2 DESC"
+        )
+        platforms = dict(cur.fetchall())
+        cur.execute(
+            f"SELECT l, count(*) FROM {s}.items, unnest(labels) AS l GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        labels = dict(cur.fetchall())
+        cur.execute(f"SELECT pg_total_relation_size('{s}.items')")
+        size = int(cur.fetchone()[0])
+    return catalog_summary(count, (t0, t1), (g0, g1), platforms, labels, with_box), size

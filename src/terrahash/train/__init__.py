@@ -1,0 +1,1 @@
+"""Training: one loop for every hashing method (``run.train``), validated by the evaluator."""
