@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 console = Console()
+T = TypeVar("T")
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -236,6 +238,16 @@ def _progress(total: int, what: str):  # noqa: ANN202 - (Progress, callback)
     return bar, lambda n: bar.advance(task, n)
 
 
+def _with_progress(total: Callable[[], int], what: str, job: Callable[[Callable[[int], None]], T]) -> T:
+    """Run ``job(step)`` under a progress bar of ``total()`` items; library errors exit 2."""
+    try:
+        bar, step = _progress(total(), what)
+        with bar:
+            return job(step)
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+
+
 @index_app.command("build")
 def index_build(
     run_dir: Annotated[Path, typer.Argument(help="A training run folder (config.json + weights).")],
@@ -270,11 +282,10 @@ def index_build(
         cluster = None
         if workers is not None or scheduler is not None:
             cluster = ClusterOptions(workers=workers, scheduler=scheduler)
-        bar, step = _progress(dataset_size(data_dir), "encoding")
-        with bar:
-            index = build_index(run_dir, data_dir, target, progress=step, cluster=cluster)
     except TerraHashError as exc:
         raise fail(str(exc)) from exc
+    index = _with_progress(lambda: dataset_size(data_dir), "encoding",
+                           lambda step: build_index(run_dir, data_dir, target, step, cluster))
     console.print(f"indexed {len(index)} items ({index.bits} bits) into {target}")
 
 
@@ -292,12 +303,8 @@ def index_add(
     """
     from terrahash.app import add_to_index, dataset_size
 
-    try:
-        bar, step = _progress(dataset_size(data_dir), "encoding")
-        with bar:
-            index, n = add_to_index(index_dir, data_dir, run_dir=model, progress=step)
-    except TerraHashError as exc:
-        raise fail(str(exc)) from exc
+    index, n = _with_progress(lambda: dataset_size(data_dir), "encoding",
+                              lambda step: add_to_index(index_dir, data_dir, run_dir=model, progress=step))
     console.print(f"added {n} items; the index now holds {len(index)}")
 
 
@@ -520,27 +527,22 @@ def evaluate(
 
         terrahash evaluate runs/dpsh-64 ../shared/data/scenes/aid --db-kind image --engines
     """
-    from terrahash.app.evaluation import check_kinds, encode_split, engines_split, report_split, split_size
+    from terrahash.app.evaluation import evaluate_run, split_size
     from terrahash.data import load_dataset
     from terrahash.evaluate.protocol import parse_ks
     from terrahash.model import load_model
 
     try:
-        check_kinds(query_kind, db_kind)
         ks = parse_ks(k)
         model = load_model(run_dir)
         dataset = load_dataset(data_dir)
         bar, step = _progress(split_size(model.config), "encoding")
         with bar:
-            split = encode_split(model, dataset, sorted({query_kind, db_kind}), progress=step)
-        report = report_split(split, query_kind, db_kind, ks, seed)
-        report.update(method=model.config.get("method"), bits=int(model.bits), dataset=dataset.name)
-        rows = engines_split(split, query_kind, db_kind, 100, seed) if engines else None
+            report = evaluate_run(model, dataset, query_kind, db_kind, ks, seed, step, engines)
     except TerraHashError as exc:
         msg = str(exc) if ": error:" in str(exc) else f"{run_dir}: error: {exc}"
         raise fail(msg) from exc
-    if rows is not None:
-        report["engines"] = rows
+    rows = report.get("engines")
     if as_json:
         print(json.dumps(_json_safe(report)))
         return

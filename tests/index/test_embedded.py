@@ -16,9 +16,8 @@ import pytest
 
 import terrahash
 from terrahash.index import CorruptIndexError, Filters, HashIndexError, index_exists
-from terrahash.index.codes import reference_search
 from terrahash.metadata.record import SceneRecord, polygon
-from tests.index.helpers import clustered_codes, random_codes
+from tests.index.helpers import clustered_codes, random_codes, reference_search
 
 PLATFORMS = ["sentinel-2a", "landsat-8", "gf-2"]
 

@@ -7,11 +7,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from terrahash.index.codes import reference_search
 from terrahash.index.embedded.columns import FilterColumns
 from terrahash.index.filters import normalize_filters
 from terrahash.index.flat import GATHER_MAX_FRACTION, FlatScanner
-from tests.index.helpers import tied_codes
+from tests.index.helpers import reference_search, tied_codes
 
 T0 = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 

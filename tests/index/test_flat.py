@@ -8,10 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from terrahash.codes import check_codes
-from terrahash.index.codes import reference_search
 from terrahash.index.errors import CodeShapeError
 from terrahash.index.flat import FAISS_MIN_ITEMS, FlatScanner, numpy_search
-from tests.index.helpers import clustered_codes, random_codes, tied_codes
+from tests.index.helpers import clustered_codes, random_codes, reference_search, tied_codes
 
 
 @pytest.mark.parametrize("bits", [64, 128])

@@ -8,9 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from terrahash.codes import as_words
-from terrahash.index.codes import reference_search
 from terrahash.index.tree import CLUSTER, LABEL, SemanticTree, TreeParams
-from tests.index.helpers import clustered_codes, random_codes, tied_codes
+from tests.index.helpers import clustered_codes, random_codes, reference_search, tied_codes
 
 
 def _check_exact(tree: SemanticTree, db: np.ndarray, queries: np.ndarray, k: int) -> list[int]:

@@ -193,9 +193,16 @@ def evaluate_run(
     ks: Iterable[int] = REPORTED_KS,
     seed: int = DEFAULT_ORDER_SEED,
     progress: Callable[[int], None] | None = None,
+    engines: bool = False,
 ) -> dict[str, Any]:
-    """Encode and score a run in one call: the object ``terrahash evaluate --json`` prints."""
+    """Encode and score a run in one call: the object ``terrahash evaluate --json`` prints.
+
+    With ``engines``, the FAISS baselines on the same items are added under ``engines``.
+    """
+    check_kinds(query_kind, db_kind)
     split = encode_split(model, dataset, sorted({query_kind, db_kind}), progress)
     report = report_split(split, query_kind, db_kind, ks, seed)
     report.update(method=model.config.get("method"), bits=int(model.bits), dataset=dataset.name)
+    if engines:
+        report["engines"] = engines_split(split, query_kind, db_kind, 100, seed)
     return report

@@ -12,14 +12,11 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from terrahash.errors import ImageError, ImageTooLargeError
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 #: Percentile of a high-bit-depth image that maps to 255 (robust to a few hot pixels).
 STRETCH_PERCENTILE = 99.0
@@ -46,7 +43,6 @@ def decode_image(
         ImageError: the file is missing, empty or not a readable image.
         ImageTooLargeError: the image is over ``max_pixels`` (or Pillow's own bomb limit).
     """
-    from PIL import Image, UnidentifiedImageError
 
     stream: io.BytesIO | str | os.PathLike[str]
     if isinstance(source, bytes):
@@ -63,10 +59,8 @@ def decode_image(
                 raise ImageTooLargeError(
                     label, f"image is {width}x{height} pixels, more than the {max_pixels} allowed"
                 )
-            rgb = _to_rgb(img)
-            if size is not None and rgb.size != (size, size):
-                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-            return np.array(rgb, dtype=np.uint8)
+            rgb = np.array(_to_rgb(img), dtype=np.uint8)
+            return rgb if size is None else resize_rgb(rgb, size)
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(label, f"refused as a decompression bomb ({exc})") from exc
     except FileNotFoundError as exc:
@@ -77,10 +71,19 @@ def decode_image(
         raise ImageError(label, f"not a readable image ({exc})") from exc
 
 
+def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
+    """``rgb`` (H, W, 3) ``uint8`` resized to ``size`` x ``size`` (bilinear), as every image the model sees.
+
+    Files, uploads and in-memory arrays all pass through here, so an archive image searched
+    by its own pixels meets the model exactly as it was indexed.
+    """
+    if rgb.shape[:2] == (size, size):
+        return rgb
+    return np.array(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """8-bit RGB; 16-bit and float rasters (GeoTIFF, 16-bit PNG) are stretched to 0-255 first."""
-    from PIL import Image
-
     if img.mode in ("I", "F") or img.mode.startswith("I;"):
         arr = np.asarray(img, dtype=np.float32)
         finite = arr[np.isfinite(arr)]

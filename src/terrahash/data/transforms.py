@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from terrahash.data.dataset import SceneDataset, load_rgb
+from terrahash.data.images import resize_rgb
 from terrahash.errors import DatasetError
 
 #: An image given to the model: an RGB uint8 array (H, W, 3) or a file path.
@@ -29,11 +30,7 @@ def to_uint8_tensor(images: Sequence[ImageLike], size: int) -> torch.Tensor:
         if isinstance(image, str | Path):
             array = load_rgb(image, size)
         else:
-            array = _check_array(np.asarray(image), i)
-            if array.shape[:2] != (size, size):
-                from PIL import Image
-
-                array = np.asarray(Image.fromarray(array).resize((size, size), Image.Resampling.BILINEAR))
+            array = resize_rgb(np.ascontiguousarray(_check_array(np.asarray(image), i)), size)
         out[i] = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
     return out
 

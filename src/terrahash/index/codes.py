@@ -44,15 +44,7 @@ def pad_results(rows: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.n
     return dist, pos
 
 
-def reference_search(database: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force top-k by a full stable sort; the ground truth every index is tested against."""
-    bits_db = np.unpackbits(database, axis=1).astype(np.int32)
-    rows = []
-    for q in np.unpackbits(queries, axis=1).astype(np.int32):
-        d = np.abs(bits_db - q[None, :]).sum(axis=1)
-        order = np.argsort(d, kind="stable")[:k]
-        rows.append((d[order], order))
-    return pad_results(rows, k)
+
 
 
 def check_search_args(codes: np.ndarray, bits: int, k: object, nprobe: int | None) -> tuple[np.ndarray, int]:

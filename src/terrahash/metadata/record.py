@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_serializer,
     field_validator,
     model_validator,
@@ -43,6 +44,17 @@ def _finite(value: float | None, name: str, low: float, high: float) -> float | 
     if not (low <= value <= high):
         raise ValueError(f"{name} must be within [{low}, {high}], got {value}")
     return value
+
+
+#: Physical ranges of the numeric fields: field -> (name in messages, low, high).
+_RANGES: dict[str, tuple[str, float, float]] = {
+    "center_lat": ("center_lat", -90.0, 90.0),
+    "center_lon": ("center_lon", -180.0, 180.0),
+    "cloud_cover": ("cloud_cover (percent)", 0.0, 100.0),
+    "sun_elevation": ("sun_elevation", -90.0, 90.0),
+    "sun_azimuth": ("sun_azimuth", -360.0, 360.0),
+    "view_angle": ("view_angle", -90.0, 90.0),
+}
 
 
 class SceneRecord(BaseModel):
@@ -92,35 +104,12 @@ class SceneRecord(BaseModel):
             raise ValueError("datetime must be timezone-aware (readers convert local times)")
         return value.astimezone(UTC)
 
-    @field_validator("center_lat")
+    @field_validator(*_RANGES)
     @classmethod
-    def _lat(cls, value: float | None) -> float | None:
-        return _finite(value, "center_lat", -90.0, 90.0)
-
-    @field_validator("center_lon")
-    @classmethod
-    def _lon(cls, value: float | None) -> float | None:
-        return _finite(value, "center_lon", -180.0, 180.0)
-
-    @field_validator("cloud_cover")
-    @classmethod
-    def _cloud(cls, value: float | None) -> float | None:
-        return _finite(value, "cloud_cover (percent)", 0.0, 100.0)
-
-    @field_validator("sun_elevation")
-    @classmethod
-    def _sun_el(cls, value: float | None) -> float | None:
-        return _finite(value, "sun_elevation", -90.0, 90.0)
-
-    @field_validator("sun_azimuth")
-    @classmethod
-    def _sun_az(cls, value: float | None) -> float | None:
-        return _finite(value, "sun_azimuth", -360.0, 360.0)
-
-    @field_validator("view_angle")
-    @classmethod
-    def _view(cls, value: float | None) -> float | None:
-        return _finite(value, "view_angle", -90.0, 90.0)
+    def _in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        field = str(info.field_name)
+        label, low, high = _RANGES[field]
+        return _finite(value, label, low, high)
 
     @field_validator("gsd_m")
     @classmethod

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from PIL import Image
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from terrahash.app import Query as SearchQuery
+from terrahash.data import decode_image
+from terrahash.errors import DatasetError
+from terrahash.service import uploads
 from terrahash.service.engine import Engine, NotFoundError
 from terrahash.service.params import MAX_K, ParamError, SearchParams, check_id, parse_params
 from terrahash.service.schemas import (
@@ -25,7 +30,7 @@ from terrahash.service.schemas import (
     SearchFields,
 )
 from terrahash.service.stac_items import item_collection, stac_item
-from terrahash.service.uploads import decode_image, parse_metadata
+from terrahash.service.uploads import MAX_IMAGE_PIXELS, parse_metadata
 
 router = APIRouter()
 GEOJSON = "application/geo+json"
@@ -179,7 +184,7 @@ def _from_form(form: FormData) -> tuple[SearchQuery, SearchParams]:
     params = _params(fields)
     record = parse_metadata(meta_file.file.read(), meta_file.filename or "metadata") if meta_file else None
     if image_file is not None:
-        image = decode_image(image_file.file.read(), image_file.filename or "image")
+        image = uploads.decode_image(image_file.file.read(), image_file.filename or "image")
         return SearchQuery(image=image, metadata=record), params
     if record is not None:
         return SearchQuery(metadata=record), params
@@ -215,22 +220,24 @@ def _text(form: FormData, name: str) -> str | None:
     return value.strip()
 
 
-def _thumbnail_bytes(path: Any) -> tuple[bytes, str]:
-    """PNG/JPEG bytes of a catalog image, re-encoded as a small PNG when it is anything else."""
-    from PIL import Image
+def _thumbnail_bytes(path: Path) -> tuple[bytes, str]:
+    """PNG/JPEG bytes of a catalog image, else a small PNG made by the one image decoder.
 
+    Going through ``decode_image`` gives 16-bit tiles the same stretch the model saw and
+    bounds the pixels decoded per request.
+    """
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
             if head.startswith((b"\x89PNG", b"\xff\xd8\xff")) and path.stat().st_size <= 2_000_000:
                 fh.seek(0)
                 return fh.read(), "image/png" if head.startswith(b"\x89PNG") else "image/jpeg"
-        with Image.open(path) as img:
-            img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-            out = io.BytesIO()
-            img.convert("RGB").save(out, format="PNG")
-            return out.getvalue(), "image/png"
-    except OSError as exc:
+        img = Image.fromarray(decode_image(path, max_pixels=MAX_IMAGE_PIXELS))
+    except (OSError, DatasetError) as exc:
         why = type(exc).__name__
         raise NotFoundError(f"the image of this item cannot be read ({why})") from exc
+    img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue(), "image/png"
 
