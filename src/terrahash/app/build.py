@@ -20,6 +20,7 @@ from terrahash.app.distributed import ClusterOptions, encode_distributed, stagin
 from terrahash.app.models import check_model, load_index_model, model_provenance
 from terrahash.data import SceneDataset, load_dataset
 from terrahash.index import HashIndexError, Index, index_exists, is_postgres_uri
+from terrahash.metadata import SceneRecord
 from terrahash.metadata.prompt import TEMPLATE_VERSION
 from terrahash.model import HashModel, load_model
 
@@ -33,7 +34,7 @@ class Encoded:
     ids: list[str]
     codes: np.ndarray
     kind: str
-    records: list[Any]
+    records: list[SceneRecord]
     labels: list[list[str]]
     paths: list[str]
 

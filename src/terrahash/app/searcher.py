@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import numpy as np
 
 from terrahash.app.models import ModelUnavailableError, load_index_model, model_run_of
 from terrahash.app.query import ItemNotFoundError, Query, encode_query
-from terrahash.index import CatalogRow, Filters, Index
+from terrahash.index import CatalogRow, FilterLike, Index
 from terrahash.model import HashModel
 
 
@@ -135,7 +135,7 @@ class Searcher:
         self,
         query: Query,
         k: int = 20,
-        filters: Filters | Mapping[str, Any] | None = None,
+        filters: FilterLike = None,
         exact: bool = True,
         nprobe: int | None = None,
     ) -> SearchOutcome:
