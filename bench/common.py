@@ -25,7 +25,7 @@ import numpy as np
 #: Manifest columns holding a file path relative to the dataset folder.
 PATH_COLUMNS = ("path", "patch_file", "image", "file", "filename", "metadata", "metadata_path", "meta")
 #: The methods a CCLS2T result is compared with (its "best baseline" is the best of these).
-BASELINES = ("dpsh", "hashnet", "csq")
+BASELINES = ("dpsh", "hashnet", "csq", "orthohash")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ RUNS: dict[str, list[str]] = {
     "dpsh": ["--method", "dpsh"],
     "hashnet": ["--method", "hashnet"],
     "csq": ["--method", "csq"],
+    "orthohash": ["--method", "orthohash"],
     "ccls2t --no-text": ["--method", "ccls2t", "--no-text"],
     "ccls2t --single-scale": ["--method", "ccls2t", "--single-scale"],
     "ccls2t --no-itc": ["--method", "ccls2t", "--no-itc"],
@@ -91,6 +92,8 @@ def main() -> None:
         help="train on a seeded sample of N items per label (default: all)",
     )
     parser.add_argument("--seed", type=int, default=0, help="sample, split and training seed")
+    parser.add_argument("--backbone", default=None,
+                        help="terrahash train --backbone (default: the CLI's default, the shipped one)")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(RUNS)
     out_dir = Path("bench/results")
@@ -102,6 +105,8 @@ def main() -> None:
         tag += f"_{args.per_label}pl"
     if args.seed:
         tag += f"_seed{args.seed}"
+    if args.backbone is not None:
+        tag += f"_backbone-{Path(args.backbone).name}"
     data = subset_folder(args.data, args.runs_dir / tag / "data", args.per_label, args.seed)
     results: dict[str, dict[str, object]] = {}
     for name in names:
@@ -121,6 +126,7 @@ def main() -> None:
                     "--seed",
                     str(args.seed),
                     *RUNS[name],
+                    *(["--backbone", args.backbone] if args.backbone is not None else []),
                 ]
             )
         except SystemExit as exc:
@@ -141,11 +147,19 @@ def main() -> None:
         write_reports(args, tag, out_dir, results)
 
 
+def _commit() -> str:
+    import subprocess
+
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=False)
+    return done.stdout.strip() or "unknown"
+
+
 def write_reports(
     args: argparse.Namespace, tag: str, out_dir: Path, results: dict[str, dict[str, object]]
 ) -> None:
     """JSON, Markdown and PNG of the results so far (rewritten after every run)."""
-    baselines = [results[m]["map@100_image"] for m in ("dpsh", "hashnet", "csq") if m in results]
+    baselines = [results[m]["map@100_image"] for m in ("dpsh", "hashnet", "csq", "orthohash") if m in results]
     best_baseline = max(baselines) if baselines else float("nan")
     report = {
         "dataset": str(args.data),
@@ -154,10 +168,12 @@ def write_reports(
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"load average {os.getloadavg()[0]:.1f} (CPU shared with other jobs)",
         "date": time.strftime("%Y-%m-%d"),
+        "commit": _commit(),
         "command": f"python bench/train.py --data {args.data} "
         f"--epochs {args.epochs} --bits {args.bits}"
         + (f" --per-label {args.per_label}" if args.per_label is not None else "")
         + (f" --seed {args.seed}" if args.seed else "")
+        + (f" --backbone {args.backbone}" if args.backbone is not None else "")
         + (f" --only '{args.only}'" if args.only else ""),
         "protocol": "queries: test split (image codes); database: train split fused codes in a "
         "seeded random order; Hamming ranking, stable ties; AP@100 / min(R, 100)",
@@ -168,7 +184,7 @@ def write_reports(
     lines = [
         f"# Training benchmark: {tag}, {args.bits} bits, {args.epochs} epochs",
         "",
-        f"`{report['command']}` on {report['date']} ({report['machine']}).",
+        f"`{report['command']}` on {report['date']}, commit {report['commit']} ({report['machine']}).",
         "",
         "| run | mAP@100 image->fused | mAP@100 fused->fused | vs best baseline | train s | "
         "train img/s | encode img/s | best epoch |",

@@ -1,13 +1,15 @@
-"""Parity: a query and its filters give the same ids and distances in every front end.
+"""Parity: a query and its filters give the same ids, distances and scores in every front end.
 
 Each case runs one query (an indexed id, an image file, free text) with one filter set
 through the CLI (``terrahash search --json``), the Python API (``Searcher``) and the HTTP
-service (``GET``/``POST /search``), and asserts identical ids and distances. The filters
-must also bite, with STAC interval semantics everywhere: a date-only ``end`` covers its
-whole day, and a bbox whose west is east of its east crosses the antimeridian. The answer
-is checked against the unfiltered ranking restricted to the items that pass (computed here
-from the metadata this module writes), so a filter that leaves out what it should keep, or
-keeps what it should leave out, fails even when all three front ends agree.
+service (``GET``/``POST /search``), re-ranked (the default), and asserts identical ids,
+Hamming distances and re-ranking scores. The filters must also bite, with STAC interval
+semantics everywhere: a date-only ``end`` covers its whole day, and a bbox whose west is
+east of its east crosses the antimeridian. The answer is checked against the unfiltered
+Hamming ranking restricted to the items that pass (computed here from the metadata this
+module writes), cut to the re-ranking shortlist and sorted by the items' scores, so a
+filter that leaves out what it should keep, or keeps what it should leave out, fails even
+when all three front ends agree.
 
 The index is a tiny trained run over 48 real UC Merced images (6 classes x 8) whose
 manifest adds platform, GSD, centre, date-time and cloud columns.
@@ -30,6 +32,7 @@ from typer.testing import CliRunner
 from terrahash.app import Query, Searcher
 from terrahash.cli import app
 from terrahash.data import default_data_dir
+from terrahash.index.rerank import SHORTLIST_FACTOR
 from terrahash.service import create_app
 
 K = 15
@@ -104,6 +107,7 @@ class Built:
 class Ranked:
     ids: list[str]
     distances: list[int]
+    scores: list[float | None]
 
 
 # -- fixture -----------------------------------------------------------------------------------
@@ -167,12 +171,17 @@ def client(built: Built) -> TestClient:
 
 @pytest.fixture(scope="module")
 def reference(built: Built, searcher: Searcher) -> dict[str, Ranked]:
-    """The full unfiltered ranking of each query (every indexed item, nearest first)."""
+    """The full unfiltered Hamming ranking of each query (every indexed item, nearest first)
+    with every item's re-ranking score (a shortlist of the whole index scores them all)."""
     out = {}
     for name, spec in QUERIES.items():
-        outcome = searcher.search(python_query(built, spec), k=len(built.items), filters={})
-        assert sorted(outcome.ids) == sorted(built.items), "the index holds other ids than written"
-        out[name] = Ranked(list(outcome.ids), [int(d) for d in outcome.distances])
+        hamming = searcher.search(python_query(built, spec), k=len(built.items), filters={}, rerank=False)
+        assert sorted(hamming.ids) == sorted(built.items), "the index holds other ids than written"
+        scored = searcher.search(python_query(built, spec), k=len(built.items), filters={})
+        score_of = dict(zip(scored.ids, scored.scores, strict=True))
+        assert None not in score_of.values(), "the index stores no embeddings"
+        out[name] = Ranked(list(hamming.ids), [int(d) for d in hamming.distances],
+                           [score_of[i] for i in hamming.ids])
     return out
 
 
@@ -187,7 +196,7 @@ def python_query(built: Built, spec: dict[str, str]) -> Query:
 
 def via_python(searcher: Searcher, built: Built, spec: dict[str, str], filters: dict[str, Any]) -> Ranked:
     outcome = searcher.search(python_query(built, spec), k=K, filters=dict(filters))
-    return Ranked(list(outcome.ids), [int(d) for d in outcome.distances])
+    return Ranked(list(outcome.ids), [int(d) for d in outcome.distances], list(outcome.scores))
 
 
 def number(value: float) -> str:
@@ -219,7 +228,8 @@ def via_cli(built: Built, spec: dict[str, str], filters: dict[str, Any]) -> Rank
     else:
         query = ["--id", spec["id"]]
     payload = json.loads(invoke("search", built.index, "--json", "-k", K, *query, *cli_filter_args(filters)))
-    return Ranked([h["id"] for h in payload["results"]], [int(h["distance"]) for h in payload["results"]])
+    hits = payload["results"]
+    return Ranked([h["id"] for h in hits], [int(h["distance"]) for h in hits], [h["score"] for h in hits])
 
 
 def http_filter_params(filters: dict[str, Any]) -> dict[str, Any]:
@@ -253,7 +263,9 @@ def via_http(client: TestClient, built: Built, spec: dict[str, str], filters: di
         response = client.get("/search", params={"id": spec["id"], "k": K, **params})
     assert response.status_code == 200, response.text
     features = response.json()["features"]
-    return Ranked([f["id"] for f in features], [int(f["properties"]["terrahash:distance"]) for f in features])
+    props = [f["properties"] for f in features]
+    return Ranked([f["id"] for f in features], [int(p["terrahash:distance"]) for p in props],
+                  [p.get("terrahash:score") for p in props])
 
 
 # -- what the filters mean (STAC semantics), from the metadata written above ---------------------
@@ -296,9 +308,21 @@ def later_that_day(item: Item, day: str) -> bool:
     return item.when.date() == dt.date.fromisoformat(day) and item.when.time() > dt.time(0)
 
 
+def reranked(passing: list[tuple[str, int]], score_of: dict[str, float | None]) -> list[tuple[str, int]]:
+    """The re-ranking rule on the passing items in Hamming order: the first K * SHORTLIST_FACTOR,
+    or every item at or below the K-th distance if more, sorted by score (equal scores keep
+    the Hamming order), the first K."""
+    size = K * SHORTLIST_FACTOR
+    if len(passing) > size:
+        kth = passing[min(K, len(passing)) - 1][1]
+        size = max(size, sum(1 for _, d in passing if d <= kth))
+    shortlist = sorted(enumerate(passing[:size]), key=lambda e: (-(score_of[e[1][0]] or 0.0), e[0]))
+    return [item for _, item in shortlist[:K]]
+
+
 def differences(a: Ranked, b: Ranked) -> str:
     def cell(r: Ranked, i: int) -> str:
-        return f"{r.ids[i]} {r.distances[i]}" if i < len(r.ids) else "-"
+        return f"{r.ids[i]} {r.distances[i]} {r.scores[i]}" if i < len(r.ids) else "-"
 
     rows = range(max(len(a.ids), len(b.ids)))
     return "\n".join(f"  {i + 1:2d}  {cell(a, i):<24} {cell(b, i)}" for i in rows)
@@ -316,9 +340,11 @@ def test_cli_python_and_http_agree(
     python = via_python(searcher, built, spec, filters)
     http = via_http(client, built, spec, filters)
 
-    # What STAC semantics select: the unfiltered ranking restricted to the items that pass.
+    # What STAC semantics select: the unfiltered ranking restricted to the items that pass,
+    # then re-ranked by the items' scores.
     full = reference[kind]
     distance_of = dict(zip(full.ids, full.distances, strict=True))
+    score_of = dict(zip(full.ids, full.scores, strict=True))
     passing = [(i, d) for i, d in zip(full.ids, full.distances, strict=True)
                if passes(built.items[i], filters)]
     assert passing, f"{case}: no indexed item passes these filters; the fixture is wrong"
@@ -326,8 +352,9 @@ def test_cli_python_and_http_agree(
         assert len(passing) >= K
     else:
         assert [i for i, _ in passing[:K]] != full.ids[:K], f"{case}: the filter does not change the answer"
+    expected = reranked(passing, score_of)
     if "end" in filters and is_date(filters["end"]):
-        assert any(later_that_day(built.items[i], filters["end"]) for i, _ in passing[:K]), (
+        assert any(later_that_day(built.items[i], filters["end"]) for i, _ in expected), (
             f"{case}: no item of {filters['end']} after 00:00 in the expected answer; the fixture is wrong"
         )
 
@@ -337,13 +364,14 @@ def test_cli_python_and_http_agree(
     if cli != http:
         problems.append(f"CLI vs HTTP service differ (CLI left):\n{differences(cli, http)}")
     for name, got in (("cli", cli), ("python", python), ("http", http)):
-        problems += [f"{name}: {p}" for p in semantic_problems(got, built, filters, passing, distance_of)]
+        problems += [f"{name}: {p}" for p in semantic_problems(got, built, filters, expected, distance_of,
+                                                                 score_of)]
     assert not problems, f"{kind} query, {case} filters {filters}:\n" + "\n".join(problems)
 
 
 def semantic_problems(
-    got: Ranked, built: Built, filters: dict[str, Any], passing: list[tuple[str, int]],
-    distance_of: dict[str, int],
+    got: Ranked, built: Built, filters: dict[str, Any], expected: list[tuple[str, int]],
+    distance_of: dict[str, int], score_of: dict[str, float | None],
 ) -> list[str]:
     """What is wrong with one front end's answer, given what STAC semantics select."""
     if not got.ids:
@@ -353,10 +381,12 @@ def semantic_problems(
         out.append(f"{wrong} do not pass the filters")
     if got.distances != [distance_of[i] for i in got.ids]:
         out.append("distances are not those of the unfiltered ranking")
-    if got.distances != [d for _, d in passing[:K]]:
-        missing = [(i, d) for i, d in passing[:K] if i not in got.ids]
-        out.append(f"items that pass are missing, e.g. {missing[:4]} (got {len(got.ids)} results, "
-                   f"expected {len(passing[:K])})")
+    if got.scores != [score_of[i] for i in got.ids]:
+        out.append("scores are not those of the unfiltered re-ranking")
+    if got.ids != [i for i, _ in expected]:
+        missing = [(i, d) for i, d in expected if i not in got.ids]
+        out.append(f"not the re-ranked items that pass, e.g. missing {missing[:4]} (got {len(got.ids)} "
+                   f"results, expected {len(expected)})")
     end = filters.get("end")
     if end and is_date(end) and not any(later_that_day(built.items[i], end) for i in got.ids):
         out.append(f"no item of {end} after 00:00: a date-only end must cover its whole day (STAC), "

@@ -1,4 +1,5 @@
-"""PostgreSQL backend against a real server: parity with the embedded index, filters included."""
+"""PostgreSQL backend against a real server: parity with the embedded index, filters and
+re-ranking included."""
 
 from __future__ import annotations
 
@@ -30,12 +31,17 @@ FILTERS = [
 ]
 
 
+DIM = 12
+
+
 def _fill(index: Index, seed: int) -> None:
-    """The same history of writes for both backends: a load, an upsert batch, a removal."""
+    """The same history of writes for both backends: a load (with embeddings), an upsert batch
+    (without: items 400-699 have none), a removal."""
     ids, records, labels = synthetic_items(700, seed)
     codes = tied_codes(700, seed)
+    vectors = np.random.default_rng(seed).normal(size=(500, DIM))
     index.add(ids[:500], codes[:500], records=records[:500], labels=labels[:500],
-              paths=[f"/img/{i}.png" for i in ids[:500]])
+              paths=[f"/img/{i}.png" for i in ids[:500]], embeddings=vectors)
     # re-add 100 existing ids with new codes/records (upsert) and 200 new ones, interleaved
     again = ids[400:700]
     shuffled = np.random.default_rng(seed + 1).permutation(len(again))
@@ -84,6 +90,35 @@ def test_search_parity(pair, filters, k: int) -> None:
         assert any(len(r) for r in want.ids) or filters.get("start") == "2030-01-01"
 
 
+@pytest.mark.parametrize(("k", "shortlist"), [(1, None), (10, None), (10, 3), (60, 61), (1000, None)])
+@pytest.mark.parametrize("filters", FILTERS[:4] + FILTERS[9:11],
+                         ids=lambda f: "none" if f is None else ",".join(f))
+def test_rerank_parity(pair, filters, k: int, shortlist: int | None) -> None:
+    embedded, postgres = pair
+    queries = np.concatenate([tied_codes(3, seed=7), tied_codes(2, seed=99)])
+    vectors = np.random.default_rng(k).normal(size=(len(queries), DIM))
+    want = embedded.query(queries, k=k, filters=filters, embeddings=vectors, shortlist=shortlist)
+    got = postgres.query(queries, k=k, filters=filters, embeddings=vectors, shortlist=shortlist)
+    assert (got.ids, got.distances, got.scores) == (want.ids, want.distances, want.scores)
+    assert got.scanned == want.scanned and got.details["shortlist"] == want.details["shortlist"]
+    if filters is None and k == 10:
+        assert any(s is not None for row in want.scores for s in row)
+        assert any(s is None for row in want.scores for s in row)  # items 400-699 have none
+    if filters is None and shortlist == 3:
+        assert any(n > k for n in want.details["shortlist"])  # a tie group made it grow
+
+
+def test_embeddings_round_trip_and_info(pair) -> None:
+    embedded, postgres = pair
+    ids = ["syn-00001", "syn-00451"]
+    np.testing.assert_array_equal(postgres.embeddings_of(ids), embedded.embeddings_of(ids))
+    assert postgres.embeddings_of(ids)[0].any() and not postgres.embeddings_of(ids)[1].any()
+    a, b = embedded.info()["embeddings"], postgres.info()["embeddings"]
+    assert a == b and a["dim"] == DIM and a["items"] == len([i for i in range(400) if i % 9])
+    with pytest.raises(HashIndexError, match="embeddings have 5 dimensions but this index stores 12"):
+        postgres.add(["x"], np.zeros((1, 8), np.uint8), embeddings=np.ones((1, 5)))
+
+
 def test_bbox_time_filters_take_the_cube_probe(pair) -> None:
     """Where the server has ``cube`` (contrib), bbox/time filters go through its index."""
     _, postgres = pair
@@ -113,6 +148,10 @@ def test_faiss_cache_parity_and_refresh(pair, pg_server: str) -> None:  # noqa: 
         got = cached.query(queries, k=50)
         assert got.details["method"] == "faiss-cache"
         assert (got.ids, got.distances) == embedded.search(queries, k=50)
+        vectors = np.random.default_rng(3).normal(size=(4, DIM))
+        reranked = cached.query(queries, k=30, embeddings=vectors, shortlist=5)
+        want = embedded.query(queries, k=30, embeddings=vectors, shortlist=5)
+        assert (reranked.ids, reranked.distances, reranked.scores) == (want.ids, want.distances, want.scores)
         with Index.open(f"{pg_server}?schema=parity") as writer:
             writer.add(["fresh"], queries[:1])
             try:
@@ -192,6 +231,7 @@ def test_schema_migration(pg_index_uri: str) -> None:  # noqa: F811
     with psycopg.connect(dsn, autocommit=True) as conn:  # pretend an index made by version 1
         conn.execute(f'DROP INDEX IF EXISTS "{schema}".items_span, "{schema}".items_place_time, '
                      f'"{schema}".items_place_time_cube')
+        conn.execute(f'ALTER TABLE "{schema}".items DROP COLUMN embedding')
         conn.execute(f"UPDATE \"{schema}\".meta SET value = '1' WHERE key = 'schema_version'")
     with Index.open(pg_index_uri) as index:
         assert index.info()["schema_version"] == SCHEMA_VERSION
@@ -201,6 +241,9 @@ def test_schema_migration(pg_index_uri: str) -> None:  # noqa: F811
         # version 4 replaces the version 2 and 3 indexes by the covering (lon, lat, time) cube
         assert "items_place_time_cube" in found
         assert not {"items_span", "items_place_time"} & found
+        # version 5 adds the re-ranking embeddings
+        assert conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                            "AND table_name = 'items' AND column_name = 'embedding'", (schema,)).fetchone()
         conn.execute(f"UPDATE \"{schema}\".meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(CorruptIndexError, match="schema version 99 is newer"):
         Index.open(pg_index_uri)

@@ -359,6 +359,9 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     exact: Annotated[bool, typer.Option("--exact/--approx", help="Exact scan or RSHST approximate.")] = True,
     nprobe: Annotated[int | None, typer.Option("--nprobe", help="Tree buckets to visit (--approx).")] = None,
+    rerank: Annotated[bool, typer.Option(
+        "--rerank/--no-rerank", help="Re-rank the Hamming shortlist by embeddings, or Hamming order alone."
+    )] = True,
     show: Annotated[Path | None, typer.Option("--show", help="Write a contact sheet PNG.")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="Run folder (default: the index's).")] = None,
 ) -> None:
@@ -373,6 +376,9 @@ def search(
         terrahash search ucm.thi --text "dense residential area" --gsd-max 1
 
         terrahash search ucm.thi --id agricultural00 --label forest --show results.png
+
+    Results are re-ranked by the index's stored embeddings (the score column) where it has
+    them; distances are Hamming distances either way.
     """
     from terrahash.app import Query, Searcher, contact_sheet
 
@@ -381,7 +387,7 @@ def search(
                "gsd_max": gsd_max, "cloud_max": cloud_max, "labels": label or None}
     try:
         with Searcher.open(index_dir, model) as searcher:
-            outcome = searcher.search(query.validate(), k=k, exact=exact, nprobe=nprobe,
+            outcome = searcher.search(query.validate(), k=k, exact=exact, nprobe=nprobe, rerank=rerank,
                                       filters={key: v for key, v in filters.items() if v is not None})
     except (TerraHashError, ValueError) as exc:
         msg = str(exc) if isinstance(exc, TerraHashError) else f"{index_dir}: error: {exc}"
@@ -393,11 +399,12 @@ def search(
     if as_json:
         print(json.dumps(outcome.to_json(), ensure_ascii=False))
         return
-    table = Table("rank", "id", "distance", "label", "platform", "date",
+    table = Table("rank", "id", "distance", "score", "label", "platform", "date",
                   title=f"{len(found)} results, {outcome.scanned} codes scanned, {outcome.took_ms:.1f} ms")
     for hit in found:
         rec = hit.record or {}
-        table.add_row(str(hit.rank), hit.id, str(hit.distance), hit.label or "",
+        score = "" if hit.score is None else f"{hit.score:.4f}"
+        table.add_row(str(hit.rank), hit.id, str(hit.distance), score, hit.label or "",
                       str(rec.get("platform") or ""), str(rec.get("datetime") or "")[:10])
     console.print(table)
     if show is not None:
@@ -411,7 +418,9 @@ def search(
 def train(
     data_dir: Annotated[Path, typer.Argument(help="Dataset folder with manifest.csv.")],
     out: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
-    method: Annotated[str, typer.Option(help="ccls2t, unsupervised, dpsh, hashnet or csq.")] = "ccls2t",
+    method: Annotated[
+        str, typer.Option(help="ccls2t, unsupervised, dpsh, hashnet, csq or orthohash.")
+    ] = "ccls2t",
     bits: Annotated[int, typer.Option(help="Code length: 16, 32, 64 or 128.")] = 64,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 25,
     image_size: Annotated[int, typer.Option(help="Input size in pixels (path_128 is read for >= 128).")] = 64,
@@ -420,6 +429,9 @@ def train(
     single_scale: Annotated[bool, typer.Option("--single-scale", help="Ablation: one image scale.")] = False,
     no_itc: Annotated[bool, typer.Option("--no-itc", help="Ablation: no image-text InfoNCE.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from RUN_DIR/checkpoint.pt.")] = False,
+    backbone: Annotated[
+        str, typer.Option(help="default (shipped pretrained), none (from scratch) or a pretrain folder.")
+    ] = "none",
     backbone_weights: Annotated[
         Path | None, typer.Option(help="torchvision ResNet-18/50 state dict (.pth or .safetensors).")
     ] = None,
@@ -444,7 +456,7 @@ def train(
     opts = TrainOptions(
         method=method, bits=bits, epochs=epochs, image_size=image_size, seed=seed,
         use_text=not no_text, multiscale=not single_scale, itc=not no_itc, resume=resume,
-        backbone_weights=None if backbone_weights is None else str(backbone_weights),
+        backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
     )
     try:
         config = run_training(data_dir, out, opts, progress=lambda d, n: RichProgress(d, n, err_console))
@@ -456,6 +468,72 @@ def train(
         + (f", best epoch {config['best_epoch']} val mAP@100 {best:.3f})" if best is not None else ")"),
         highlight=False,
     )
+
+
+@app.command()
+def pretrain(
+    sources: Annotated[list[Path], typer.Argument(help="Dataset folders, image folders, rasters.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for backbone.safetensors + card.")],
+    epochs: Annotated[int, typer.Option(help="Passes over the data.")] = 30,
+    schedule_epochs: Annotated[
+        int | None, typer.Option(help="Epochs the cosine LR schedule spans (default: --epochs).")
+    ] = None,
+    image_size: Annotated[int, typer.Option(help="Input size in pixels.")] = 64,
+    tile_size: Annotated[int, typer.Option(help="Raster tiles: native pixels per side.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Images per step (two views each).")] = 128,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine schedule).")] = 2e-3,
+    model_name: Annotated[str, typer.Option("--model", help="Architecture config name.")] = "ccls2t-small",
+    seed: Annotated[int, typer.Option(help="Seed of the run (not of the data split).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+) -> None:
+    """Pretrain a vision backbone on labelled sets, unlabelled images and rasters.
+
+    Labelled dataset folders train on their train part only (the seeded 80/20 split that
+    `terrahash train` uses), so no test image of a benchmark set is ever seen; unlabelled
+    folders and rasters (tiles cut on the fly) train the contrastive term. Writes
+    backbone.safetensors, card.json + CARD.md (data, recipe, time, hardware, checksum) and
+    the learning curve; `terrahash train --backbone OUT` starts from it.
+
+    Examples:
+
+        terrahash pretrain ../shared/data/scenes/ucmerced ../shared/data/scenes/aid --out bb
+
+        terrahash pretrain ../shared/data/scenes/aid ../shared/data/rasters --out bb --epochs 40
+
+        terrahash pretrain archive_tiles/ --out bb --resume --device cuda
+    """
+    from terrahash.train.pretrain import PretrainOptions
+    from terrahash.train.pretrain import pretrain as run_pretraining
+
+    opts = PretrainOptions(model_name=model_name, image_size=image_size, tile_size=tile_size, epochs=epochs,
+                           schedule_epochs=schedule_epochs,
+                           batch_size=batch_size, lr=lr, seed=seed, device=device, resume=resume)
+    bars: list[object] = []
+
+    def progress(what: str, total: int) -> Callable[[int], None]:
+        bar, step = _progress(total or 1, what)
+        bar.start()
+        bars.append(bar)
+        return step
+
+    def on_epoch(epoch: int, row: dict[str, float]) -> None:
+        for bar in bars:
+            bar.stop()  # type: ignore[attr-defined]
+        bars.clear()
+        err_console.print(f"epoch {epoch}: loss {row['loss']:.3f} (contrastive {row['contrastive']:.3f}, "
+                          f"supervised {row['supervised']:.3f}), {row['images_per_s']:.0f} img/s")
+
+    try:
+        card = run_pretraining(sources, out, opts, progress=progress, on_epoch=on_epoch)
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        for bar in bars:
+            bar.stop()  # type: ignore[attr-defined]
+    trained = card["training"]
+    console.print(f"wrote {out}: {card['weights']['parameters']:,} parameters, "
+                  f"{trained['epochs']} epochs in {trained['train_seconds']:.0f} s", highlight=False)
 
 
 @app.command()

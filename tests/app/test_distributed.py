@@ -130,6 +130,10 @@ def test_cli_build_with_workers_equals_single_process(
         assert dask_built.search(want[:5], k=10) == single.search(want[:5], k=10)
         assert pg.search(want[:5], k=10) == single.search(want[:5], k=10)
         assert pg.manifest["code_kind"] == single.manifest["code_kind"]
+        vectors = single.embeddings_of(ids)
+        assert vectors is not None  # Dask builds store the same re-ranking vectors as one process
+        np.testing.assert_array_equal(dask_built.embeddings_of(ids), vectors)
+        np.testing.assert_array_equal(pg.embeddings_of(ids), vectors)
     assert not (tmp_path / ".dask.staging").exists()  # cleared once the index holds the codes
 
 

@@ -21,7 +21,7 @@ def search_json(index: Path, *args: str) -> dict:
     payload = json.loads(out)
     assert set(payload) == {"results", "scanned", "took_ms"}
     for hit in payload["results"]:
-        assert set(hit) == {"id", "path", "distance", "label", "record"}
+        assert set(hit) == {"id", "path", "distance", "score", "label", "record"}
     return payload
 
 
@@ -41,10 +41,13 @@ def test_search_by_image_finds_itself_among_its_class(built: dict[str, Path]) ->
     item = index.get(["agricultural03"])[0]
     payload = search_json(built["index"], "--image", item.path, "-k", "10")
     assert len(payload["results"]) == 10 and payload["scanned"] == 60
-    dists = [h["distance"] for h in payload["results"]]
-    assert dists == sorted(dists)
+    scores = [h["score"] for h in payload["results"]]  # re-ranked by default
+    assert scores == sorted(scores, reverse=True)
+    hamming = search_json(built["index"], "--image", item.path, "-k", "10", "--no-rerank")
+    dists = [h["distance"] for h in hamming["results"]]
+    assert dists == sorted(dists) and {h["score"] for h in hamming["results"]} == {None}
     code, out, _ = invoke("search", built["index"], "--image", item.path, "-k", "5")
-    assert code == 0 and "rank" in out and "distance" in out and "platform" in out
+    assert code == 0 and "rank" in out and "distance" in out and "score" in out and "platform" in out
 
 
 def test_search_by_image_and_meta_text_meta_and_id(built: dict[str, Path]) -> None:

@@ -7,13 +7,16 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from terrahash.data.dataset import SceneItem
+from terrahash.index import Index
 from terrahash.service import create_app
 from terrahash.service.params import MAX_K
+from tests.service.conftest import class_codes
 
 EOLEARN = "TestEOPatch_2015-08-20_r000_c000"
 
@@ -326,3 +329,42 @@ def test_body_limit_413_without_content_length(client: TestClient) -> None:
     r = client.post("/search", content=chunks(),
                     headers={"content-type": "multipart/form-data; boundary=b"})
     assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def rerank_client(tmp_path_factory: pytest.TempPathFactory, items: list[SceneItem]) -> TestClient:
+    """The same items with stored embeddings too (no model: id queries re-rank by their own)."""
+    path = tmp_path_factory.mktemp("svc_rerank") / "index"
+    vectors = np.random.default_rng(5).normal(size=(len(items), 16))
+    with Index.create(path, bits=64) as index:
+        index.add([it.id for it in items], class_codes(items), records=[it.record for it in items],
+                  labels=[list(it.labels) for it in items], embeddings=vectors)
+    return TestClient(create_app(path), raise_server_exceptions=False)
+
+
+def test_rerank_parameter_and_scores(rerank_client: TestClient) -> None:
+    def search(method: str, **params: object) -> dict:
+        if method == "get":
+            r = rerank_client.get("/search", params={"id": EOLEARN, "k": 12, **params})
+        elif method == "json":
+            r = rerank_client.post("/search", json={"id": EOLEARN, "k": 12, **params})
+        else:
+            r = rerank_client.post("/search", data={"id": EOLEARN, "k": "12", **{k: str(v).lower()
+                                   for k, v in params.items()}}, files={"unused": ("x", b"")})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    on = search("get")
+    props = [f["properties"] for f in on["features"]]
+    assert on["terrahash:query"]["rerank"] is True and ids_of(on)[0] == EOLEARN
+    assert props[0]["terrahash:score"] == 1.0  # its own stored vector
+    scores = [p["terrahash:score"] for p in props]
+    assert scores == sorted(scores, reverse=True)
+    off = search("get", rerank="false")
+    assert off["terrahash:query"]["rerank"] is False
+    assert all("terrahash:score" not in f["properties"] for f in off["features"])
+    distances = [f["properties"]["terrahash:distance"] for f in off["features"]]
+    assert distances == sorted(distances) and ids_of(off) != ids_of(on)
+    for method in ("json", "form"):
+        assert ids_of(search(method)) == ids_of(on)
+        assert ids_of(search(method, rerank=False)) == ids_of(off)

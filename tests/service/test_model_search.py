@@ -39,8 +39,12 @@ def test_image_query_returns_ranked_items(client: TestClient) -> None:
     body = r.json()
     assert body["terrahash:query"]["kind"] == "image"
     assert len(body["features"]) == 10
-    distances = [f["properties"]["terrahash:distance"] for f in body["features"]]
-    assert distances == sorted(distances)
+    scores = [f["properties"]["terrahash:score"] for f in body["features"]]  # re-ranked: by score
+    assert scores == sorted(scores, reverse=True)
+    r = client.post("/search", files={"image": (f"{QUERY}.png", image_bytes(), "image/png")},
+                    data={"k": "10", "rerank": "false"})
+    distances = [f["properties"]["terrahash:distance"] for f in r.json()["features"]]
+    assert distances == sorted(distances)  # the Hamming stage alone
 
 
 def test_image_and_metadata_query_is_fused(client: TestClient) -> None:

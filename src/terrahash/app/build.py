@@ -3,6 +3,11 @@
 One path for every backend (an embedded folder or a ``postgresql://`` schema) and every
 scheduler (in-process, or Dask workers with ``ClusterOptions``); the model's provenance goes
 into the manifest so that later queries are encoded by the same model.
+
+In-process builds also store each item's re-ranking vector (``VECTOR_SOURCE`` of its image
+embedding, from the same forward pass as its code) and name its source in the manifest
+(``embedding_source``), so the ``Searcher`` makes query vectors the same way. Dask builds
+store codes only (their searches rank by Hamming distance alone).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from terrahash.app.distributed import ClusterOptions, encode_distributed, staging_dir_for
+from terrahash.app.distributed import ClusterOptions, encode_distributed, split_rows, staging_dir_for
 from terrahash.app.models import check_model, load_index_model, model_provenance
 from terrahash.data import SceneDataset, load_dataset
 from terrahash.index import HashIndexError, Index, index_exists, is_postgres_uri
@@ -25,11 +30,18 @@ from terrahash.metadata.prompt import TEMPLATE_VERSION
 from terrahash.model import HashModel, load_model
 
 Progress = Callable[[int], None]
+#: The re-ranking vectors builds store (``HashModel.VECTOR_SOURCES``): chosen on UC Merced's
+#: validation part by ``bench/rerank.py`` (results in ``bench/results/rerank.md``).
+VECTOR_SOURCE = "tanh_hash"
+#: They are made from each item's image embedding, even where its code is fused: an image
+#: query then meets its own item's vector exactly (score 1), so an archived image searched by
+#: its own file comes first, which a fused vector, moved by the record, does not guarantee.
+VECTOR_KIND = "image"
 
 
 @dataclass(frozen=True)
 class Encoded:
-    """A dataset's database codes and the catalog columns that go with them."""
+    """A dataset's database codes, re-ranking vectors and the catalog columns that go with them."""
 
     ids: list[str]
     codes: np.ndarray
@@ -37,6 +49,15 @@ class Encoded:
     records: list[SceneRecord]
     labels: list[list[str]]
     paths: list[str]
+    #: Float (n, D) re-ranking vectors of ``vector_source`` (``None``: not made, as on Dask).
+    vectors: np.ndarray | None = None
+    vector_source: str | None = None
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """What the index's manifest records about these items' encoding."""
+        return {"code_kind": self.kind, "embedding_source": self.vector_source,
+                "embedding_kind": VECTOR_KIND if self.vector_source else None}
 
 
 def database_kind(model: HashModel) -> str:
@@ -46,18 +67,22 @@ def database_kind(model: HashModel) -> str:
 
 def encode_for_index(
     model: HashModel, dataset: SceneDataset, progress: Progress | None = None,
-    cluster: ClusterOptions | None = None,
+    cluster: ClusterOptions | None = None, source: str = VECTOR_SOURCE,
 ) -> Encoded:
-    """Encode ``dataset`` in-process, or on Dask workers when ``cluster`` is given (same codes)."""
+    """Encode ``dataset`` (codes and ``source`` re-ranking vectors) in-process, or on Dask
+    workers when ``cluster`` is given (the same codes and vectors)."""
     kind = database_kind(model)
     if cluster is not None:
-        codes = encode_distributed(model, dataset, kind, cluster, progress)[0]
+        rows = encode_distributed(model, dataset, kind, cluster, progress, (VECTOR_KIND, source))[0]
+        codes, vectors = split_rows(rows, model.bits // 8)
     else:
-        codes = model.encode_dataset(dataset, kinds=(kind,), progress=progress)[f"codes_{kind}"]
+        kinds = tuple(dict.fromkeys((kind, VECTOR_KIND)))
+        encoded = model.encode_dataset(dataset, kinds=kinds, progress=progress)
+        codes, vectors = encoded[f"codes_{kind}"], model.rerank_vectors(encoded[f"emb_{VECTOR_KIND}"], source)
     return Encoded(
         ids=[item.id for item in dataset], codes=codes, kind=kind,
         records=[item.record for item in dataset], labels=[list(item.labels) for item in dataset],
-        paths=[str(item.path) for item in dataset],
+        paths=[str(item.path) for item in dataset], vectors=vectors, vector_source=source,
     )
 
 
@@ -87,7 +112,7 @@ def build_index(
     if existing is not None:
         encoded = encode_for_index(model, dataset, progress, cluster)
         existing.replace_all(encoded.ids, encoded.codes, encoded.records, encoded.labels, encoded.paths,
-                             code_kind=encoded.kind, **meta)
+                             encoded.vectors, **encoded.manifest, **meta)
         _clear_staging(cluster)
         return existing
     if is_postgres_uri(out):
@@ -133,8 +158,12 @@ def _build_folder(out: Path, model: HashModel, dataset: SceneDataset, meta: dict
 
 def _add(index: Index, encoded: Encoded) -> None:
     index.add(encoded.ids, encoded.codes, records=encoded.records, labels=encoded.labels,
-              paths=encoded.paths)
-    index.update_manifest(code_kind=encoded.kind)
+              paths=encoded.paths, embeddings=encoded.vectors)
+    fields = encoded.manifest
+    if encoded.vectors is None:  # keep what made the vectors stored before (if any)
+        fields.pop("embedding_source")
+        fields.pop("embedding_kind")
+    index.update_manifest(**fields)
 
 
 def _clear_staging(cluster: ClusterOptions | None) -> None:
@@ -153,7 +182,9 @@ def add_to_index(
     index = Index.open(index_dir)
     model = load_index_model(index, run_dir)
     dataset = load_dataset(data_dir)
-    _add(index, encode_for_index(model, dataset, progress))
+    # the vectors the index already stores come from its own source
+    source = index.manifest.get("embedding_source") or VECTOR_SOURCE
+    _add(index, encode_for_index(model, dataset, progress, source=source))
     return index, len(dataset)
 
 
@@ -162,5 +193,5 @@ def dataset_size(data_dir: str | Path) -> int:
     return len(load_dataset(data_dir))
 
 
-__all__ = ["ClusterOptions", "Encoded", "add_to_index", "build_index", "check_model", "database_kind",
-           "dataset_size", "encode_for_index"]
+__all__ = ["VECTOR_KIND", "VECTOR_SOURCE", "ClusterOptions", "Encoded", "add_to_index", "build_index",
+           "check_model", "database_kind", "dataset_size", "encode_for_index"]

@@ -73,8 +73,14 @@ def encode_partition(
     kind: str,
     batch_size: int,
     ids: Sequence[str],
+    vector: tuple[str, str] | None = None,
 ) -> np.ndarray:
-    """Codes of items ``start:stop`` (runs on a worker; the model is loaded once per process)."""
+    """Codes of items ``start:stop`` (runs on a worker; the model is loaded once per process).
+
+    With ``vector = (kind, source)`` each row also carries that item's re-ranking vector as
+    float32 bytes after the code (one array, so staging and transfer stay unchanged);
+    ``split_rows`` separates them again.
+    """
     dataset = _dataset(data_dir)
     part = dataset.subset(range(start, min(stop, len(dataset))))
     found = [item.id for item in part]
@@ -83,8 +89,20 @@ def encode_partition(
             f"{data_dir}: error: the worker sees different items at {start}:{stop} than the "
             "client (is the same dataset mounted at the same path on every worker?)"
         )
-    out = _model(run_dir).encode_dataset(part, kinds=(kind,), batch_size=batch_size)
-    return out[f"codes_{kind}"]
+    model = _model(run_dir)
+    kinds = (kind,) if vector is None else tuple(dict.fromkeys((kind, vector[0])))
+    out = model.encode_dataset(part, kinds=kinds, batch_size=batch_size)
+    codes = out[f"codes_{kind}"]
+    if vector is None:
+        return codes
+    vectors = np.ascontiguousarray(model.rerank_vectors(out[f"emb_{vector[0]}"], vector[1]), np.float32)
+    return np.concatenate([codes, vectors.view(np.uint8)], axis=1)
+
+
+def split_rows(rows: np.ndarray, code_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, float32 vectors) of rows written by ``encode_partition`` with a ``vector``."""
+    codes = np.ascontiguousarray(rows[:, :code_bytes])
+    return codes, np.ascontiguousarray(rows[:, code_bytes:]).view(np.float32)
 
 
 def plan_partitions(n: int, batch_size: int, workers: int, size: int | None = None) -> list[range]:
@@ -143,10 +161,11 @@ def staging_dir_for(out: str | Path) -> Path:
     return path.with_name(f".{path.name}.staging")
 
 
-def _plan_key(model: HashModel, ids: Sequence[str], kind: str, parts: list[range]) -> str:
+def _plan_key(model: HashModel, ids: Sequence[str], kind: str, parts: list[range],
+              vector: tuple[str, str] | None) -> str:
     digest = hashlib.sha256()
     digest.update(model_fingerprint(model.run_dir).encode())
-    digest.update(f"{kind}|{model.batch_size}|{[(p.start, p.stop) for p in parts]}".encode())
+    digest.update(f"{kind}|{vector}|{model.batch_size}|{[(p.start, p.stop) for p in parts]}".encode())
     for item_id in ids:
         digest.update(item_id.encode() + b"\0")
     return digest.hexdigest()
@@ -176,15 +195,19 @@ def encode_distributed(
     kind: str,
     options: ClusterOptions,
     progress: Progress | None = None,
+    vector: tuple[str, str] | None = None,
 ) -> tuple[np.ndarray, dict[str, list[int]]]:
-    """Encode ``dataset`` on a Dask cluster; returns (codes in dataset order, partition report).
+    """Encode ``dataset`` on a Dask cluster; returns (rows in dataset order, partition report).
 
-    The report lists the partitions ``encoded`` now and those ``reused`` from staging.
+    Rows are the packed codes, followed by each item's re-ranking vector when ``vector =
+    (kind, source)`` is given (``split_rows`` separates them). The report lists the
+    partitions ``encoded`` now and those ``reused`` from staging.
     """
     ids = [item.id for item in dataset]
     n_workers = options.workers or 1
     parts = plan_partitions(len(ids), model.batch_size, n_workers, options.partition_size)
-    staging = Staging(options.staging, _plan_key(model, ids, kind, parts)) if options.staging else None
+    key = _plan_key(model, ids, kind, parts, vector)
+    staging = Staging(options.staging, key) if options.staging else None
     results: dict[int, np.ndarray] = {}
     for i, part in enumerate(parts):
         done = staging.load(i, len(part)) if staging else None
@@ -208,6 +231,7 @@ def encode_distributed(
                     kind,
                     model.batch_size,
                     ids[parts[i].start : parts[i].stop],
+                    *([vector] if vector is not None else []),
                     retries=options.retries,
                     pure=False,
                     key=f"terrahash-encode-{i}-{os.getpid()}",

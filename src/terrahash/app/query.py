@@ -87,16 +87,33 @@ def encode_query(query: Query, index: Index, model: HashModel | None) -> np.ndar
 
     ``model`` may be ``None`` only for id queries (they need no model).
     """
+    return encode_query_and_vector(query, index, model, None)[0]
+
+
+def encode_query_and_vector(
+    query: Query, index: Index, model: HashModel | None, source: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``encode_query``'s code and, with a ``source`` (``HashModel.VECTOR_SOURCES``), the query's
+    re-ranking vector (1, D), made in the same pass as the code. An id query takes the item's
+    stored embedding (dequantised; ``None`` where it has none, whatever ``source``)."""
     query.validate()
     if query.id is not None:
         if index.get([query.id])[0] is None:
             raise ItemNotFoundError(f"no item {query.id!r} in the index")
-        return np.asarray(index.codes_of([query.id]), dtype=np.uint8).reshape(1, -1)
+        code = np.asarray(index.codes_of([query.id]), dtype=np.uint8).reshape(1, -1)
+        stored = index.embeddings_of([query.id]) if source is not None else None
+        return code, stored if stored is not None and stored.any() else None
     if model is None:
         raise QueryError(f"error: a {query.kind} query needs the index's model")
     record = read_record(query.metadata) if query.metadata is not None else None
     if query.image is not None:
         image = query.image
         pixels = image if isinstance(image, np.ndarray) else load_rgb(image, model.image_size)
-        return model.encode_images([pixels], records=[record] if record is not None else None)
-    return model.encode_text([record if record is not None else str(query.text)])
+        records = [record] if record is not None else None
+        if source is None:
+            return model.encode_images([pixels], records=records), None
+        return model.encode_images_and_vectors([pixels], records=records, source=source)
+    items = [record if record is not None else str(query.text)]
+    if source is None:
+        return model.encode_text(items), None
+    return model.encode_text_and_vectors(items, source=source)

@@ -1,7 +1,13 @@
 """The one search path: an opened index, its model (loaded once, on first need) and ``search``.
 
 The CLI, the Python API, the HTTP service and the benchmarks all search through a
-``Searcher``, so a query and its filters give the same ids and distances everywhere.
+``Searcher``, so a query and its filters give the same ids, distances and scores everywhere.
+
+Search is two stages where the index stores embeddings: a Hamming shortlist (filters
+applied first), re-ranked by the query's real-valued vector, made by the model in the same
+pass as its code, from the source the index was built with (``embedding_source`` in its
+manifest); an id query takes the item's stored embedding. ``rerank=False`` is the Hamming
+stage alone.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from terrahash.app.models import ModelUnavailableError, load_index_model, model_run_of
-from terrahash.app.query import ItemNotFoundError, Query, encode_query
+from terrahash.app.query import ItemNotFoundError, Query, encode_query_and_vector
 from terrahash.index import CatalogRow, FilterLike, Index
 from terrahash.model import HashModel
 
@@ -31,6 +37,8 @@ class Hit:
     distance: int
     labels: tuple[str, ...]
     record: dict[str, Any] | None
+    #: Re-ranking score (~ cosine of query and item vectors); ``None`` when not re-scored.
+    score: float | None = None
 
     @property
     def label(self) -> str | None:
@@ -38,9 +46,9 @@ class Hit:
         return self.labels[0] if self.labels else None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` form: keys ``id, path, distance, label, record``."""
-        return {"id": self.id, "path": self.path, "distance": self.distance, "label": self.label,
-                "record": self.record}
+        """The ``--json`` form: keys ``id, path, distance, score, label, record``."""
+        return {"id": self.id, "path": self.path, "distance": self.distance, "score": self.score,
+                "label": self.label, "record": self.record}
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,10 @@ class SearchOutcome:
     @property
     def distances(self) -> list[int]:
         return [h.distance for h in self.hits]
+
+    @property
+    def scores(self) -> list[float | None]:
+        return [h.score for h in self.hits]
 
     def to_json(self) -> dict[str, Any]:
         """``{"results": [...], "scanned": n, "took_ms": t}``: the CLI's ``--json``."""
@@ -123,13 +135,25 @@ class Searcher:
 
     def encode(self, query: Query) -> np.ndarray:
         """Packed (1, bits/8) code of ``query`` (id queries need no model)."""
+        return self.encode_with_vector(query, rerank=False)[0]
+
+    def encode_with_vector(self, query: Query, rerank: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """``encode``'s code and, with ``rerank`` on an index that stores embeddings, the query's
+        re-ranking vector (1, D) from the same pass (else ``None``)."""
         query.validate()
         if query.id is None and self.model_run is None and self._model is None:
             raise ModelUnavailableError(
                 f"{self.index.where}: error: the index names no model run, "
                 "so only id queries can be answered"
             )
-        return encode_query(query, self.index, None if query.id is not None else self.model)
+        source = self.index.manifest.get("embedding_source")
+        stored = self.index.manifest.get("embedding_dim") is not None
+        if not rerank or not stored or (query.id is None and source is None):
+            source = None
+        elif query.id is not None:
+            source = source or "stored"  # an id query reads the stored embedding, whatever made it
+        model = None if query.id is not None else self.model
+        return encode_query_and_vector(query, self.index, model, source)
 
     def search(
         self,
@@ -138,6 +162,7 @@ class Searcher:
         filters: FilterLike = None,
         exact: bool = True,
         nprobe: int | None = None,
+        rerank: bool = True,
     ) -> SearchOutcome:
         """Top-``k`` items nearest to ``query`` that pass ``filters``, nearest first.
 
@@ -147,16 +172,21 @@ class Searcher:
             filters: a ``Filters`` or a dict of its keys (``bbox``, ``start``, ``end``,
                 ``platforms``, ``gsd_min``, ``gsd_max``, ``cloud_max``, ``labels``); a date-only
                 ``end`` covers its whole day (STAC interval semantics).
-            exact: ``False`` searches the RSHST tree approximately (``nprobe`` buckets).
+            exact: ``False`` searches the RSHST tree approximately (``nprobe`` buckets) for the
+                Hamming stage.
+            rerank: re-rank the Hamming shortlist by the query's vector (where the index stores
+                embeddings); ``False``: Hamming order alone. Distances stay Hamming distances.
         """
         t0 = time.perf_counter()
-        codes = self.encode(query)
-        result = self.index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe)
+        codes, vector = self.encode_with_vector(query, rerank)
+        result = self.index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe,
+                                  embeddings=None if vector is None else [vector[0]])
         ids = [str(i) for i in result.ids[0]]
         rows = self.index.get(ids)
-        hits = [_hit(rank, item_id, int(dist), row)
-                for rank, (item_id, dist, row) in enumerate(zip(ids, result.distances[0], rows,
-                                                                 strict=True), 1)]
+        scores = result.scores[0] if result.scores is not None else [None] * len(ids)
+        hits = [_hit(rank, item_id, int(dist), row, score)
+                for rank, (item_id, dist, row, score) in enumerate(zip(ids, result.distances[0], rows, scores,
+                                                                        strict=True), 1)]
         took = (time.perf_counter() - t0) * 1000.0
         method = result.details.get("method")
         return SearchOutcome(query, hits, int(result.scanned[0]), took,
@@ -174,7 +204,7 @@ class Searcher:
         return found[item_id]
 
 
-def _hit(rank: int, item_id: str, distance: int, row: CatalogRow | None) -> Hit:
+def _hit(rank: int, item_id: str, distance: int, row: CatalogRow | None, score: float | None) -> Hit:
     if row is None:
-        return Hit(rank, item_id, None, distance, (), None)
-    return Hit(rank, item_id, row.path, distance, tuple(row.labels), row.record)
+        return Hit(rank, item_id, None, distance, (), None, score)
+    return Hit(rank, item_id, row.path, distance, tuple(row.labels), row.record, score)

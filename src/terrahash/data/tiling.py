@@ -212,6 +212,29 @@ def to_uint8(layers: np.ndarray, limits: Sequence[tuple[float, float]]) -> np.nd
     return out
 
 
+def read_composite(scene: Scene, max_side: int = 4096, bands: Sequence[str] | None = None) -> np.ndarray:
+    """The scene's stretched 8-bit composite (h, w, 3), decimated so its longer side <= ``max_side``.
+
+    Pretraining cuts random tiles from this on the fly instead of writing tile files; the
+    stretch is the one ``write_tiles`` applies, so both see the same radiometry.
+    """
+    from rasterio.windows import Window
+
+    stack = _Stack(composite_bands(scene, bands), scene.scene_id)
+    try:
+        ref = stack.ref
+        side = max(ref.width, ref.height)
+        scale = max(1.0, side / max_side)
+        out = max(1, round(side / scale))
+        layers, _ = stack.read(Window(0, 0, side, side), out)
+        rgb = to_uint8(layers, stretch_limits(stack))
+    finally:
+        stack.close()
+    h, w = max(1, round(ref.height / scale)), max(1, round(ref.width / scale))
+    rgb = rgb[:h, :w]
+    return np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb
+
+
 def tile_windows(width: int, height: int, tile_size: int, level: int) -> Iterator[tuple[int, int, int]]:
     """(row_off, col_off, native size) of every window covering a grid at one level."""
     size = tile_size * 2 ** (level - 1)

@@ -12,11 +12,15 @@ import numpy as np
 
 from terrahash.index.backend import BackendType, IndexBackend, SearchRequest, SearchResult
 from terrahash.index.embedded import EmbeddedIndex
+from terrahash.index.embeddings import dequantize_embeddings
 from terrahash.index.filters import FilterLike
 from terrahash.index.items import CatalogRow, ItemBatch, LabelLike, RecordLike
 from terrahash.index.locations import is_postgres_uri
+from terrahash.index.rerank import rerank, shortlist_size
 
 Location = str | os.PathLike[str]
+#: Query vectors for re-ranking: float (n, D), or one row (or ``None``: Hamming order) per query.
+QueryVectors = np.ndarray | Sequence[np.ndarray | None] | None
 
 
 def backend_type(location: Location) -> BackendType:
@@ -41,8 +45,10 @@ class Index:
     Example::
 
         index = terrahash.Index.create("scenes.thi", bits=64)
-        index.add(["a", "b"], codes, records=[rec_a, rec_b], labels=["forest", "river"])
+        index.add(["a", "b"], codes, records=[rec_a, rec_b], labels=["forest", "river"],
+                  embeddings=vectors)  # optional float (2, D): stored as int8 for re-ranking
         ids, distances = index.search(query_codes, k=10, filters={"cloud_max": 20})
+        reranked = index.query(query_codes, k=10, embeddings=query_vectors)  # + .scores
     """
 
     def __init__(self, backend: IndexBackend) -> None:
@@ -89,6 +95,7 @@ class Index:
         records: Sequence[RecordLike] | None = None,
         labels: Sequence[LabelLike] | None = None,
         paths: Sequence[str | None] | None = None,
+        embeddings: np.ndarray | None = None,
     ) -> None:
         """Insert items, or update those whose id exists (upsert); atomic.
 
@@ -98,16 +105,21 @@ class Index:
             records: ``SceneRecord`` or its JSON dict per item (filters read them).
             labels: a label or a list of labels per item (the first one places it in the tree).
             paths: image path per item (shown in results).
+            embeddings: float (n, D), D <= 256, for re-ranking; stored as ``int8``, each row
+                L2-normalised and rounded to multiples of 1/127 (``index.embeddings``). Items
+                written without one (or with a zero row) have none. One index, one D.
         """
-        self.backend.add(ItemBatch.build(self.bits, ids, codes, records, labels, paths))
+        self.backend.add(ItemBatch.build(self.bits, ids, codes, records, labels, paths, embeddings))
 
     def replace_all(
         self, ids: Sequence[str], codes: np.ndarray, records: Sequence[RecordLike] | None = None,
-        labels: Sequence[LabelLike] | None = None, paths: Sequence[str | None] | None = None, **manifest: Any,
+        labels: Sequence[LabelLike] | None = None, paths: Sequence[str | None] | None = None,
+        embeddings: np.ndarray | None = None, **manifest: Any,
     ) -> None:
         """Make these items the whole index and record ``manifest`` fields, in one atomic write
         (readers see the old items until it commits): a rebuild. Arguments as in ``add``."""
-        self.backend.add(ItemBatch.build(self.bits, ids, codes, records, labels, paths), True, **manifest)
+        batch = ItemBatch.build(self.bits, ids, codes, records, labels, paths, embeddings)
+        self.backend.add(batch, True, **manifest)
 
     def update_manifest(self, **fields: Any) -> None:
         """Record provenance (model run, code kind, dataset, ...) in the manifest."""
@@ -119,9 +131,9 @@ class Index:
 
     def search(
         self, codes: np.ndarray, k: int = 10, filters: FilterLike = None,
-        exact: bool = True, nprobe: int | None = None,
+        exact: bool = True, nprobe: int | None = None, embeddings: QueryVectors = None,
     ) -> tuple[list[list[str]], list[list[int]]]:
-        """Top-k by Hamming distance, ties by insertion order.
+        """Top-k by Hamming distance, ties by insertion order (or re-ranked: see ``query``).
 
         Args:
             codes: packed query codes (n, bits/8) (or one code (bits/8,)).
@@ -129,21 +141,44 @@ class Index:
             filters: a ``Filters`` or a dict with its keys; the filtered top-k is exact.
             exact: ``False`` searches the RSHST tree approximately (at most ``nprobe`` buckets).
             nprobe: buckets visited in approximate mode (default 16).
+            embeddings: float query vectors (n, D): re-rank a Hamming shortlist by them.
 
         Returns:
             ``(ids, distances)``: ``ids[i]`` the ids for query i in rank order, ``distances[i]``
             their Hamming distances.
         """
-        result = self.query(codes, k, filters, exact, nprobe)
+        result = self.query(codes, k, filters, exact, nprobe, embeddings)
         return result.ids, result.distances
 
     def query(
         self, codes: np.ndarray, k: int = 10, filters: FilterLike = None,
-        exact: bool = True, nprobe: int | None = None,
+        exact: bool = True, nprobe: int | None = None, embeddings: QueryVectors = None,
+        shortlist: int | None = None,
     ) -> SearchResult:
-        """Like ``search`` but returns a ``SearchResult`` with codes scanned and time taken."""
+        """Like ``search`` but returns a ``SearchResult`` with codes scanned and time taken.
+
+        With ``embeddings`` (float (n, D), one row per query, or ``None`` rows), each query's
+        Hamming shortlist (``shortlist`` candidates, default ``k * SHORTLIST_FACTOR``, extended
+        to every item tied with the k-th distance; filtered first; approximate with
+        ``exact=False``) is re-ranked by its dot product with the stored embeddings
+        (``index.rerank``); distances stay Hamming distances and ``scores`` holds the scores.
+        An index without stored embeddings answers in Hamming order.
+        """
         start = time.perf_counter()
-        result = self.backend.search(SearchRequest.build(self.bits, codes, k, filters, exact, nprobe))
+        request = SearchRequest.build(self.bits, codes, k, filters, exact, nprobe)
+        if embeddings is None:
+            result = self.backend.search(request)
+        else:
+            vectors = list(embeddings)
+            if len(vectors) != len(request.queries):
+                raise ValueError(f"embeddings: {len(vectors)} rows for {len(request.queries)} query codes")
+            shortlists = self.backend.candidates(request, shortlist_size(request.k, shortlist))
+            ranked = [rerank(c, v, request.k) for c, v in zip(shortlists, vectors, strict=True)]
+            result = SearchResult(
+                [r.ids for r in ranked], [r.distances for r in ranked], [c.scanned for c in shortlists],
+                details={"method": "rerank", "shortlist": [len(c.distances) for c in shortlists]},
+                scores=[r.scores for r in ranked],
+            )
         return replace(result, took_ms=(time.perf_counter() - start) * 1000.0)
 
     def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
@@ -153,6 +188,12 @@ class Index:
     def codes_of(self, ids: Sequence[str]) -> np.ndarray:
         """Stored codes of ids (raises for an unknown id)."""
         return self.backend.codes_of(ids)
+
+    def embeddings_of(self, ids: Sequence[str]) -> np.ndarray | None:
+        """Stored embeddings of ids, dequantised to float32 (n, D) (zero rows: none stored);
+        ``None`` when the index stores none. Raises for an unknown id."""
+        stored = self.backend.embeddings_of(ids)
+        return dequantize_embeddings(stored) if stored is not None else None
 
     def info(self) -> dict[str, Any]:
         """Manifest, catalog summary and tree statistics."""

@@ -18,6 +18,7 @@ import numpy as np
 from terrahash.index.codes import check_search_args
 from terrahash.index.filters import FilterLike, Filters, normalize_filters
 from terrahash.index.items import CatalogRow, ItemBatch
+from terrahash.index.rerank import Candidates
 
 
 @dataclass
@@ -31,6 +32,9 @@ class SearchResult:
     took_ms: float = 0.0
     #: Extra per-query facts a backend may report (``method``: flat/tree/filtered).
     details: dict[str, Any] = field(default_factory=dict)
+    #: Per query, the re-ranking score of each result (``None`` where not re-scored); ``None``
+    #: for a search that was not re-ranked.
+    scores: list[list[float | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,16 @@ class IndexBackend(Protocol):
 
     def search(self, request: SearchRequest) -> SearchResult:
         """Top-k by Hamming distance, ties by insertion order; filtered results stay exact."""
+
+    def candidates(self, request: SearchRequest, size: int) -> list[Candidates]:
+        """Per query, the re-ranking shortlist: the top ``size`` (``size >= request.k``) as
+        ``search`` ranks them, or every item at or below the k-th distance when that tie group
+        runs past ``size`` (approximate tree searches: the same cut of what the tree found), with
+        their stored embeddings."""
+
+    def embeddings_of(self, ids: Sequence[str]) -> np.ndarray | None:
+        """Stored ``int8`` embeddings of existing ids (zero rows: none); ``None`` when the index
+        stores none."""
 
     def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
         """Catalog rows for ids (``None`` where unknown)."""

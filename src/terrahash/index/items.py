@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from terrahash.codes import check_codes
+from terrahash.index.embeddings import check_embeddings, quantize_embeddings
 from terrahash.index.errors import HashIndexError
 from terrahash.metadata.record import SceneRecord
 
@@ -50,6 +51,8 @@ class ItemBatch:
     records: list[dict[str, Any] | None]
     labels: list[tuple[str, ...]]
     paths: list[str | None]
+    #: Quantised ``int8`` embeddings (n, D) (see ``index.embeddings``), or ``None``.
+    embeddings: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -63,8 +66,10 @@ class ItemBatch:
         records: Sequence[RecordLike] | None = None,
         labels: Sequence[LabelLike] | None = None,
         paths: Sequence[str | None] | None = None,
+        embeddings: np.ndarray | None = None,
     ) -> ItemBatch:
-        """Check lengths, duplicate ids and code shapes; normalise records and labels."""
+        """Check lengths, duplicate ids, code and embedding shapes; normalise records and labels;
+        quantise float embeddings to ``int8``."""
         checked = check_codes(codes, bits)
         names = [str(i) for i in ids]
         n = len(names)
@@ -82,6 +87,7 @@ class ItemBatch:
             [normalize_record(r, i) for r, i in zip(records, names, strict=True)] if records else [None] * n,
             [normalize_labels(lab, i) for lab, i in zip(labels, names, strict=True)] if labels else [()] * n,
             [str(p) if p is not None else None for p in paths] if paths else [None] * n,
+            quantize_embeddings(check_embeddings(embeddings, n)) if embeddings is not None else None,
         )
 
 

@@ -20,6 +20,10 @@ from terrahash.model.vision import fold_batchnorm
 
 #: The three query kinds, all searching one database of codes.
 QUERY_KINDS = ("image", "fused", "text")
+#: Real-valued vectors a search can re-rank its Hamming shortlist by: ``pre_hash``, the
+#: embedding the hash layer reads; ``tanh_hash``, tanh of the hash layer's outputs (the
+#: code's own soft version: its signs are the bits).
+VECTOR_SOURCES = ("pre_hash", "tanh_hash")
 
 
 def text_inputs(
@@ -118,17 +122,47 @@ class HashModel:
         return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
     @torch.inference_mode()
+    def rerank_vectors(self, emb: torch.Tensor | np.ndarray, source: str) -> np.ndarray:
+        """Re-ranking vectors (n, D) float32 of embeddings (n, embed_dim); see ``VECTOR_SOURCES``."""
+        emb = torch.as_tensor(emb)
+        if source == "pre_hash":
+            return emb.numpy().astype(np.float32)
+        if source == "tanh_hash":
+            return torch.tanh(self.model.hash_logits(emb)).numpy().astype(np.float32)
+        raise ValueError(f"unknown re-ranking vector source {source!r}; expected one of {VECTOR_SOURCES}")
+
+    @torch.inference_mode()
+    def _encode_images(
+        self, images: Sequence[ImageLike], records: Sequence[SceneRecord | None] | None, source: str | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Packed codes and, with a ``source``, re-ranking vectors of images in one pass."""
+        self._check_records(images, records)
+        codes, vectors = [], []
+        for s in self._batches(len(images)):
+            pixels = to_uint8_tensor(images[s], self.image_size)
+            emb_image, emb_fused, _ = self._embed(pixels, None if records is None else records[s])
+            emb = emb_image if records is None else emb_fused
+            codes.append(self._codes(emb))
+            if source is not None:
+                vectors.append(self.rerank_vectors(emb, source))
+        if not codes:
+            return np.zeros((0, self.bits // 8), np.uint8), np.zeros((0, 0), np.float32) if source else None
+        return np.concatenate(codes), np.concatenate(vectors) if source is not None else None
+
     def encode_images(
         self, images: Sequence[ImageLike], records: Sequence[SceneRecord | None] | None = None
     ) -> np.ndarray:
         """Packed codes (n, bits/8): fused where a record is given, image-only otherwise."""
-        self._check_records(images, records)
-        codes = []
-        for s in self._batches(len(images)):
-            pixels = to_uint8_tensor(images[s], self.image_size)
-            emb_image, emb_fused, _ = self._embed(pixels, None if records is None else records[s])
-            codes.append(self._codes(emb_image if records is None else emb_fused))
-        return np.concatenate(codes) if codes else np.zeros((0, self.bits // 8), np.uint8)
+        return self._encode_images(images, records, None)[0]
+
+    def encode_images_and_vectors(
+        self, images: Sequence[ImageLike], records: Sequence[SceneRecord | None] | None = None,
+        source: str = "pre_hash",
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(codes as ``encode_images``, re-ranking vectors (n, D) float32 of ``source``), one pass."""
+        codes, vectors = self._encode_images(images, records, source)
+        assert vectors is not None
+        return codes, vectors
 
     @torch.inference_mode()
     def embed_text(self, records_or_prompts: Sequence[SceneRecord | str]) -> np.ndarray:
@@ -146,6 +180,14 @@ class HashModel:
         if isinstance(records_or_prompts, SceneRecord | str):
             records_or_prompts = [records_or_prompts]
         return self._codes(torch.from_numpy(self.embed_text(records_or_prompts)))
+
+    @torch.inference_mode()
+    def encode_text_and_vectors(
+        self, records_or_prompts: Sequence[SceneRecord | str], source: str = "pre_hash"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(codes as ``encode_text``, re-ranking vectors (n, D) float32 of ``source``), one pass."""
+        emb = torch.from_numpy(self.embed_text(records_or_prompts))
+        return self._codes(emb), self.rerank_vectors(emb, source)
 
     @torch.inference_mode()
     def encode_dataset(

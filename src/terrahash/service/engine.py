@@ -36,6 +36,8 @@ class Outcome:
     distances: list[int]
     took_ms: float
     scanned: int | None = None
+    #: Re-ranking scores (``None`` where not re-scored), as ``Hit.score``.
+    scores: list[float | None] | None = None
 
 
 class Engine:
@@ -57,9 +59,9 @@ class Engine:
     def search(self, query: Query, params: SearchParams) -> Outcome:
         """Top-``k`` entries for ``query`` under ``params``' filters, nearest first."""
         outcome = self.searcher.search(query, k=params.k, filters=params.filters, exact=params.exact,
-                                       nprobe=params.nprobe)
+                                       nprobe=params.nprobe, rerank=params.rerank)
         entries = [_entry(h.id, h.labels, h.record) for h in outcome.hits]
-        return Outcome(entries, outcome.distances, outcome.took_ms, outcome.scanned)
+        return Outcome(entries, outcome.distances, outcome.took_ms, outcome.scanned, outcome.scores)
 
     def entry(self, item_id: str) -> CatalogEntry:
         """The entry for ``item_id`` or ``NotFoundError``."""

@@ -29,12 +29,14 @@ class ParamError(TerraHashError):
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Everything but the query itself: ``k``, ``exact``, ``nprobe`` and the filters."""
+    """Everything but the query itself: ``k``, ``exact``, ``nprobe``, ``rerank`` and the filters."""
 
     k: int = DEFAULT_K
     exact: bool = True
     nprobe: int | None = None
     filters: Filters = field(default_factory=Filters)
+    #: Re-rank the Hamming shortlist by the query's vector (``Searcher.search``'s ``rerank``).
+    rerank: bool = True
 
 
 def parse_params(
@@ -49,6 +51,7 @@ def parse_params(
     gsd_max: float | None = None,
     cloud_max: float | None = None,
     label: Iterable[str] | str | None = None,
+    rerank: bool | None = None,
 ) -> SearchParams:
     """Validate raw parameter values into ``SearchParams``.
 
@@ -67,7 +70,8 @@ def parse_params(
         "platforms": _split_list(platform) or None, "gsd_min": gsd_min, "gsd_max": gsd_max,
         "cloud_max": cloud_max, "labels": _split_list(label) or None,
     })
-    return SearchParams(k=k, exact=True if exact is None else exact, nprobe=nprobe, filters=filters)
+    return SearchParams(k=k, exact=True if exact is None else exact, nprobe=nprobe, filters=filters,
+                        rerank=True if rerank is None else rerank)
 
 
 def _split_list(values: Iterable[str] | str | None) -> list[str]:

@@ -82,6 +82,7 @@ async def search_get(
     id: Annotated[str, Query(min_length=1, max_length=256, description="Query by an indexed item.")],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 20,
     exact: bool = True,
+    rerank: Annotated[bool, Query(description="Re-rank by embeddings (false: Hamming order).")] = True,
     nprobe: Annotated[int | None, Query(ge=1)] = None,
     bbox: Annotated[str | None, Query(description="W,S,E,N")] = None,
     datetime: Annotated[str | None, Query(max_length=100, description="STAC interval")] = None,
@@ -95,7 +96,7 @@ async def search_get(
     engine = current(request)
     params = parse_params(k=k, exact=exact, nprobe=nprobe, bbox=bbox, datetime=datetime,
                           platform=platform, gsd_min=gsd_min, gsd_max=gsd_max,
-                          cloud_max=cloud_max, label=label)
+                          cloud_max=cloud_max, label=label, rerank=rerank)
     return await _run(request, engine, SearchQuery(id=check_id(id)), params)
 
 
@@ -134,13 +135,13 @@ async def reload(request: Request) -> dict[str, Any]:
 async def _run(request: Request, engine: Engine, query: SearchQuery,
                params: SearchParams) -> JSONResponse:
     outcome = await run_in_threadpool(engine.search, query, params)
-    echo: dict[str, Any] = {"kind": query.kind, "k": params.k, "exact": params.exact}
+    echo: dict[str, Any] = {"kind": query.kind, "k": params.k, "exact": params.exact, "rerank": params.rerank}
     if query.id is not None:
         echo["id"] = query.id
     if query.text is not None:
         echo["text"] = query.text
     body = item_collection(outcome.entries, outcome.distances, str(request.base_url),
-                           outcome.took_ms, echo, scanned=outcome.scanned)
+                           outcome.took_ms, echo, scanned=outcome.scanned, scores=outcome.scores)
     return JSONResponse(body, media_type=GEOJSON)
 
 
@@ -197,7 +198,7 @@ def _params(fields: SearchFields) -> SearchParams:
     return parse_params(k=fields.k, exact=fields.exact, nprobe=fields.nprobe, bbox=fields.bbox,
                         datetime=fields.datetime, platform=fields.platform,
                         gsd_min=fields.gsd_min, gsd_max=fields.gsd_max,
-                        cloud_max=fields.cloud_max, label=fields.label)
+                        cloud_max=fields.cloud_max, label=fields.label, rerank=fields.rerank)
 
 
 def _file(form: FormData, name: str) -> UploadFile | None:

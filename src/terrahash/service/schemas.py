@@ -16,6 +16,8 @@ class SearchFields(BaseModel):
 
     k: int = Field(DEFAULT_K, ge=1, le=MAX_K, description="Number of results (at most 1000).")
     exact: bool = Field(True, description="Exact top-k (False: approximate tree search).")
+    rerank: bool = Field(True, description="Re-rank the Hamming shortlist by the query's embedding "
+                                           "(False: Hamming order alone).")
     nprobe: int | None = Field(None, ge=1, le=1_000_000, description="Leaves visited when not exact.")
     bbox: str | list[float] | None = Field(
         None, description="W,S,E,N in WGS84 degrees; the footprint must intersect it.",

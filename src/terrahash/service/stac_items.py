@@ -34,7 +34,7 @@ class CatalogEntry:
 
 
 def stac_item(entry: CatalogEntry, base_url: str, distance: int | None = None,
-              rank: int | None = None) -> dict[str, Any]:
+              rank: int | None = None, score: float | None = None) -> dict[str, Any]:
     """A STAC Item dict for ``entry``, with thumbnail asset and self/more-like-this links.
 
     Records without any date still become Items: ``datetime`` is ``null`` (unknown), which
@@ -57,6 +57,8 @@ def stac_item(entry: CatalogEntry, base_url: str, distance: int | None = None,
         props[f"{PREFIX}distance"] = int(distance)
     if rank is not None:
         props[f"{PREFIX}rank"] = rank
+    if score is not None:
+        props[f"{PREFIX}score"] = score
     item_url = f"{base_url}items/{quote(entry.id, safe='')}"
     item["links"] = [
         {"rel": "self", "href": item_url, "type": "application/geo+json"},
@@ -77,11 +79,14 @@ def item_collection(
     took_ms: float,
     query: dict[str, Any],
     scanned: int | None = None,
+    scores: Sequence[float | None] | None = None,
 ) -> dict[str, Any]:
-    """The STAC ItemCollection answered by ``/search``, plus ``took_ms`` and the query echo."""
+    """The STAC ItemCollection answered by ``/search``, plus ``took_ms`` and the query echo;
+    re-ranked results carry ``terrahash:score``."""
+    scores = scores if scores is not None else [None] * len(entries)
     features = [
-        stac_item(entry, base_url, distance=d, rank=i + 1)
-        for i, (entry, d) in enumerate(zip(entries, distances, strict=True))
+        stac_item(entry, base_url, distance=d, rank=i + 1, score=sc)
+        for i, (entry, d, sc) in enumerate(zip(entries, distances, scores, strict=True))
     ]
     body: dict[str, Any] = {
         "type": "FeatureCollection",

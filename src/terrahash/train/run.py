@@ -9,14 +9,15 @@ template and taxonomy versions.
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from terrahash.data.dataset import SceneDataset, load_dataset
 from terrahash.data.transforms import channel_stats, image_column, preload_images
 from terrahash.errors import TerraHashError
 from terrahash.metadata.prompt import TEMPLATE_VERSION, render_prompt
+from terrahash.model.backbones import Backbone, apply_backbone, load_backbone
 from terrahash.model.ccls2t import SUPPORTED_BITS
 from terrahash.model.centers import CentreSet, build_centres, taxonomy_groups
 from terrahash.model.checkpoint import RUN_SCHEMA_VERSION, save_run
@@ -34,6 +36,7 @@ from terrahash.model.factory import DEFAULT_MODEL, create_model, get_model_confi
 from terrahash.model.tokenizer import PromptTokenizer
 from terrahash.model.vision import RESNET_PRESETS, detect_resnet_preset, load_backbone_state
 from terrahash.train.data import TrainingData
+from terrahash.train.defaults import method_defaults
 from terrahash.train.losses import HashLoss, get_loss_class, list_methods
 from terrahash.train.trainer import Callback, EpochRow, Trainer
 
@@ -59,18 +62,38 @@ class TrainOptions:
     itc: bool = True
     model_name: str = DEFAULT_MODEL
     batch_size: int = 64
-    lr: float = 2e-3
+    #: ``None``: the method's learning rate chosen on validation (``train/defaults.py``).
+    lr: float | None = None
+    #: Loss constructor settings (e.g. ``{"scale": 8.0}``) over the method's chosen ones.
+    loss_settings: dict[str, float] = field(default_factory=dict)
     weight_decay: float = 5e-4
     test_fraction: float = 0.2
     val_fraction: float = 0.1
+    #: ``default`` (the shipped pretrained backbone), ``none`` (from scratch) or a
+    #: ``terrahash pretrain`` output folder.
+    backbone: str = "none"
+    #: A torchvision ResNet-18/50 state dict instead (replaces ``backbone``).
     backbone_weights: str | None = None
     resume: bool = False
+
+    def __post_init__(self) -> None:
+        """Fill the learning rate and loss settings not given from the method's validated defaults."""
+        chosen = method_defaults(self.method)
+        if self.lr is None:
+            self.lr = float(chosen["lr"])
+        self.loss_settings = {**chosen["loss_settings"], **self.loss_settings}
 
     def validate(self) -> None:
         """Raise ``TrainConfigError`` naming the first bad option."""
         if self.method not in list_methods():
             raise TrainConfigError(
                 f"--method: error: unknown method {self.method!r}; choose from {', '.join(list_methods())}"
+            )
+        known = set(inspect.signature(get_loss_class(self.method)).parameters) - set(_WIRED_LOSS_ARGS)
+        if unknown := sorted(set(self.loss_settings) - known):
+            raise TrainConfigError(
+                f"loss settings: error: {', '.join(unknown)} not accepted by {self.method!r}; "
+                f"choose from {', '.join(sorted(known))}"
             )
         if self.bits not in SUPPORTED_BITS:
             raise TrainConfigError(
@@ -114,18 +137,22 @@ def _text_tensors(dataset: SceneDataset, tokenizer: PromptTokenizer) -> dict[str
     }
 
 
+#: Loss constructor arguments the run supplies itself, never through ``loss_settings``.
+_WIRED_LOSS_ARGS = ("centres", "itc")
+
+
 def _make_loss(cls: type[HashLoss], opts: TrainOptions, centres: CentreSet | None) -> HashLoss:
-    if cls.name == "ccls2t":
-        assert centres is not None
-        return cls(centres, itc=opts.itc)
-    if cls.name == "unsupervised":
-        return cls(itc=opts.itc)
-    return cls()
+    """The objective with the run's loss settings; centres and ``itc`` go to the losses that take them."""
+    takes = inspect.signature(cls).parameters
+    wired: dict[str, Any] = {"centres": centres, "itc": opts.itc}
+    return cls(**{k: v for k, v in wired.items() if k in takes}, **opts.loss_settings)
 
 
-def _model_config(opts: TrainOptions) -> dict[str, Any]:
+def _model_config(opts: TrainOptions, backbone: Backbone | None) -> dict[str, Any]:
     config = get_model_config(opts.model_name)
     config["bits"] = opts.bits
+    if backbone is not None:
+        config["vision"] = backbone.vision
     if opts.backbone_weights:
         preset = detect_resnet_preset(_read_backbone(opts.backbone_weights), opts.backbone_weights)
         config["vision"].update(RESNET_PRESETS[preset])
@@ -239,9 +266,15 @@ def train(
     use_text = opts.use_text and loss_cls.uses_text
     started = time.perf_counter()
     images = preload_images(dataset, opts.image_size, column)
-    mean, std = channel_stats(images[train_idx])
-    config = _model_config(opts)
+    backbone = None if opts.backbone_weights else load_backbone(opts.backbone)
+    if backbone is not None:  # the statistics the backbone learned its filters under
+        mean, std = backbone.normalization["mean"], backbone.normalization["std"]
+    else:
+        mean, std = channel_stats(images[train_idx])
+    config = _model_config(opts, backbone)
     model, tokenizer = create_model(config, use_text=use_text)
+    if backbone is not None:
+        apply_backbone(model.visual, backbone)
     if opts.backbone_weights:
         load_backbone_state(
             model.visual.backbone, _read_backbone(opts.backbone_weights), opts.backbone_weights
@@ -274,7 +307,7 @@ def train(
         data,
         epochs=opts.epochs,
         batch_size=opts.batch_size,
-        lr=opts.lr,
+        lr=cast(float, opts.lr),  # resolved by TrainOptions.__post_init__
         weight_decay=opts.weight_decay,
         seed=opts.seed,
         callbacks=callbacks,
@@ -324,6 +357,7 @@ def train(
             "test_ids": [names[i] for i in test_idx],
         },
         "train": asdict(opts),
+        "backbone": None if backbone is None else backbone.provenance(),
         "best_epoch": state.best_epoch,
         "best_val_map@100": best_score,
         "train_seconds": round(time.perf_counter() - started, 2),

@@ -78,6 +78,9 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.generator = torch.Generator().manual_seed(seed)
         self.state = TrainState()
+        # Each item's row in the training set (-1 outside it): the key of per-item loss state.
+        self.train_row = torch.full((len(data.images),), -1, dtype=torch.long)
+        self.train_row[data.train_idx] = torch.arange(len(data.train_idx))
         self.optimizer, self.scheduler = self.configure_optimizer(lr, weight_decay)
 
     def configure_optimizer(
@@ -131,6 +134,8 @@ class Trainer:
             second_view=second,
             step=self.state.step,
             progress=self.state.step / max(1, self.steps_per_epoch * self.epochs),
+            index=self.train_row[idx],
+            n_train=len(self.data.train_idx),
         )
         terms = self.loss(inputs)
         self.optimizer.zero_grad(set_to_none=True)
@@ -201,6 +206,7 @@ class Trainer:
         """Everything ``load_state_dict`` needs to continue exactly where training stopped."""
         return {
             "model": self.model.state_dict(),
+            "loss": self.loss.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
@@ -211,6 +217,8 @@ class Trainer:
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
         """Restore from ``state_dict`` output."""
         self.model.load_state_dict(checkpoint["model"])
+        if "loss" in checkpoint:  # absent in checkpoints written before losses kept state
+            self.loss.load_state_dict(checkpoint["loss"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.generator.set_state(checkpoint["generator"])

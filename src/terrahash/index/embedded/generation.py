@@ -33,6 +33,8 @@ class Generation:
     columns: FilterColumns
     tree: SemanticTree | None
     flat: FlatScanner
+    #: Stored ``int8`` embeddings (n, D), memory-mapped; ``None`` when the index has none.
+    embeddings: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.seqs.shape[0])
@@ -57,6 +59,7 @@ class Generation:
                 f"{where} manifest says {count} items but codes.npy has {codes.shape[0]} "
                 f"and seqs.npy {seqs.shape[0]}"
             )
+        embeddings = _open_embeddings(gen, where, count, manifest.get("embedding_dim"))
         catalog = _open_catalog(gen, where, count)
         columns = gen / "columns.npz"
         tree = SemanticTree.load(gen / "tree.npz") if (gen / "tree.npz").is_file() else None
@@ -71,6 +74,7 @@ class Generation:
             FilterColumns.load(columns) if columns.is_file() else FilterColumns.from_catalog(catalog),
             tree,
             FlatScanner(codes),
+            embeddings,
         )
 
     def rows_of(self, seqs: np.ndarray) -> np.ndarray:
@@ -84,6 +88,22 @@ class Generation:
     def editable_tree(self) -> SemanticTree | None:
         """A fresh copy of the tree to modify for the next generation (``None``: no tree)."""
         return SemanticTree.load(self.path / "tree.npz") if self.tree is not None else None
+
+
+def _open_embeddings(gen: Path, where: str, count: int, dim: int | None) -> np.ndarray | None:
+    """The memory-mapped embeddings the manifest announces (``None`` where it announces none)."""
+    if dim is None:
+        return None
+    try:
+        embeddings = np.load(gen / "embeddings.npy", mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(f"{where} embeddings.npy of {gen.name} is unreadable ({exc})") from exc
+    if embeddings.dtype != np.int8 or embeddings.shape != (count, int(dim)):
+        raise CorruptIndexError(
+            f"{where} embeddings.npy holds {embeddings.dtype} {embeddings.shape}, but the manifest "
+            f"says {count} items with {dim}-dimensional int8 embeddings"
+        )
+    return embeddings
 
 
 def _open_catalog(gen: Path, where: str, count: int) -> Catalog:

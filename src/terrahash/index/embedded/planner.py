@@ -6,9 +6,13 @@ Three plans, each exact unless asked otherwise, each ranking by (distance, row):
   flat scanner ranks only those (gathered, or skipped by a FAISS bitmap, by selectivity);
 * **flat**: FAISS (or NumPy) over every code;
 * **tree**: the RSHST tree, best-first; approximate when ``exact=False`` (``nprobe`` buckets).
+
+``plan_candidates`` takes the same plans for the re-ranking shortlist (``index.rerank``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -16,6 +20,7 @@ from terrahash.codes import as_words
 from terrahash.index.backend import SearchRequest, SearchResult
 from terrahash.index.embedded.generation import Generation
 from terrahash.index.filters import Filters
+from terrahash.index.rerank import SHORTLIST_LOOKAHEAD, Candidates, shortlist_length
 
 #: Per query: (distances, row positions) in rank order.
 Ranked = list[tuple[np.ndarray, np.ndarray]]
@@ -63,3 +68,32 @@ def plan_search(gen: Generation, request: SearchRequest) -> SearchResult:
         ranked = [(d[r >= 0], r[r >= 0]) for d, r in zip(dist, rows, strict=True)]
         return _result(gen, ranked, [len(gen)] * len(queries), "flat")
     return tree_search(gen, queries, k, exact=False, nprobe=request.nprobe)
+
+
+def _candidates(gen: Generation, ranked: Ranked, scanned: list[int]) -> list[Candidates]:
+    def ids_of(rows: np.ndarray) -> Callable[[np.ndarray], list[str]]:
+        return lambda chosen: gen.ids(rows[chosen])
+
+    stored = gen.embeddings
+    return [
+        Candidates(dist, np.asarray(stored[rows]) if stored is not None else None, ids_of(rows), count)
+        for (dist, rows), count in zip(ranked, scanned, strict=True)
+    ]
+
+
+def plan_candidates(gen: Generation, request: SearchRequest, size: int) -> list[Candidates]:
+    """The re-ranking shortlists (see ``IndexBackend.candidates``) through ``plan_search``'s plans."""
+    queries, k, filters = request.queries, request.k, request.filters
+    if not filters.empty:
+        allowed = allowed_rows(gen, filters)
+        ranked = gen.flat.shortlist(queries, k, size, allowed)
+        return _candidates(gen, ranked, [int(allowed.size)] * len(queries))
+    if request.exact or gen.tree is None:
+        return _candidates(gen, gen.flat.shortlist(queries, k, size), [len(gen)] * len(queries))
+    # approximate: the tree's best of what it visits, cut like an exact scan's look-ahead
+    words = as_words(np.asarray(gen.codes))
+    found = [gen.tree.search_one(words, q, SHORTLIST_LOOKAHEAD * size, exact=False, nprobe=request.nprobe)
+             for q in as_words(queries)]
+    cut = [shortlist_length(d, k, size) for d, _, _ in found]
+    return _candidates(gen, [(d[:n], r[:n]) for (d, r, _), n in zip(found, cut, strict=True)],
+                       [int(s) for _, _, s in found])

@@ -8,10 +8,17 @@ Layout::
     INDEX_DIR/g000007/catalog.sqlite items, labels, R-tree of footprint bboxes
     INDEX_DIR/g000007/columns.npz    columnar copy of the filter fields
     INDEX_DIR/g000007/tree.npz       the semantic tree
+    INDEX_DIR/g000007/embeddings.npy int8 re-ranking embeddings (n, D), memory-mapped; only
+                                     when the manifest's ``embedding_dim`` is set (format 2)
 
 Every write builds a complete new generation in ``gNNNNNN.tmp``, renames it, and then
 atomically replaces ``manifest.json``. A crash at any point leaves the manifest naming the
 previous generation, which is never touched, so readers always see a whole index.
+
+Format versions: 1 had no embeddings; 2 adds ``embeddings.npy`` and ``embedding_dim``. A
+version 1 index opens and searches by Hamming distance alone; its next write is version 2
+(the migration: nothing to convert, the new generation simply carries the new file). A
+version 1 reader refuses a version 2 index, since its writes would drop the embeddings.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from terrahash.index.errors import CorruptIndexError, HashIndexError
 from terrahash.index.manifest import FORMAT
 from terrahash.index.tree import SemanticTree
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 #: Edits a generation's catalog while it is being written.
 CatalogEdit = Callable[[Catalog], None]
@@ -113,10 +120,11 @@ def write_generation(
     tree: SemanticTree | None,
     edit_catalog: CatalogEdit,
     base_catalog: Path | None = None,
+    embeddings: np.ndarray | None = None,
 ) -> str:
     """Write a complete generation beside ``current`` (a copy of ``base_catalog`` edited by
-    ``edit_catalog``, the codes, the tree); returns its name. Nothing is visible until the
-    caller writes a manifest naming it."""
+    ``edit_catalog``, the codes, the embeddings if any, the tree); returns its name. Nothing
+    is visible until the caller writes a manifest naming it."""
     for stale in root.glob("g*.tmp"):  # left by a crashed writer
         shutil.rmtree(stale, ignore_errors=True)
     name = f"g{int(current[1:]) + 1 if current else 1:06d}"
@@ -133,6 +141,8 @@ def write_generation(
         os.fsync(fh.fileno())
     save_npy(tmp / "codes.npy", np.ascontiguousarray(codes, dtype=np.uint8))
     save_npy(tmp / "seqs.npy", seqs.astype(np.int64))
+    if embeddings is not None:
+        save_npy(tmp / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.int8))
     if tree is not None:
         tree.save(tmp / "tree.npz")
     fsync_dir(tmp)

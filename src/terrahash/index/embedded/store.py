@@ -14,7 +14,7 @@ from terrahash.index.backend import SearchRequest, SearchResult
 from terrahash.index.embedded.catalog import Catalog
 from terrahash.index.embedded.columns import FilterColumns
 from terrahash.index.embedded.generation import Generation
-from terrahash.index.embedded.planner import plan_search, tree_search
+from terrahash.index.embedded.planner import plan_candidates, plan_search, tree_search
 from terrahash.index.embedded.storage import (
     FORMAT_VERSION,
     MANIFEST,
@@ -25,10 +25,12 @@ from terrahash.index.embedded.storage import (
     write_json_atomic,
 )
 from terrahash.index.embedded.writes import Write, removal, upsert
+from terrahash.index.embeddings import embedding_dim_after, embedding_summary, has_embedding
 from terrahash.index.errors import HashIndexError
 from terrahash.index.flat import FlatScanner
 from terrahash.index.items import CatalogRow, ItemBatch
 from terrahash.index.manifest import new_manifest, now
+from terrahash.index.rerank import Candidates
 from terrahash.index.tree import SemanticTree
 
 
@@ -47,7 +49,9 @@ class EmbeddedIndex:
     def create(cls, location: str | os.PathLike[str], bits: int, **meta: Any) -> EmbeddedIndex:
         """Create an empty index at ``location`` (a folder that must not hold anything else)."""
         root = Path(location)
-        manifest = new_manifest(bits, format_version=FORMAT_VERSION, count=0, generation=None, next_seq=0)
+        manifest = new_manifest(
+            bits, format_version=FORMAT_VERSION, count=0, generation=None, next_seq=0, embedding_dim=None
+        )
         manifest.update(meta)
         prepare_root(root)
         empty, no_seqs = np.zeros((0, bits // 8), np.uint8), np.zeros(0, np.int64)
@@ -99,13 +103,17 @@ class EmbeddedIndex:
 
     # -- writes -------------------------------------------------------------------------
     def _commit(self, write: Write, **manifest_fields: Any) -> None:
-        """Write the next generation, then switch the manifest to it (the atomic step)."""
+        """Write the next generation, then switch the manifest to it (the atomic step). The new
+        generation is always of the current format: writing migrates an older index."""
         manifest = {**self.manifest, **write.manifest, **manifest_fields}
         base = self.gen.path / "catalog.sqlite" if write.keep_catalog else None
         name = write_generation(
-            self.root, self.manifest["generation"], write.codes, write.seqs, write.tree, write.edit, base
+            self.root, self.manifest["generation"], write.codes, write.seqs, write.tree, write.edit, base,
+            write.embeddings,
         )
         manifest.update(
+            format_version=FORMAT_VERSION,
+            embedded_items=int(has_embedding(write.embeddings).sum()) if write.embeddings is not None else 0,
             generation=name,
             count=int(write.seqs.shape[0]),
             updated=now(),
@@ -120,7 +128,8 @@ class EmbeddedIndex:
     def add(self, batch: ItemBatch, replace: bool = False, **manifest: Any) -> None:
         """Upsert items. With ``replace=True`` the new generation holds only these items."""
         next_seq = int(self.manifest["next_seq"])
-        self._commit(upsert(self.gen, next_seq, batch, replace), **manifest)
+        dim = embedding_dim_after(self.manifest.get("embedding_dim"), batch.embeddings, replace, self.where)
+        self._commit(upsert(self.gen, next_seq, batch, replace, dim), **manifest)
 
     def remove(self, ids: Sequence[str]) -> int:
         """Delete items by id; unknown ids are ignored. Returns how many were removed."""
@@ -138,6 +147,10 @@ class EmbeddedIndex:
         """Top-k (see ``terrahash.Index.search``), with per-query scanned counts."""
         return plan_search(self.gen, request)
 
+    def candidates(self, request: SearchRequest, size: int) -> list[Candidates]:
+        """Re-ranking shortlists (see ``IndexBackend.candidates``)."""
+        return plan_candidates(self.gen, request, size)
+
     def search_tree(
         self, codes: np.ndarray, k: int = 10, exact: bool = True, nprobe: int | None = None
     ) -> SearchResult:
@@ -152,12 +165,20 @@ class EmbeddedIndex:
         rows = self.gen.catalog.rows(list(found.values()))
         return [rows.get(found[i]) if i in found else None for i in ids]
 
-    def codes_of(self, ids: Sequence[str]) -> np.ndarray:
+    def _rows(self, ids: Sequence[str]) -> np.ndarray:
+        """Row positions of existing ids (``HashIndexError`` naming the first unknown one)."""
         found = self.gen.catalog.seqs_of(list(ids))
         missing = [i for i in ids if i not in found]
         if missing:
             raise HashIndexError(f"{self.root}: error: no item with id {missing[0]!r} in this index")
-        return np.asarray(self.gen.codes[self.gen.rows_of(np.asarray([found[i] for i in ids]))])
+        return self.gen.rows_of(np.asarray([found[i] for i in ids], np.int64))
+
+    def codes_of(self, ids: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.gen.codes[self._rows(ids)])
+
+    def embeddings_of(self, ids: Sequence[str]) -> np.ndarray | None:
+        rows = self._rows(ids)
+        return np.asarray(self.gen.embeddings[rows]) if self.gen.embeddings is not None else None
 
     def info(self) -> dict[str, Any]:
         sizes = {p.name: p.stat().st_size for p in self.gen.path.iterdir()}
@@ -166,6 +187,9 @@ class EmbeddedIndex:
             "path": str(self.root),
             "catalog": self.gen.catalog.summary(),
             "tree": self.gen.tree.stats() if self.gen.tree is not None else None,
+            "embeddings": embedding_summary(
+                self.manifest.get("embedding_dim"), int(self.manifest.get("embedded_items", 0))
+            ),
             "bytes": sizes,
             "bytes_per_item": round(sum(sizes.values()) / len(self), 1) if len(self) else None,
         }

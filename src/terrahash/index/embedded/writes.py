@@ -33,16 +33,39 @@ class Write:
     edit: CatalogEdit
     #: Start from a copy of the current catalog (``False``: from an empty one).
     keep_catalog: bool = True
-    #: Manifest fields the write changes (``next_seq``).
+    #: Manifest fields the write changes (``next_seq``, ``embedding_dim``).
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: Stored ``int8`` embeddings (n, D) in row order (``None``: the index stores none).
+    embeddings: np.ndarray | None = None
 
 
 def _first(labels: tuple[str, ...]) -> str | None:
     return labels[0] if labels else None
 
 
-def upsert(gen: Generation, next_seq: int, batch: ItemBatch, replace: bool) -> Write:
-    """Insert ``batch`` into ``gen`` (or, with ``replace``, make it the whole index)."""
+def _upserted(old: np.ndarray, rows: np.ndarray, is_new: np.ndarray, updated_rows: np.ndarray) -> np.ndarray:
+    """``old`` rows with the batch's ``rows`` written over the updated ones and the new ones appended."""
+    out = np.concatenate([old, rows[is_new]])
+    out[updated_rows] = rows[~is_new]
+    return out
+
+
+def _embeddings(
+    gen: Generation, batch: ItemBatch, replace: bool, dim: int | None, is_new: np.ndarray,
+    updated_rows: np.ndarray,
+) -> np.ndarray | None:
+    """The next generation's embeddings: zero rows (none) for items written without one."""
+    if dim is None:
+        return None
+    n_old = 0 if replace else len(gen)
+    old = gen.embeddings if gen.embeddings is not None and not replace else np.zeros((n_old, dim), np.int8)
+    rows = batch.embeddings if batch.embeddings is not None else np.zeros((len(batch), dim), np.int8)
+    return _upserted(np.asarray(old), rows, is_new, updated_rows)
+
+
+def upsert(gen: Generation, next_seq: int, batch: ItemBatch, replace: bool, dim: int | None) -> Write:
+    """Insert ``batch`` into ``gen`` (or, with ``replace``, make it the whole index) whose
+    embeddings will be ``dim``-dimensional (see ``embedding_dim_after``)."""
     n = len(batch)
     if replace:
         next_seq, existing = 0, {}
@@ -57,9 +80,9 @@ def upsert(gen: Generation, next_seq: int, batch: ItemBatch, replace: bool) -> W
         else:
             new_seqs[i], is_new[i] = next_seq, True
             next_seq += 1
-    codes = np.concatenate([old_codes, batch.codes[is_new]])
     updated_rows = np.searchsorted(old_seqs, new_seqs[~is_new])
-    codes[updated_rows] = batch.codes[~is_new]
+    codes = _upserted(old_codes, batch.codes, is_new, updated_rows)
+    embeddings = _embeddings(gen, batch, replace, dim, is_new, updated_rows)
     rows = [
         CatalogRow(int(s), i, p, lab, r)
         for s, i, p, lab, r in zip(new_seqs, batch.ids, batch.paths, batch.labels, batch.records, strict=True)
@@ -73,7 +96,8 @@ def upsert(gen: Generation, next_seq: int, batch: ItemBatch, replace: bool) -> W
         catalog.upsert(rows, boxes, existing=new_seqs[~is_new].tolist())
 
     seqs = np.concatenate([old_seqs, new_seqs[is_new]])
-    return Write(codes, seqs, tree, edit, keep_catalog=not replace, manifest={"next_seq": next_seq})
+    manifest = {"next_seq": next_seq, "embedding_dim": dim}
+    return Write(codes, seqs, tree, edit, keep_catalog=not replace, manifest=manifest, embeddings=embeddings)
 
 
 def _updated_tree(
@@ -118,4 +142,5 @@ def removal(gen: Generation, found: dict[str, int]) -> Write:
     def edit(catalog: Catalog) -> None:
         catalog.delete(seqs)
 
-    return Write(np.asarray(gen.codes)[keep], gen.seqs[keep], tree, edit)
+    embeddings = np.asarray(gen.embeddings)[keep] if gen.embeddings is not None else None
+    return Write(np.asarray(gen.codes)[keep], gen.seqs[keep], tree, edit, embeddings=embeddings)

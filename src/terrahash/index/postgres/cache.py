@@ -7,33 +7,52 @@ the cache answers exactly what SQL would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from terrahash.index.flat import FlatScanner
-from terrahash.index.postgres.bitstrings import bits_to_codes
+from terrahash.index.postgres.bitstrings import bits_to_codes, bytes_to_embeddings
 from terrahash.index.postgres.query import Ranked
+from terrahash.index.rerank import Candidates
 
 
 class CodeCache:
-    """All codes in seq order with a FAISS flat scanner, tagged with the change counter."""
+    """All codes (and embeddings) in seq order with a FAISS flat scanner, tagged with the
+    change counter."""
 
-    def __init__(self, version: int, ids: list[str], codes: np.ndarray) -> None:
+    def __init__(
+        self, version: int, ids: list[str], codes: np.ndarray, embeddings: np.ndarray | None = None
+    ) -> None:
         self.version = version
         self.ids = ids
         self.scanner = FlatScanner(codes)
+        self.embeddings = embeddings
 
     @classmethod
     def load(cls, conn: Any, s: str, bits: int) -> CodeCache:
-        """Read every code and the counter in one snapshot (REPEATABLE READ)."""
+        """Read every code, embedding and the counter in one snapshot (REPEATABLE READ)."""
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cur.execute(f"SELECT value FROM {s}.meta WHERE key = 'version'")
             version = int(cur.fetchone()[0])
-            cur.execute(f"SELECT id, code::text FROM {s}.items ORDER BY seq")
+            cur.execute(f"SELECT id, code::text, embedding FROM {s}.items ORDER BY seq")
             rows = cur.fetchall()
-        return cls(version, [r[0] for r in rows], bits_to_codes([r[1] for r in rows], bits))
+        codes = bits_to_codes([r[1] for r in rows], bits)
+        return cls(version, [r[0] for r in rows], codes, bytes_to_embeddings([r[2] for r in rows]))
+
+    def candidates(self, queries: np.ndarray, k: int, size: int) -> list[Candidates]:
+        """Re-ranking shortlists over the cached codes, as the SQL shortlist makes them."""
+
+        def ids_of(rows: np.ndarray) -> Callable[[np.ndarray], list[str]]:
+            return lambda chosen: [self.ids[r] for r in rows[chosen]]
+
+        stored = self.embeddings
+        return [
+            Candidates(d, stored[r] if stored is not None else None, ids_of(r), len(self.ids))
+            for d, r in self.scanner.shortlist(queries, k, size)
+        ]
 
     def search(self, queries: np.ndarray, k: int) -> Ranked:
         """Exact top-k over the cached codes, ranked as the SQL query ranks."""

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from terrahash.index.embeddings import embedding_dim_after
 from terrahash.index.items import ItemBatch, record_bbox, record_interval, utc_time
 from terrahash.index.manifest import now
-from terrahash.index.postgres.bitstrings import codes_to_bits
+from terrahash.index.postgres.bitstrings import codes_to_bits, embedding_bytes
 from terrahash.index.postgres.connection import Jsonb
 
 #: Columns the bulk loader fills, in COPY order (``ord`` is the position within one add()).
@@ -29,6 +30,7 @@ LOAD_COLUMNS = (
     "north",
     "record",
     "code",
+    "embedding",
 )
 _UPDATE_COLUMNS = [c for c in LOAD_COLUMNS if c not in ("ord", "id")]
 _INSERT_COLUMNS = ", ".join(c for c in LOAD_COLUMNS if c != "ord")
@@ -87,6 +89,7 @@ def merge_manifest(cur: Any, s: str, fields: dict[str, Any]) -> None:
 def _copy_rows(cur: Any, batch: ItemBatch) -> None:
     """Stream the batch into the temp table ``terrahash_load`` (one COPY)."""
     bits = codes_to_bits(batch.codes)
+    vectors = embedding_bytes(batch.embeddings, len(batch))
     with cur.copy(f"COPY terrahash_load ({', '.join(LOAD_COLUMNS)}) FROM STDIN") as copy:
         for i, rec in enumerate(batch.records):
             copy.write_row(
@@ -98,8 +101,29 @@ def _copy_rows(cur: Any, batch: ItemBatch) -> None:
                     *typed_values(rec),
                     Jsonb(rec) if rec is not None else None,
                     bits[i],
+                    vectors[i],
                 )
             )
+
+
+def set_embedding_dim(cur: Any, s: str, batch: ItemBatch, replace: bool, where: str) -> dict[str, Any]:
+    """Check the batch's embedding length against the stored one; returns the manifest fields
+    to merge (``embedding_dim`` where it changes). Call inside the write's transaction.
+
+    The manifest row stays locked until the write commits: shared while the length stays
+    (concurrent loads go on side by side), exclusive where it changes, so two writers can
+    never store two lengths.
+    """
+    if batch.embeddings is None and not replace:
+        return {}
+    query = f"SELECT value FROM {s}.meta WHERE key = 'manifest'"
+    cur.execute(query)
+    current = cur.fetchone()[0].get("embedding_dim")
+    changes = replace or embedding_dim_after(current, batch.embeddings, replace, where) != current
+    cur.execute(query + (" FOR UPDATE" if changes else " FOR SHARE"))
+    current = cur.fetchone()[0].get("embedding_dim")
+    dim = embedding_dim_after(current, batch.embeddings, replace, where)
+    return {"embedding_dim": dim} if dim != current else {}
 
 
 def upsert(conn: Any, s: str, postgis: bool, batch: ItemBatch, first_seq: int, replace: bool) -> None:

@@ -14,7 +14,7 @@ from terrahash.index.errors import CorruptIndexError
 from terrahash.index.postgres.connection import quoted
 
 #: Version written by this TerraHash; ``migrate`` upgrades older schemas to it.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _EPOCH = "timestamptz '1970-01-01 00:00:00+00'"
 #: Each row as a box in (lon, lat, epoch seconds), unbounded along what it lacks, so that
@@ -109,12 +109,19 @@ def _v4_place_time_cube(cur: Any, schema: str, bits: int, postgis: bool) -> None
     cur.execute(f"DROP INDEX IF EXISTS {s}.items_place_time, {s}.items_span")
 
 
+def _v5_embeddings(cur: Any, schema: str, bits: int, postgis: bool) -> None:
+    """Version 5: each item's re-ranking embedding, ``int8`` bytes as ``index.embeddings``
+    quantises them (``NULL``: none; older rows have none until rewritten)."""
+    cur.execute(f"ALTER TABLE {quoted(schema)}.items ADD COLUMN IF NOT EXISTS embedding bytea")
+
+
 #: ``MIGRATIONS[v]`` upgrades a schema at version ``v`` to ``v + 1`` (0: nothing yet).
 MIGRATIONS: dict[int, Callable[[Any, str, int, bool], None]] = {
     0: _v1_tables,
     1: _v2_time_span,
     2: _v3_place_time,
     3: _v4_place_time_cube,
+    4: _v5_embeddings,
 }
 
 

@@ -8,13 +8,16 @@ tests hold both to it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from terrahash.index.filters import Filters
-from terrahash.index.postgres.bitstrings import codes_to_bits
+from terrahash.index.postgres.bitstrings import bytes_to_embeddings, codes_to_bits
 from terrahash.index.postgres.migrations import CUBE_INCLUDE, PLACE_TIME_CUBE
+from terrahash.index.rerank import Candidates, needs_ties
 
 #: Per query: ids, distances, and codes scanned.
 Ranked = tuple[list[list[str]], list[list[int]], list[int]]
@@ -123,19 +126,38 @@ def filter_sql(filters: Filters, postgis: bool, probes: bool = True) -> tuple[st
     return " AND ".join(clauses), params
 
 
-def ranking_sql(s: str, bits: int, filters: Filters, postgis: bool) -> tuple[str, dict[str, Any], bool]:
+@dataclass(frozen=True)
+class Shape:
+    """What a ranking query returns beyond (id, distance): the ``embedding`` column last, for a
+    re-ranking shortlist; and ``within``: only rows at distance <= ``%(radius)s`` (a tie group
+    in full, with ``k`` bound to ``None``: no limit)."""
+
+    embedding: bool = False
+    within: bool = False
+
+
+def _distance(bits: int) -> str:
+    return f"bit_count(code # %(q)s::bit({bits}))"
+
+
+def ranking_sql(
+    s: str, bits: int, filters: Filters, postgis: bool, shape: Shape = Shape()
+) -> tuple[str, dict[str, Any], bool]:
     """One query ranking ``items`` (passing ``filters``) against ``%(q)s``, top ``%(k)s``, its
     parameters, and whether it counts the passing rows in a third column (a filter is set)."""
     where, params = filter_sql(filters, postgis)
-    distance = f"bit_count(code # %(q)s::bit({bits})) AS d"
-    if not where:
-        return f"SELECT id, {distance} FROM {s}.items ORDER BY d, seq LIMIT %(k)s", params, False
-    sql = f"SELECT id, {distance}, count(*) OVER () FROM {s}.items WHERE {where} ORDER BY d, seq LIMIT %(k)s"
-    return sql, params, True
+    counts = bool(where)
+    if shape.within:
+        where = " AND ".join(w for w in (where, f"{_distance(bits)} <= %(radius)s") if w)
+    columns = f"id, {_distance(bits)} AS d" + (", count(*) OVER ()" if counts else "")
+    columns += ", embedding" if shape.embedding else ""
+    sql = f"SELECT {columns} FROM {s}.items" + (f" WHERE {where}" if where else "")
+    return sql + " ORDER BY d, seq LIMIT %(k)s", params, counts
 
 
 def probed_sql(
-    s: str, bits: int, filters: Filters, postgis: bool, probe: str, probe_params: dict[str, Any]
+    s: str, bits: int, filters: Filters, postgis: bool, probe: str, probe_params: dict[str, Any],
+    shape: Shape = Shape(),
 ) -> tuple[str, dict[str, Any]]:
     """The filter-first query and its parameters (``q`` and ``k`` still to bind).
 
@@ -146,13 +168,15 @@ def probed_sql(
     time edge (which passes a third of the table for a 1 % query).
     """
     exact, params = filter_sql(filters, postgis, probes=False)
+    if shape.within:
+        exact += f" AND {_distance(bits)} <= %(radius)s"
     sql = (
         f"WITH cand AS MATERIALIZED (SELECT {', '.join(filter_columns(filters))} "
         f"FROM {s}.items WHERE {probe}), "
-        f"hits AS (SELECT seq, bit_count(code # %(q)s::bit({bits})) AS d, count(*) OVER () AS c "
+        f"hits AS (SELECT seq, {_distance(bits)} AS d, count(*) OVER () AS c "
         f"FROM cand WHERE {exact} ORDER BY d, seq LIMIT %(k)s) "
-        f"SELECT i.id, hits.d, hits.c FROM hits JOIN {s}.items i USING (seq) "
-        "ORDER BY hits.d, hits.seq"
+        f"SELECT i.id, hits.d, hits.c{', i.embedding' if shape.embedding else ''} "
+        f"FROM hits JOIN {s}.items i USING (seq) ORDER BY hits.d, hits.seq"
     )
     return sql, {**params, **probe_params}
 
@@ -174,3 +198,33 @@ def rank(
             dists.append([int(r[1]) for r in rows])
             scanned.append(total if total is not None else int(rows[0][2]) if rows else 0)
     return ids, dists, scanned
+
+
+def shortlists(
+    conn: Any, top: str, ties: str, params: dict[str, Any], queries: np.ndarray, k: int, size: int,
+    total: int | None,
+) -> list[Candidates]:
+    """Run the re-ranking shortlist queries once per code (see ``IndexBackend.candidates``).
+
+    ``top`` is a ranking query of ``Shape(embedding=True)``, ``ties`` the same with
+    ``within=True``: it runs only where the top ``size`` may have cut the k-th distance's
+    tie group. ``total`` as in ``rank``.
+    """
+    out = []
+    with conn.cursor() as cur:
+        for bits in codes_to_bits(queries):
+            cur.execute(top, {**params, "q": bits, "k": size})
+            rows = cur.fetchall()
+            scanned = total if total is not None else int(rows[0][2]) if rows else 0
+            distances = np.array([r[1] for r in rows], np.int32)
+            if needs_ties(distances, k, size):
+                cur.execute(ties, {**params, "q": bits, "k": None, "radius": int(distances[k - 1])})
+                rows = cur.fetchall()
+                distances = np.array([r[1] for r in rows], np.int32)
+            out.append(Candidates(distances, bytes_to_embeddings([r[-1] for r in rows]),
+                                  _ids_of([r[0] for r in rows]), scanned))
+    return out
+
+
+def _ids_of(ids: list[str]) -> Callable[[np.ndarray], list[str]]:
+    return lambda chosen: [ids[i] for i in chosen]

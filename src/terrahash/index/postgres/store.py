@@ -13,17 +13,34 @@ from typing import Any
 import numpy as np
 
 from terrahash.index.backend import SearchRequest, SearchResult
+from terrahash.index.embeddings import embedding_summary
 from terrahash.index.errors import HashIndexError
 from terrahash.index.filters import Filters
 from terrahash.index.items import CatalogRow, ItemBatch
 from terrahash.index.manifest import new_manifest
-from terrahash.index.postgres.bitstrings import bits_to_codes
+from terrahash.index.postgres.bitstrings import bits_to_codes, bytes_to_embeddings
 from terrahash.index.postgres.cache import CodeCache
 from terrahash.index.postgres.connection import connect, display, index_exists, parse_location, quoted
-from terrahash.index.postgres.load import VACUUM_MIN_ROWS, bump_version, merge_manifest, reserve_seqs, upsert
-from terrahash.index.postgres.query import Ranked, cube_probe, probed_sql, rank, ranking_sql
+from terrahash.index.postgres.load import (
+    VACUUM_MIN_ROWS,
+    bump_version,
+    merge_manifest,
+    reserve_seqs,
+    set_embedding_dim,
+    upsert,
+)
+from terrahash.index.postgres.query import (
+    Ranked,
+    Shape,
+    cube_probe,
+    probed_sql,
+    rank,
+    ranking_sql,
+    shortlists,
+)
 from terrahash.index.postgres.schema import column_exists, create_schema, open_schema
 from terrahash.index.postgres.summary import catalog_info
+from terrahash.index.rerank import Candidates
 
 
 class PostgresIndex:
@@ -101,6 +118,7 @@ class PostgresIndex:
         lock = f"terrahash:{self.schema}:seq"
         first = reserve_seqs(self.conn, self.s, lock, len(batch)) if len(batch) else 0
         with self.conn.transaction(), self.conn.cursor() as cur:
+            manifest = {**set_embedding_dim(cur, self.s, batch, replace, self.where), **manifest}
             upsert(self.conn, self.s, self.postgis, batch, first, replace)
             if manifest:
                 merge_manifest(cur, self.s, manifest)
@@ -144,10 +162,26 @@ class PostgresIndex:
         return rank(self.conn, sql, params, queries, k, None if counts else len(self))
 
     def probed_sql(
-        self, filters: Filters, probe: str, probe_params: dict[str, Any]
+        self, filters: Filters, probe: str, probe_params: dict[str, Any], shape: Shape = Shape()
     ) -> tuple[str, dict[str, Any]]:
         """The filter-first query of ``filters`` through the cube probe (see ``query.probed_sql``)."""
-        return probed_sql(self.s, self.bits, filters, self.postgis, probe, probe_params)
+        return probed_sql(self.s, self.bits, filters, self.postgis, probe, probe_params, shape)
+
+    def candidates(self, request: SearchRequest, size: int) -> list[Candidates]:
+        """Re-ranking shortlists (see ``IndexBackend.candidates``) by the plan ``search`` takes;
+        always exact."""
+        queries, k, filters = request.queries, request.k, request.filters
+        if filters.empty and self.use_cache:
+            return self.refresh_cache().candidates(queries, k, size)
+        top, ties = Shape(embedding=True), Shape(embedding=True, within=True)
+        probe = cube_probe(filters) if self.cube else None
+        if probe is not None:
+            sql, params = self.probed_sql(filters, *probe, top)
+            return shortlists(self.conn, sql, self.probed_sql(filters, *probe, ties)[0], params,
+                              queries, k, size, None)
+        sql, params, counts = ranking_sql(self.s, self.bits, filters, self.postgis, top)
+        ties_sql = ranking_sql(self.s, self.bits, filters, self.postgis, ties)[0]
+        return shortlists(self.conn, sql, ties_sql, params, queries, k, size, None if counts else len(self))
 
     def refresh_cache(self) -> CodeCache:
         """Reload the codes if any writer committed since the last load (one cheap query)."""
@@ -164,21 +198,35 @@ class PostgresIndex:
             found = {r[1]: CatalogRow(int(r[0]), r[1], r[2], tuple(r[3]), r[4]) for r in cur}
         return [found.get(str(i)) for i in ids]
 
-    def codes_of(self, ids: Sequence[str]) -> np.ndarray:
+    def _column_of(self, ids: Sequence[str], column: str) -> list[Any]:
+        """``column`` of existing ids, in their order (``HashIndexError`` naming an unknown one)."""
         with self.conn.cursor() as cur:
-            query = f"SELECT id, code::text FROM {self.s}.items WHERE id = ANY(%s)"
+            query = f"SELECT id, {column} FROM {self.s}.items WHERE id = ANY(%s)"
             cur.execute(query, ([str(i) for i in ids],))
             found = dict(cur.fetchall())
         missing = [i for i in ids if str(i) not in found]
         if missing:
             raise HashIndexError(f"{self.where}: error: no item with id {missing[0]!r} in this index")
-        return bits_to_codes([found[str(i)] for i in ids], self.bits)
+        return [found[str(i)] for i in ids]
+
+    def codes_of(self, ids: Sequence[str]) -> np.ndarray:
+        return bits_to_codes(self._column_of(ids, "code::text"), self.bits)
+
+    def embeddings_of(self, ids: Sequence[str]) -> np.ndarray | None:
+        stored = bytes_to_embeddings(self._column_of(ids, "embedding"))
+        dim = self._read_meta("manifest").get("embedding_dim")
+        if stored is None and dim is not None:  # these items have none, the index has some
+            return np.zeros((len(ids), int(dim)), np.int8)
+        return stored
 
     def info(self) -> dict[str, Any]:
         catalog, size = catalog_info(self.conn, self.s)
         count = catalog["items"]
+        manifest = self._read_meta("manifest")
+        embedded = int(self.scalar(f"SELECT count(embedding) FROM {self.s}.items"))
         return {
-            **self._read_meta("manifest"),
+            **manifest,
+            "embeddings": embedding_summary(manifest.get("embedding_dim"), embedded),
             "path": self.where,
             "count": count,
             "schema_version": int(self._read_meta("schema_version")),

@@ -1,6 +1,6 @@
 """Hashing objectives, one module per method, registered by ``name`` (``--method``)."""
 
-from terrahash.train.losses import ccls2t, csq, dpsh, hashnet, unsupervised  # noqa: F401 - register
+from terrahash.train.losses import ccls2t, csq, dpsh, hashnet, orthohash, unsupervised  # noqa: F401 - register
 from terrahash.train.losses.base import HashLoss, LossInputs
 
 

@@ -23,6 +23,9 @@ class LossInputs:
         text_group: id of each item's prompt (N,); equal ids are identical prompts.
         second_view: forward pass over a second augmentation (methods with ``two_views``).
         step: optimisation steps done so far; progress: fraction of training done (0-1).
+        index: each item's row in the training set (N,), in ``0..n_train-1``: methods that
+            keep state per training item (DPSH's and HashNet's code buffers) key it by this.
+        n_train: number of training items, the size of such state.
     """
 
     out: HashOutputs
@@ -34,6 +37,8 @@ class LossInputs:
     second_view: HashOutputs | None = None
     step: int = 0
     progress: float = 0.0
+    index: torch.Tensor | None = None
+    n_train: int = 0
 
 
 class HashLoss(nn.Module):
@@ -58,6 +63,11 @@ class HashLoss(nn.Module):
         super().__init_subclass__(**kwargs)
         if cls.name:
             HashLoss.registry[cls.name] = cls
+
+    @property
+    def settings(self) -> dict[str, float]:
+        """The scalar hyperparameters, recorded in the run's config (``loss_settings``)."""
+        return {}
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:  # pragma: no cover
         """Named loss terms; ``"loss"`` is the total that is minimised."""

@@ -28,7 +28,14 @@ import torch.nn.functional as F
 
 from terrahash.model.centers import CentreSet
 from terrahash.train.losses.base import HashLoss, LossInputs
-from terrahash.train.losses.terms import bit_balance, centre_bce, info_nce, masked_mse, quantization
+from terrahash.train.losses.terms import (
+    bit_balance,
+    centre_bce,
+    info_nce,
+    margin_softmax,
+    masked_mse,
+    quantization,
+)
 
 
 class CCLS2TLoss(HashLoss):
@@ -77,9 +84,8 @@ class CCLS2TLoss(HashLoss):
         return {"scale": self.scale, "margin": self.margin}
 
     def _softmax_term(self, codes: torch.Tensor, centres: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        cos = F.normalize(codes, dim=1) @ F.normalize(centres, dim=1).t()
-        cos = cos - self.margin * F.one_hot(target, centres.shape[0]).float()
-        return F.cross_entropy(self.scale * cos, target)
+        onehot = F.one_hot(target, centres.shape[0]).float()
+        return margin_softmax(codes, centres, onehot, self.scale, self.margin)
 
     def _centre_terms(self, logits: torch.Tensor, inputs: LossInputs) -> torch.Tensor:
         codes = torch.tanh(logits)

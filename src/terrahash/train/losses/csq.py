@@ -25,6 +25,11 @@ class CSQLoss(HashLoss):
         super().__init__()
         self.quant_weight = quant_weight
 
+    @property
+    def settings(self) -> dict[str, float]:
+        """The quantisation weight (the reference's ``lambda``)."""
+        return {"quant_weight": self.quant_weight}
+
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
         """Central loss plus quantisation."""
         assert inputs.targets is not None

@@ -67,6 +67,22 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tenso
     return F.cross_entropy(sim, partner)
 
 
-def similarity(labels: torch.Tensor) -> torch.Tensor:
-    """Pairwise relevance (N, N): 1 when two label sets share a label."""
-    return (labels.float() @ labels.float().t() > 0).float()
+def similarity(labels: torch.Tensor, others: torch.Tensor | None = None) -> torch.Tensor:
+    """Pairwise relevance (N, M): 1 when two label sets share a label; ``others`` defaults to ``labels``."""
+    others = labels if others is None else others
+    return (labels.float() @ others.float().t() > 0).float()
+
+
+def margin_softmax(
+    codes: torch.Tensor, centres: torch.Tensor, targets: torch.Tensor, scale: float, margin: float
+) -> torch.Tensor:
+    """OrthoHash's cosine-margin softmax of codes over class centres.
+
+    ``targets`` (N, C) is a distribution over the centres (one-hot for single labels, a
+    multi-hot row divided by its sum for label sets: OrthoHash's label smoothing); the
+    margin is taken off the cosine of every target centre, so a code must beat the other
+    centres by ``margin`` before its loss falls off.
+    """
+    cos = F.normalize(codes, dim=1) @ F.normalize(centres, dim=1).t()
+    logits = scale * (cos - margin * (targets > 0).float())
+    return F.cross_entropy(logits, targets)

@@ -1,0 +1,102 @@
+"""Benchmark report: trained runs side by side (validation decides, test is reported).
+
+For runs already trained with ``terrahash train`` (their folders), this scores each one with
+the application layer's evaluator (``terrahash evaluate``'s numbers: test-split image queries
+against the train split's fused codes, mAP@100) and puts it beside what the run itself
+recorded: its validation mAP@100 (items carved from the train split, the only score a
+choice may rest on), its training options, backbone and wall time.
+
+    python bench/compare_runs.py --data ../shared/data/scenes/ucmerced --name backbone \\
+        runs/ucm-backbone runs/ucm-scratch
+
+Writes ``bench/results/compare_<name>.json``, ``.md`` and ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import json_safe, machine_info, markdown_table, ratio  # noqa: E402
+
+
+def _row(run: Path, data: Path) -> dict[str, Any]:
+    from terrahash.app.evaluation import evaluate_run
+    from terrahash.data import load_dataset
+    from terrahash.model import load_model
+
+    config = json.loads((run / "config.json").read_text())
+    report = evaluate_run(load_model(run), load_dataset(data))
+    options = config.get("train", {})
+    backbone = config.get("backbone")
+    return {
+        "run": str(run),
+        "method": config["method"],
+        "backbone": backbone["name"] if backbone else "none",
+        "backbone_sha256": backbone["sha256"] if backbone else None,
+        "epochs": options.get("epochs"),
+        "image_size": config.get("image_size"),
+        "lr": options.get("lr"),
+        "val_map@100": config.get("best_val_map@100"),
+        "best_epoch": config.get("best_epoch"),
+        "test_map@100": report["map@100"],
+        "test_tie_aware_map@100": report.get("tie_aware_map@100"),
+        "train_seconds": config.get("train_seconds"),
+        "command": f"terrahash train {config['dataset']} --out {run} --method {config['method']} "
+        f"--epochs {options.get('epochs')} --backbone {options.get('backbone', 'none')}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders written by terrahash train")
+    parser.add_argument("--data", type=Path, required=True, help="the dataset the runs were trained on")
+    parser.add_argument("--name", required=True, help="report name: bench/results/compare_NAME.*")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    rows = [_row(run, args.data) for run in args.runs]
+    first = rows[0]
+    for row in rows:
+        row["val_ratio_to_first"] = ratio(row["val_map@100"], first["val_map@100"])
+        row["test_ratio_to_first"] = ratio(row["test_map@100"], first["test_map@100"])
+    report = {"command": "python bench/compare_runs.py " + " ".join(sys.argv[1:]), "machine": machine_info(),
+              "dataset": str(args.data), "runs": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"compare_{args.name}"
+    stem.with_suffix(".json").write_text(json.dumps(json_safe(report), indent=1))
+    table = markdown_table(
+        ["run", "method", "backbone", "epochs", "val mAP@100 (decides)", "test mAP@100 (reported)",
+         "test vs first", "train s"],
+        [[Path(r["run"]).name, r["method"], r["backbone"], r["epochs"], r["val_map@100"], r["test_map@100"],
+          r["test_ratio_to_first"], r["train_seconds"]] for r in rows],
+    )
+    machine = report["machine"]
+    lines = [f"# {args.name}: runs side by side ({args.data.name})", "",
+             f"`{report['command']}`, {machine['date']}, {machine['nproc']} CPUs ({machine['cpu_model']}); "
+             "training times are as each run recorded them (the CPU was shared).", "", table, "",
+             *[f"- `{r['command']}`" for r in rows]]
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 0.6 * len(rows) + 1.5))
+    names = [Path(r["run"]).name for r in rows]
+    ax.barh(names, [r["test_map@100"] for r in rows], label="test mAP@100")
+    ax.scatter([r["val_map@100"] or 0.0 for r in rows], names, color="black", zorder=3, label="val mAP@100")
+    ax.set_xlabel("mAP@100")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=110)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Benchmark: each method's learning rate and one loss knob, chosen on the validation part only.
+
+Every method gets the same search budget: the learning rates of ``--lrs`` times two values
+of its one knob (``KNOBS``), at the same epochs, bits, image size, seed, data and backbone.
+A configuration's score is the ``best_val_map@100`` its run records: image queries of the
+validation part (carved from the training items, stratified, seeded) against the rest of
+the training items. The test split is never encoded or scored here, so no test item feeds
+a choice (issue 13, point 6). Writes ``tuning.json`` + ``tuning.md`` (every configuration
+with its score, the choice per method, command, commit, date, machine, epochs, wall time)
+and the choices into ``src/terrahash/train/method_defaults.json``, the per-method defaults
+of ``terrahash train`` (other methods' entries are kept).
+
+    python bench/tune.py                                    # UC Merced, the CLI's budget
+    python bench/tune.py --backbone default                 # from the shipped backbone
+    python bench/tune.py --per-label 20 --epochs 2 --lrs 1e-3 --out-dir /tmp/tune \\
+        --defaults-out /tmp/tune/method_defaults.json       # a smoke run, nothing committed
+
+Finished runs are reused (same options, same data), so an interrupted tuning continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    RunSpec,
+    Variant,
+    json_safe,
+    machine_info,
+    markdown_table,
+    subset_folder,
+    train_run,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Each method's one loss knob and its two values (the reference's value first).
+KNOBS: dict[str, tuple[str, tuple[float, float]]] = {
+    "ccls2t": ("scale", (4.0, 8.0)),  # margin-softmax scale (4 hand-set, OrthoHash's 8)
+    "csq": ("quant_weight", (1e-4, 0.1)),  # CSQ's lambda (reference 1e-4)
+    "dpsh": ("eta", (0.1, 1.0)),  # quantisation weight (DeepHash-pytorch alpha 0.1)
+    "hashnet": ("alpha", (0.1, 0.2)),  # sigmoid scale of the inner product (reference 0.1)
+    "orthohash": ("scale", (8.0, 4.0)),  # margin-softmax scale s (reference 8)
+}
+DEFAULT_LRS = (5e-4, 1e-3, 2e-3)
+DEFAULTS_FILE = ROOT / "src" / "terrahash" / "train" / "method_defaults.json"
+SCORE = "best_val_map@100"
+
+
+def choose(rows: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Per method, the row with the best validation score; ties go to the earlier row.
+
+    Rows without a score (no validated epoch, or no validation query with a relevant item)
+    are never chosen; a method with none is left out.
+    """
+    best: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        score = row.get(SCORE)
+        if score is None:
+            continue
+        current = best.get(row["method"])
+        if current is None or score > current[SCORE]:
+            best[row["method"]] = row
+    return best
+
+
+def updated_defaults(
+    existing: Mapping[str, Any], chosen: Mapping[str, Mapping[str, Any]], source: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``method_defaults.json`` with the chosen methods replaced (each with its score and source)."""
+    methods = dict(existing.get("methods", {}))
+    for method, row in chosen.items():
+        methods[method] = {
+            "lr": row["lr"],
+            "loss_settings": {row["knob"]: row["value"]},
+            "val_map@100": row[SCORE],
+            "source": dict(source),
+        }
+    return {
+        "note": "Per-method defaults of `terrahash train`, chosen on the validation part by bench/tune.py "
+        "(see bench/results/tuning.md); a method not listed trains with the shared defaults.",
+        "methods": dict(sorted(methods.items())),
+    }
+
+
+def grid(methods: Sequence[str], lrs: Sequence[float]) -> list[tuple[str, float, str, float]]:
+    """(method, lr, knob, value) for every configuration, in the order they are trained."""
+    return [
+        (method, lr, KNOBS[method][0], value)
+        for method in methods
+        for lr in lrs
+        for value in KNOBS[method][1]
+    ]
+
+
+def git_commit() -> str:
+    """The checkout's commit, ``+dirty`` when it has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def _backbone_extra(backbone: str | None) -> dict[str, Any]:
+    """``TrainOptions`` fields for ``--backbone`` (the option ``terrahash train --backbone`` sets)."""
+    if backbone is None:
+        return {}
+    from terrahash.train.run import TrainOptions
+
+    if "backbone" not in {f.name for f in dataclasses.fields(TrainOptions)}:
+        raise SystemExit("--backbone: error: this terrahash has no `terrahash train --backbone` yet")
+    return {"backbone": backbone}
+
+
+def _tune_one(
+    args: argparse.Namespace, data: Path, runs: Path, config: tuple[str, float, str, float]
+) -> dict[str, Any]:
+    """Train one configuration (or reuse it) and return its row; reads no test score."""
+    method, lr, knob, value = config
+    spec = RunSpec(
+        data_dir=data,
+        run_dir=runs / f"{method}_lr{lr:g}_{knob}{value:g}",
+        variant=Variant(method, method),
+        bits=args.bits,
+        epochs=args.epochs,
+        image_size=args.image_size,
+        seed=args.seed,
+        extra={"lr": lr, "loss_settings": {knob: value}, **_backbone_extra(args.backbone)},
+    )
+    started = time.perf_counter()
+    run = train_run(spec, reuse=True)
+    split = run["split"]
+    if not split["val_ids"] or set(split["val_ids"]) & set(split["test_ids"]):
+        raise SystemExit(f"{spec.run_dir}: error: no validation part, or one that overlaps the test split")
+    return {
+        "method": method,
+        "lr": lr,
+        "knob": knob,
+        "value": value,
+        SCORE: run[SCORE],
+        "best_epoch": run["best_epoch"],
+        "n_val": len(split["val_ids"]),
+        "n_train": len(split["train_ids"]) - len(split["val_ids"]),
+        "train_seconds": run.get("train_seconds_wall", run["train_seconds"]),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "run": str(spec.run_dir),
+    }
+
+
+def write_reports(out_dir: Path, report: Mapping[str, Any]) -> None:
+    """``tuning.json`` and ``tuning.md`` (rewritten after every configuration)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tuning.json").write_text(json.dumps(json_safe(report), indent=1) + "\n")
+    chosen = report["chosen"]
+    rows = [
+        [
+            r["method"], f"{r['lr']:g}", f"{r['knob']} = {r['value']:g}", r[SCORE], r["best_epoch"],
+            f"{r['train_seconds']:.0f}",
+            "**chosen**" if chosen.get(r["method"], {}).get("run") == r["run"] else "",
+        ]
+        for r in report["runs"]
+    ]
+    picks = [[m, f"{c['lr']:g}", f"{c['knob']} = {c['value']:g}", c[SCORE]] for m, c in chosen.items()]
+    s = report["setup"]
+    lines = [
+        f"# Tuning on the validation part: {s['dataset_tag']}, {s['bits']} bits, {s['epochs']} epochs",
+        "",
+        f"`{report['command']}` at commit `{report['commit']}` on {report['machine']['date']} "
+        f"({report['machine']['nproc']} cores, {report['machine']['cpu_model']}, "
+        f"torch {report['machine']['torch']}); {report['wall_seconds'] / 60:.1f} min in all.",
+        "",
+        f"Every method: learning rate in {{{', '.join(f'{lr:g}' for lr in s['lrs'])}}} x two values of "
+        f"one loss knob, {s['epochs']} epochs, {s['image_size']} px, seed {s['seed']}, backbone "
+        f"`{s['backbone']}`. Score: `{SCORE}`, image queries of the validation "
+        "part (carved from train) against the rest of train; the test split is not scored.",
+        "",
+        "## Chosen (written to `src/terrahash/train/method_defaults.json`)",
+        "",
+        markdown_table(["method", "lr", "knob", "val mAP@100"], picks),
+        "",
+        "## Every configuration",
+        "",
+        markdown_table(["method", "lr", "knob", "val mAP@100", "best epoch", "train s", ""], rows),
+        "",
+    ]
+    (out_dir / "tuning.md").write_text("\n".join(lines))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse arguments, train the grid, write the reports and the chosen defaults."""
+    from terrahash.train.run import TrainOptions
+
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/scenes/ucmerced"))
+    parser.add_argument("--epochs", type=int, default=TrainOptions.epochs, help="epochs per run, all alike")
+    parser.add_argument("--per-label", type=int, default=None, help="seeded sample of N items per label")
+    parser.add_argument("--methods", default=",".join(KNOBS), help="comma-separated methods")
+    parser.add_argument("--lrs", default=",".join(f"{lr:g}" for lr in DEFAULT_LRS), help="learning rates")
+    parser.add_argument("--backbone", default=None, help="passed to `terrahash train --backbone`")
+    parser.add_argument("--bits", type=int, default=64)
+    parser.add_argument("--image-size", type=int, default=TrainOptions.image_size)
+    parser.add_argument("--seed", type=int, default=0, help="sample, split and training seed")
+    parser.add_argument("--runs-dir", type=Path, default=Path("bench/runs/tune"))
+    parser.add_argument("--out-dir", type=Path, default=Path("bench/results"))
+    parser.add_argument("--defaults-out", type=Path, default=DEFAULTS_FILE)
+    args = parser.parse_args(argv)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if unknown := sorted(set(methods) - set(KNOBS)):
+        parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(KNOBS)}")
+    lrs = [float(v) for v in args.lrs.split(",") if v.strip()]
+    tag = args.data.resolve().name + (f"_{args.per_label}pl" if args.per_label is not None else "")
+    tag += f"_{args.image_size}px_{args.bits}b_{args.epochs}ep"
+    tag += f"_{Path(args.backbone).stem}" if args.backbone else ""
+    data = subset_folder(args.data, args.runs_dir / tag / "data", args.per_label, args.seed)
+    report: dict[str, Any] = {
+        "command": shlex.join(["python", "bench/tune.py", *(sys.argv[1:] if argv is None else argv)]),
+        "commit": git_commit(),
+        "machine": machine_info(),
+        "setup": {
+            "dataset": str(args.data), "dataset_tag": tag, "per_label": args.per_label, "epochs": args.epochs,
+            "bits": args.bits, "image_size": args.image_size, "seed": args.seed,
+            "backbone": args.backbone or getattr(TrainOptions(), "backbone", None),
+            "lrs": lrs, "knobs": {m: KNOBS[m] for m in methods},
+        },
+        "selection": f"max {SCORE} per method (validation part only), ties to the earlier configuration",
+        "runs": [],
+        "chosen": {},
+        "wall_seconds": 0.0,
+    }
+    started = time.perf_counter()
+    for config in grid(methods, lrs):
+        row = _tune_one(args, data, args.runs_dir / tag, config)
+        report["runs"].append(row)
+        report["chosen"] = choose(report["runs"])
+        report["wall_seconds"] = round(time.perf_counter() - started, 1)
+        print(json.dumps(json_safe(row)), flush=True)
+        write_reports(args.out_dir, report)
+    source = {
+        "results": str(args.out_dir / "tuning.json"),
+        "command": report["command"],
+        "commit": report["commit"],
+        "date": report["machine"]["date"],
+        "dataset": tag,
+    }
+    existing = json.loads(args.defaults_out.read_text()) if args.defaults_out.is_file() else {}
+    args.defaults_out.parent.mkdir(parents=True, exist_ok=True)
+    defaults = updated_defaults(existing, report["chosen"], source)
+    args.defaults_out.write_text(json.dumps(json_safe(defaults), indent=1) + "\n")
+    print((args.out_dir / "tuning.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
