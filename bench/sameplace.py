@@ -169,9 +169,11 @@ def sameplace_metrics(rel_sorted: np.ndarray, n_relevant: np.ndarray) -> dict[st
     first = first_relevant_rank(rel_sorted)
     r1, r10, r100 = recall_curve(rel_sorted, (1, 10, 100))
     ap = average_precision_sorted(rel_sorted, n_relevant, MAP_K)
-    return {"queries": len(rel_sorted), "median_first_rank": float(np.nanmedian(first)),
-            "mean_first_rank": float(np.nanmean(first)), "recall@1": r1, "recall@10": r10,
-            "recall@100": r100, "map@100": float(np.nanmean(ap))}
+    # a short list leaves queries unranked (NaN): the first rank is only read from full rankings
+    found = first[~np.isnan(first)]
+    median, mean = (float(np.median(found)), float(found.mean())) if found.size else (math.nan, math.nan)
+    return {"queries": len(rel_sorted), "median_first_rank": median, "mean_first_rank": mean,
+            "recall@1": r1, "recall@10": r10, "recall@100": r100, "map@100": float(np.nanmean(ap))}
 
 
 def chance_recall(n_relevant: np.ndarray, n_db: int, k: int) -> float:
@@ -339,17 +341,19 @@ def score_searches(searcher: Searcher, protocol: Protocol, splits: dict[str, np.
     return out
 
 
-def run_variant(args: argparse.Namespace, tiles: Path, protocol: Protocol, backbone: str, epochs: int
-                ) -> dict[str, Any]:
-    """Train, index and search one (backbone, epochs) setting; every part and mode scored."""
+def run_variant(args: argparse.Namespace, tiles: Path, protocol: Protocol, backbone: str, epochs: int,
+                input_norm: str, pairs: str) -> dict[str, Any]:
+    """Train, index and search one setting (backbone, epochs, input norm, pairs); all parts and modes."""
     import torch
 
     from terrahash.app import Searcher, build_index
 
-    name = f"{backbone_tag(backbone)}-e{epochs}"
-    run_dir, index_dir = args.work / name, args.work / f"{name}.thi"
+    name = f"{backbone_tag(backbone)}-e{epochs}-{input_norm}-{pairs}"
+    work = args.work / f"runs-{tiles.name}"  # runs on different tile folders never overwrite one another
+    run_dir, index_dir = work / name, work / f"{name}.thi"
     spec = RunSpec(tiles, run_dir, UNSUPERVISED, args.bits, epochs, args.tile_size, args.seed,
-                   extra={"backbone": backbone})
+                   extra={"backbone": backbone, "input_norm": input_norm,
+                          "temporal_pairs": pairs == "temporal"})
     started = time.perf_counter()
     config = train_run(spec, reuse=args.reuse)
     # a reused run reports the fit time it recorded
@@ -360,7 +364,9 @@ def run_variant(args: argparse.Namespace, tiles: Path, protocol: Protocol, backb
     splits = split_queries(len(protocol.query_ids), args.seed)
     row: dict[str, Any] = {
         "name": name, "backbone": backbone, "backbone_card": config.get("backbone"), "epochs": epochs,
-        "train_command": f"{spec.command()} --backbone {backbone}",
+        "input_norm": input_norm, "pairs": pairs, "temporal_pairs": config.get("temporal_pairs"),
+        "train_command": f"{spec.command()} --backbone {backbone} --input-norm {input_norm}"
+                         + (" --no-temporal-pairs" if pairs == "none" else ""),
         "index_command": f"terrahash index build {run_dir} {tiles} --out {index_dir}",
         "train_items": len(config.get("split", {}).get("train_ids", [])),
         "train_seconds": train_s, "index_seconds": round(index_s, 2),
@@ -481,10 +487,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="default, none or a pretrain folder; repeat to compare (default: none, default)")
     parser.add_argument("--epochs", type=int, nargs="+", default=[6],
                         help="unsupervised epochs; several compare")
+    parser.add_argument("--input-norm", nargs="+", default=["image"], choices=["dataset", "image"],
+                        help="input normalisation(s) to compare (terrahash train --input-norm)")
+    parser.add_argument("--pairs", nargs="+", default=["temporal"], choices=["temporal", "none"],
+                        help="second views from other dates of the same footprint, or augmentation only")
     parser.add_argument("--tile-size", type=int, default=64)
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0, help="training seed and query split")
     parser.add_argument("--raster-dir", type=Path, default=DEFAULT_RASTERS)
+    parser.add_argument("--tiles", type=Path, default=None,
+                        help="a tile folder (manifest with bbox_wgs84 and date) instead of cutting one")
     parser.add_argument("--query-date", default=None, help="default: the earliest date of the tiles")
     parser.add_argument("--database-date", default=None, help="default: the latest date of the tiles")
     parser.add_argument("--min-overlap", type=float, default=DEFAULT_MIN_OVERLAP)
@@ -503,7 +515,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    tiles = cut_tiles(args.raster_dir, args.work / f"tiles{args.tile_size}", args.tile_size)
+    tiles = args.tiles or cut_tiles(args.raster_dir, args.work / f"tiles{args.tile_size}", args.tile_size)
     protocol = build_protocol(tiles, args.query_date, args.database_date, args.min_overlap)
     n_rel = protocol.n_relevant
     splits = split_queries(len(n_rel), args.seed)
@@ -514,7 +526,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "split": f"seed {args.seed}: {len(splits['validation'])} validation / "
                  f"{len(splits['test'])} test queries",
         "protocol": {
-            "raster_dir": str(args.raster_dir), "tile_size": args.tile_size, "bits": args.bits,
+            "raster_dir": str(args.raster_dir), "tiles_dir": str(tiles), "tile_size": args.tile_size,
+            "bits": args.bits,
             "query_date": protocol.query_date, "db_date": protocol.db_date,
             "tiles": len(read_manifest(tiles)[1]), "db_tiles": len(protocol.db_ids),
             "queries": len(protocol.query_ids), "no_relevant": protocol.no_relevant,
@@ -531,8 +544,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     for backbone in args.backbone:
         for epochs in args.epochs:
-            report["variants"].append(run_variant(args, tiles, protocol, backbone, epochs))
-            save(report, args.out, started)
+            for input_norm in args.input_norm:
+                for pairs in args.pairs:
+                    report["variants"].append(
+                        run_variant(args, tiles, protocol, backbone, epochs, input_norm, pairs))
+                    save(report, args.out, started)
     save(report, args.out, started)
     print_summary(report)
     print(f"\nwrote {args.out / 'sameplace.json'}, sameplace.md, {report['png']}; "

@@ -435,6 +435,16 @@ def train(
     backbone_weights: Annotated[
         Path | None, typer.Option(help="torchvision ResNet-18/50 state dict (.pth or .safetensors).")
     ] = None,
+    input_norm: Annotated[
+        str | None,
+        typer.Option(help="dataset (the set's channel statistics) or image (each image's own, invariant "
+                     "to a scene's stretch). Default: image for unsupervised, else dataset."),
+    ] = None,
+    no_temporal_pairs: Annotated[
+        bool, typer.Option("--no-temporal-pairs",
+                           help="Unsupervised ablation: second views by augmentation only, not from "
+                                "other dates of the same footprint.")
+    ] = False,
 ) -> None:
     """Train a hashing model and write RUN_DIR (model.safetensors, config.json, metrics.csv, loss_curve.png).
 
@@ -448,6 +458,8 @@ def train(
         terrahash train ../shared/data/scenes/ucmerced --out runs/csq64 --method csq --bits 64
 
         terrahash train ../shared/data/scenes/aid --out runs/aid --epochs 20 --no-itc
+
+        terrahash train tiles/ --out runs/archive --method unsupervised --backbone default
     """
     from terrahash.train.progress import RichProgress
     from terrahash.train.run import TrainOptions
@@ -457,6 +469,7 @@ def train(
         method=method, bits=bits, epochs=epochs, image_size=image_size, seed=seed,
         use_text=not no_text, multiscale=not single_scale, itc=not no_itc, resume=resume,
         backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
+        input_norm=input_norm, temporal_pairs=not no_temporal_pairs,
     )
     try:
         config = run_training(data_dir, out, opts, progress=lambda d, n: RichProgress(d, n, err_console))

@@ -75,8 +75,26 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
 
 
-def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """``uint8`` (or 0-255 float) batch -> standardised float32 batch."""
+#: Smallest per-image spread (0-255 scale) ``per_image`` normalisation divides by: a flat
+#: tile (water, cloud) is not blown up into noise.
+MIN_IMAGE_STD = 4.0
+
+
+def normalize(
+    images: torch.Tensor, mean: Sequence[float], std: Sequence[float], per_image: bool = False
+) -> torch.Tensor:
+    """``uint8`` (or 0-255 float) batch -> standardised float32 batch.
+
+    ``per_image`` standardises each image by its own channel means and overall spread
+    instead of the dataset's: the same ground written by two scenes' stretches (haze,
+    clouds, sun angle, another sensor's gain) differs by a gain and an offset per image,
+    which this removes; channel ratios (colour) are kept.
+    """
+    if per_image:
+        x = images.float()
+        centred = x - x.mean(dim=(2, 3), keepdim=True)
+        spread = centred.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp_min(MIN_IMAGE_STD)
+        return centred / spread
     m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
     s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
     return (images.float() - m) / s

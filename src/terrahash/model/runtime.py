@@ -59,6 +59,7 @@ class HashModel:
         self.image_size: int = int(self.config["image_size"])
         self.mean = self.config["normalization"]["mean"]
         self.std = self.config["normalization"]["std"]
+        self.per_image = bool(self.config["normalization"].get("per_image", False))
         self.batch_size = batch_size
 
     def __repr__(self) -> str:
@@ -86,7 +87,8 @@ class HashModel:
         unless every item has a record (it is then reused for text queries, so the text
         encoder runs once per batch).
         """
-        images = normalize(pixels, self.mean, self.std).contiguous(memory_format=torch.channels_last)
+        images = normalize(pixels, self.mean, self.std, self.per_image)
+        images = images.contiguous(memory_format=torch.channels_last)
         emb_image = self.model.encode_image(images)
         emb_fused, emb_text = emb_image, None
         if records is not None and self.model.use_text:

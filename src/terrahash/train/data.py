@@ -22,6 +22,8 @@ class TrainingData:
     features: torch.Tensor | None = None  # float (N, F)
     feature_mask: torch.Tensor | None = None  # bool (N, F)
     text_group: torch.Tensor | None = None  # int64 (N,)
+    partners: torch.Tensor | None = None  # int64 (N, P): other dates of the same ground, -1 padded
+    per_image: bool = False  # normalise each image by its own statistics (``transforms.normalize``)
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         """The named tensors of items ``idx`` (``None`` entries left out)."""

@@ -18,6 +18,13 @@ from typing import Any
 DEFAULT_LR = 2e-3
 #: File name of the chosen defaults inside ``terrahash.train``.
 DEFAULTS_FILE = "method_defaults.json"
+#: Input normalisation (``--input-norm``): ``dataset`` statistics, or each ``image``'s own.
+INPUT_NORMS = ("dataset", "image")
+#: Per-method input normalisation where it is not ``dataset``. Unlabelled archives are
+#: searched across dates and scenes whose stretches differ by a gain and an offset per image:
+#: on the validation half of the same-place benchmark (``bench/results/sameplace.md``)
+#: ``image`` is what lets codes find the same ground again.
+METHOD_INPUT_NORM = {"unsupervised": "image"}
 
 
 @cache
@@ -28,9 +35,10 @@ def _table() -> dict[str, Any]:
 
 
 def method_defaults(method: str) -> dict[str, Any]:
-    """``{"lr": float, "loss_settings": {name: value}}`` for ``method``, chosen on validation.
+    """``{"lr", "loss_settings", "input_norm"}`` for ``method``, chosen on validation.
 
     Untuned methods get ``DEFAULT_LR`` and no loss settings (the loss's own defaults).
     """
     chosen = _table().get("methods", {}).get(method, {})
-    return {"lr": float(chosen.get("lr", DEFAULT_LR)), "loss_settings": dict(chosen.get("loss_settings", {}))}
+    return {"lr": float(chosen.get("lr", DEFAULT_LR)), "loss_settings": dict(chosen.get("loss_settings", {})),
+            "input_norm": str(chosen.get("input_norm", METHOD_INPUT_NORM.get(method, "dataset")))}

@@ -36,8 +36,9 @@ from terrahash.model.factory import DEFAULT_MODEL, create_model, get_model_confi
 from terrahash.model.tokenizer import PromptTokenizer
 from terrahash.model.vision import RESNET_PRESETS, detect_resnet_preset, load_backbone_state
 from terrahash.train.data import TrainingData
-from terrahash.train.defaults import method_defaults
+from terrahash.train.defaults import INPUT_NORMS, method_defaults
 from terrahash.train.losses import HashLoss, get_loss_class, list_methods
+from terrahash.train.pairs import temporal_partners
 from terrahash.train.trainer import Callback, EpochRow, Trainer
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -75,12 +76,19 @@ class TrainOptions:
     #: A torchvision ResNet-18/50 state dict instead (replaces ``backbone``).
     backbone_weights: str | None = None
     resume: bool = False
+    #: ``dataset`` or ``image`` statistics for input normalisation; ``None``: the method's default.
+    input_norm: str | None = None
+    #: Two-view methods: take an item's second view from another date of the same ground
+    #: where the training part has one (``train/pairs.py``).
+    temporal_pairs: bool = True
 
     def __post_init__(self) -> None:
         """Fill the learning rate and loss settings not given from the method's validated defaults."""
         chosen = method_defaults(self.method)
         if self.lr is None:
             self.lr = float(chosen["lr"])
+        if self.input_norm is None:
+            self.input_norm = str(chosen["input_norm"])
         self.loss_settings = {**chosen["loss_settings"], **self.loss_settings}
 
     def validate(self) -> None:
@@ -101,6 +109,10 @@ class TrainOptions:
             )
         if self.epochs < 1:
             raise TrainConfigError(f"--epochs: error: must be >= 1, got {self.epochs}")
+        if self.input_norm not in INPUT_NORMS:
+            raise TrainConfigError(
+                f"--input-norm: error: {self.input_norm!r} is not one of {', '.join(INPUT_NORMS)}"
+            )
         if not 16 <= self.image_size <= 512:
             raise TrainConfigError(f"--image-size: error: must be in 16..512, got {self.image_size}")
 
@@ -289,10 +301,14 @@ def train(
         )
         centres = build_centres(dataset.classes, opts.bits, groups, seed=opts.seed)
     text = _text_tensors(dataset, tokenizer) if use_text else {}
+    partners = (temporal_partners(dataset, train_idx)
+                if loss_cls.two_views and opts.temporal_pairs else None)
     data = TrainingData(
         images=images,
         mean=mean,
         std=std,
+        per_image=opts.input_norm == "image",
+        partners=partners,
         train_idx=torch.tensor(train_idx),
         val_idx=torch.tensor(val_idx, dtype=torch.long),
         labels=labels if loss_cls.needs_labels else None,
@@ -338,7 +354,8 @@ def train(
         "use_text": use_text,
         "image_size": opts.image_size,
         "image_column": column or "path",
-        "normalization": {"mean": mean, "std": std},
+        "normalization": {"mean": mean, "std": std, "per_image": opts.input_norm == "image"},
+        "temporal_pairs": 0 if partners is None else int((partners[:, 0] >= 0).sum()),
         "tokenizer": tokenizer.to_dict(),
         "template_version": TEMPLATE_VERSION,
         "taxonomy_version": taxonomy_version,

@@ -21,6 +21,7 @@ from terrahash.data.transforms import augment, normalize
 from terrahash.model.ccls2t import CCLS2T, HashOutputs
 from terrahash.train.data import TrainingData
 from terrahash.train.losses import HashLoss, LossInputs
+from terrahash.train.pairs import draw_partners
 from terrahash.train.validation import validate
 
 #: One epoch's metrics: ``epoch``, the loss terms, ``lr``, ``images_per_s``, ``seconds`` and,
@@ -112,17 +113,27 @@ class Trainer:
         return max(1, n // self.batch_size) if n >= self.batch_size else 1
 
     def _forward(self, batch: dict[str, torch.Tensor]) -> HashOutputs:
-        images = augment(normalize(batch["images"], self.data.mean, self.data.std), self.generator)
+        images = augment(
+            normalize(batch["images"], self.data.mean, self.data.std, self.data.per_image), self.generator
+        )
         images = images.contiguous(memory_format=torch.channels_last)
         return self.model(
             images, batch.get("tokens"), batch.get("features"), batch.get("feature_mask"), self.generator
         )
 
+    def _second_view_images(self, idx: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The items themselves, or where the archive has one, the same ground on another date."""
+        if self.data.partners is None:
+            return batch["images"]
+        return self.data.images[draw_partners(self.data.partners, idx, self.generator)]
+
     def training_step(self, idx: torch.Tensor) -> dict[str, float]:
         """One optimisation step on items ``idx``; returns the loss terms as floats."""
         batch = self.data.batch(idx)
         out = self._forward(batch)
-        second = self._forward({"images": batch["images"]}) if self.loss.two_views else None
+        second = None
+        if self.loss.two_views:
+            second = self._forward({"images": self._second_view_images(idx, batch)})
         labels = batch.get("labels")
         inputs = LossInputs(
             out=out,

@@ -32,7 +32,7 @@ def _codes(model: CCLS2T, data: TrainingData, idx: torch.Tensor) -> dict[str, np
         sub = idx[start : start + 256]
         batch = data.batch(sub)
         result = model(
-            normalize(batch["images"], data.mean, data.std),
+            normalize(batch["images"], data.mean, data.std, data.per_image),
             batch.get("tokens"),
             batch.get("features"),
             batch.get("feature_mask"),
