@@ -16,6 +16,7 @@ import numpy as np
 
 from terrahash.index.filters import Filters
 from terrahash.index.postgres.bitstrings import bytes_to_embeddings, codes_to_bits
+from terrahash.index.postgres.connection import schema_sql, sql
 from terrahash.index.postgres.migrations import CUBE_INCLUDE, PLACE_TIME_CUBE
 from terrahash.index.rerank import Candidates, needs_ties
 
@@ -141,8 +142,8 @@ def _distance(bits: int) -> str:
 
 
 def ranking_sql(
-    s: str, bits: int, filters: Filters, postgis: bool, shape: Shape = Shape()
-) -> tuple[str, dict[str, Any], bool]:
+    schema: str, bits: int, filters: Filters, postgis: bool, shape: Shape = Shape()
+) -> tuple[sql.Composed, dict[str, Any], bool]:
     """One query ranking ``items`` (passing ``filters``) against ``%(q)s``, top ``%(k)s``, its
     parameters, and whether it counts the passing rows in a third column (a filter is set)."""
     where, params = filter_sql(filters, postgis)
@@ -151,14 +152,14 @@ def ranking_sql(
         where = " AND ".join(w for w in (where, f"{_distance(bits)} <= %(radius)s") if w)
     columns = f"id, {_distance(bits)} AS d" + (", count(*) OVER ()" if counts else "")
     columns += ", embedding" if shape.embedding else ""
-    sql = f"SELECT {columns} FROM {s}.items" + (f" WHERE {where}" if where else "")
-    return sql + " ORDER BY d, seq LIMIT %(k)s", params, counts
+    text = f"SELECT {columns} FROM {{items}}" + (f" WHERE {where}" if where else "")
+    return schema_sql(text + " ORDER BY d, seq LIMIT %(k)s", schema), params, counts
 
 
 def probed_sql(
-    s: str, bits: int, filters: Filters, postgis: bool, probe: str, probe_params: dict[str, Any],
+    schema: str, bits: int, filters: Filters, postgis: bool, probe: str, probe_params: dict[str, Any],
     shape: Shape = Shape(),
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[sql.Composed, dict[str, Any]]:
     """The filter-first query and its parameters (``q`` and ``k`` still to bind).
 
     The cube index yields the candidates of a bbox/time filter (an index-only scan: it
@@ -170,19 +171,19 @@ def probed_sql(
     exact, params = filter_sql(filters, postgis, probes=False)
     if shape.within:
         exact += f" AND {_distance(bits)} <= %(radius)s"
-    sql = (
+    text = (
         f"WITH cand AS MATERIALIZED (SELECT {', '.join(filter_columns(filters))} "
-        f"FROM {s}.items WHERE {probe}), "
+        f"FROM {{items}} WHERE {probe}), "
         f"hits AS (SELECT seq, {_distance(bits)} AS d, count(*) OVER () AS c "
         f"FROM cand WHERE {exact} ORDER BY d, seq LIMIT %(k)s) "
         f"SELECT i.id, hits.d, hits.c{', i.embedding' if shape.embedding else ''} "
-        f"FROM hits JOIN {s}.items i USING (seq) ORDER BY hits.d, hits.seq"
+        f"FROM hits JOIN {{items}} i USING (seq) ORDER BY hits.d, hits.seq"
     )
-    return sql, {**params, **probe_params}
+    return schema_sql(text, schema), {**params, **probe_params}
 
 
 def rank(
-    conn: Any, sql: str, params: dict[str, Any], queries: np.ndarray, k: int, total: int | None
+    conn: Any, query: sql.Composed, params: dict[str, Any], queries: np.ndarray, k: int, total: int | None
 ) -> Ranked:
     """Run a ranking query once per code: (ids, distances, codes scanned).
 
@@ -192,7 +193,7 @@ def rank(
     ids, dists, scanned = [], [], []
     with conn.cursor() as cur:
         for bits in codes_to_bits(queries):
-            cur.execute(sql, {**params, "q": bits, "k": k})
+            cur.execute(query, {**params, "q": bits, "k": k})
             rows = cur.fetchall()
             ids.append([r[0] for r in rows])
             dists.append([int(r[1]) for r in rows])
@@ -201,8 +202,8 @@ def rank(
 
 
 def shortlists(
-    conn: Any, top: str, ties: str, params: dict[str, Any], queries: np.ndarray, k: int, size: int,
-    total: int | None,
+    conn: Any, top: sql.Composed, ties: sql.Composed, params: dict[str, Any], queries: np.ndarray,
+    k: int, size: int, total: int | None,
 ) -> list[Candidates]:
     """Run the re-ranking shortlist queries once per code (see ``IndexBackend.candidates``).
 
