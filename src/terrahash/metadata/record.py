@@ -152,12 +152,10 @@ class SceneRecord(BaseModel):
 
     @property
     def bbox(self) -> tuple[float, float, float, float] | None:
-        """(west, south, east, north) of the footprint, or of the centre point."""
+        """(west, south, east, north) of the footprint (``footprint_bbox``: west > east across
+        the antimeridian, as in STAC), or of the centre point."""
         if self.footprint is not None:
-            pts = [pt for ring in _rings(self.footprint) for pt in ring]
-            lons = [p[0] for p in pts]
-            lats = [p[1] for p in pts]
-            return (min(lons), min(lats), max(lons), max(lats))
+            return footprint_bbox(self.footprint)
         if self.center_lat is not None and self.center_lon is not None:
             return (self.center_lon, self.center_lat, self.center_lon, self.center_lat)
         return None
@@ -185,6 +183,55 @@ def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
     if geometry.get("type") == "MultiPolygon":
         return [ring for poly in coords for ring in poly]
     return list(coords)
+
+
+def footprint_bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of a lon/lat (Multi)Polygon, the narrowest box on the globe.
+
+    As in STAC, ``west > east`` means the box crosses the antimeridian; ``(-180, ..., 180, ...)``
+    means every longitude. A ring edge that jumps more than 180° of longitude crosses the
+    antimeridian (vendors write such rings), and a MultiPolygon split at ±180 (RFC 7946) is
+    joined again, so neither becomes a box about 360° wide. A ring around a pole reaches it.
+    """
+    coords = geometry.get("coordinates") or []
+    outers = [poly[0] for poly in coords if poly] if geometry.get("type") == "MultiPolygon" else coords[:1]
+    arcs, south, north = [], 90.0, -90.0
+    for ring in outers:
+        lons, lats = _unwrapped_lons(ring), [float(p[1]) for p in ring]
+        south, north = min(south, *lats), max(north, *lats)
+        if abs(lons[-1] - lons[0]) > 180.0:  # the ring winds round a pole
+            arcs.append((-180.0, 360.0))
+            if sum(lats) > 0:
+                north = 90.0
+            else:
+                south = -90.0
+        else:
+            west = min(lons)
+            arcs.append(((west + 180.0) % 360.0 - 180.0, max(lons) - west))
+    west, width = _covering_arc(arcs)
+    if width >= 360.0:
+        return (-180.0, south, 180.0, north)
+    east = west + width
+    return (west, south, east - 360.0 if east > 180.0 else east, north)
+
+
+def _unwrapped_lons(ring: list[list[float]]) -> list[float]:
+    """The ring's longitudes (closed), each within 180° of the one before (no jump across ±180)."""
+    out = [float(ring[0][0])]
+    for point in [*ring[1:], ring[0]] if ring[0][:2] != ring[-1][:2] else ring[1:]:
+        out.append(out[-1] + (float(point[0]) - out[-1] + 180.0) % 360.0 - 180.0)
+    return out
+
+
+def _covering_arc(arcs: list[tuple[float, float]]) -> tuple[float, float]:
+    """(start, width) of the shortest arc of the circle covering every (start, width) arc; it
+    starts where some arc starts (after the widest gap)."""
+    best = (-180.0, 360.0)
+    for start, _ in arcs:
+        width = max((other - start) % 360.0 + span for other, span in arcs)
+        if width < best[1]:
+            best = (start, width)
+    return best
 
 
 def polygon(points: list[tuple[float, float]]) -> dict[str, Any]:
@@ -226,12 +273,17 @@ def ring_centroid(ring: list[list[float]]) -> tuple[float, float]:
 
 
 def footprint_center(geometry: dict[str, Any]) -> tuple[float, float]:
-    """Centre of the (first) outer ring, antimeridian-aware: returns (lon, lat).
+    """Centre of the outer ring, antimeridian-aware: returns (lon, lat); of the bbox for a
+    MultiPolygon of several parts (a footprint split at the antimeridian).
 
     Four-corner footprints use the corner mean (the convention of every vendor that states
     corners); outlines with more vertices use the area centroid.
     """
     coords = geometry["coordinates"]
+    if geometry.get("type") == "MultiPolygon" and len(coords) > 1:  # parts (split at ±180): the box's
+        west, south, east, north = footprint_bbox(geometry)
+        lon = (west + (east + 360.0 if east < west else east)) / 2.0
+        return (lon - 360.0 if lon > 180.0 else lon), (south + north) / 2.0
     outer = coords[0][0] if geometry.get("type") == "MultiPolygon" else coords[0]
     ring = [list(p[:2]) for p in outer]
     lons = [p[0] for p in ring]

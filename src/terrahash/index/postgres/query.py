@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from terrahash.index.filters import Filters
+from terrahash.index.filters import Filters, lon_ranges
 from terrahash.index.postgres.bitstrings import bytes_to_embeddings, codes_to_bits
 from terrahash.index.postgres.connection import schema_sql, sql
 from terrahash.index.postgres.migrations import CUBE_INCLUDE, PLACE_TIME_CUBE
@@ -39,11 +39,7 @@ def cube_probe(filters: Filters) -> tuple[str, dict[str, Any]] | None:
         "c_s": filters.bbox[1] if filters.bbox is not None else -inf,
         "c_n": filters.bbox[3] if filters.bbox is not None else inf,
     }
-    if filters.bbox is None:
-        lons = [(-inf, inf)]
-    else:
-        w, e = filters.bbox[0], filters.bbox[2]
-        lons = [(w, e)] if w <= e else [(w, inf), (-inf, e)]
+    lons = [(-inf, inf)] if filters.bbox is None else lon_ranges(filters.bbox)
     probes = []
     for i, (lo, hi) in enumerate(lons):
         params[f"c_w{i}"], params[f"c_e{i}"] = lo, hi
@@ -80,16 +76,17 @@ def filter_sql(filters: Filters, postgis: bool, probes: bool = True) -> tuple[st
     clauses: list[str] = []
     params: dict[str, Any] = {}
     if filters.bbox is not None:
-        w, s, e, n = filters.bbox
-        params.update(w=w, s=s, e=e, n=n)
-        lon = "east >= %(w)s AND west <= %(e)s" if w <= e else "(east >= %(w)s OR west <= %(e)s)"
+        params.update(s=filters.bbox[1], n=filters.bbox[3])
+        ranges = lon_ranges(filters.bbox)
+        for i, (lo, hi) in enumerate(ranges):
+            params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+        lon = "(" + " OR ".join(f"(east >= %(lo{i})s AND west <= %(hi{i})s)" for i in range(len(ranges)))
+        lon += ")"
     if filters.bbox is not None and not probes:
         clauses.append(f"{lon} AND north >= %(s)s AND south <= %(n)s")
     elif filters.bbox is not None:
-        boxes = [(w, e)] if w <= e else [(w, 180.0), (-180.0, e)]
         box_probes = []
-        for i, (lo, hi) in enumerate(boxes):
-            params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+        for i in range(len(ranges)):
             if postgis:
                 box_probes.append(f"footprint && ST_MakeEnvelope(%(lo{i})s, %(s)s, %(hi{i})s, %(n)s, 4326)")
             else:
