@@ -133,12 +133,14 @@ def bench_postgres(dsn: str, n: int, batch: int, queries: int) -> dict[str, Any]
 
 def explain_filtered(backend: Any, q: np.ndarray, flt: Any) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of the filtered query, the lines that show the plan's cost."""
+    from psycopg.sql import SQL
+
     from terrahash.index.postgres.bitstrings import codes_to_bits
     from terrahash.index.postgres.query import cube_probe
 
     sql, params = backend.probed_sql(flt, *cube_probe(flt))
     with backend.conn.cursor() as cur:
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql,
+        cur.execute(SQL("EXPLAIN (ANALYZE, BUFFERS) ") + sql,
                     {**params, "q": codes_to_bits(q[None, :])[0], "k": 100})
         lines = [r[0] for r in cur.fetchall()]
     keep = ("Scan", "Heap Fetches", "Buffers", "Execution Time", "Planning Time", "rows=")

@@ -134,7 +134,7 @@ def test_bbox_time_filters_take_the_cube_probe(pair) -> None:
             from terrahash.index.postgres.query import cube_probe
 
             probe, params = cube_probe(normalize_filters(FILTERS[3]))
-            cur.execute(f"EXPLAIN SELECT seq FROM {backend.s}.items WHERE {probe}", params)
+            cur.execute(backend.statement(f"EXPLAIN SELECT seq FROM {{items}} WHERE {probe}"), params)
             plan = "\n".join(r[0] for r in cur.fetchall())
         finally:
             cur.execute("RESET enable_seqscan")

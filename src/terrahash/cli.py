@@ -166,8 +166,10 @@ def scan(
     readers. Band files of one product (`_B2`, `_B3`, `_B4`) form one scene, and a sidecar
     is paired only when its product id (Landsat), tile + day (Sentinel-2) or stem matches.
     With `--tiles`, each scene becomes 8-bit PNG tiles (2-98 % stretch per scene) with a
-    `manifest.csv` giving each tile's WGS84 footprint and centre, the scene's date, platform
-    and cloud cover: a dataset folder that `train` and `index build` accept.
+    `manifest.csv` giving each tile's WGS84 footprint and centre, the scene's date and
+    platform, the tile's own cloud cover from the product's cloud mask (QA_PIXEL, BQA, SCL;
+    empty without one) and the scene's as `scene_cloud_cover`: a dataset folder that `train`
+    and `index build` accept.
 
     Examples:
 

@@ -102,3 +102,20 @@ def test_decompression_bomb_header_is_refused() -> None:
         warnings.simplefilter("ignore")
         with pytest.raises(ImageTooLargeError, match="bomb.png"):
             decode_image(bytes(data), name="bomb.png")
+
+
+def test_importing_terrahash_changes_no_process_wide_pillow_setting() -> None:
+    """Pillow's pixel limit and the warning filters are the host program's, not ours."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; from PIL import Image\n"
+        "limit, filters = Image.MAX_IMAGE_PIXELS, list(warnings.filters)\n"
+        "import terrahash.cli, terrahash.service.app, terrahash.data.images\n"
+        "assert Image.MAX_IMAGE_PIXELS == limit, Image.MAX_IMAGE_PIXELS\n"
+        "added = [f for f in warnings.filters if f not in filters]\n"
+        "assert not [f for f in added if f[2] is not None and 'DecompressionBomb' in f[2].__name__], added\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -45,8 +45,10 @@ def test_manifest_columns_and_counts(paraguay) -> None:
     out, rows = paraguay
     assert list(rows[0]) == [
         "path", "label", "id", "platform", "sensor", "date", "lat", "lon", "bbox_wgs84", "epsg",
-        "gsd_m", "cloud_cover", "level", "scene_id",
+        "gsd_m", "cloud_cover", "scene_cloud_cover", "level", "scene_id",
     ]  # fmt: skip
+    # no cloud mask among these bands: no tile cloud cover, the scene's kept under its own name
+    assert {r["cloud_cover"] for r in rows} == {""}
     by = {(r["scene_id"][10:16], r["level"]) for r in rows}
     assert by == {("224077", "1"), ("224077", "2"), ("224078", "1"), ("224078", "2")}
     # 224077 is 2006 x 1515 px: ceil(2006/128) * ceil(1515/128) = 16 * 12 windows at level 1
@@ -150,7 +152,32 @@ def test_sidecar_values_reach_the_tiles(tmp_path: Path) -> None:
     assert ids == sorted(expected_l1 + expected_l2)
     rec = ds[0].record
     assert rec.datetime == dt.datetime(2020, 1, 27, 13, 36, 10, 394624, tzinfo=dt.UTC)
-    assert rec.cloud_cover == 7.24 and rec.platform == "landsat-8"
+    assert rec.cloud_cover is None and rec.platform == "landsat-8"  # no mask: not the scene's
+    assert rec.extra["scene_cloud_cover"] == 7.24
+
+
+def test_tile_cloud_cover_is_counted_in_the_cloud_mask(tmp_path: Path) -> None:
+    """A QA_PIXEL band with clouds over known pixels: each tile's own percentage."""
+    rng = np.random.default_rng(2)
+    product = "LC08_L2SP_224078_20200127_20200823_02_T1"
+    data = rng.integers(7000, 12000, size=(64, 64), dtype=np.uint16)
+    for band in ("SR_B2", "SR_B3", "SR_B4"):
+        write_band(tmp_path / "in" / f"{product}_{band}.TIF", 32621, (600000, -2870000), data)
+    qa = np.full((64, 64), 21824, dtype=np.uint16)  # clear land
+    qa[:32, :32] = 22280  # cloud (bit 3): the whole top-left 32 x 32
+    qa[32:40, 32:64] = 22280  # a quarter of the bottom-right 32 x 32
+    qa[40:48, 32:64] = 1  # fill (bit 0): not counted
+    write_band(tmp_path / "in" / f"{product}_QA_PIXEL.TIF", 32621, (600000, -2870000), qa)
+    (tmp_path / "in" / PARAGUAY_MTL).symlink_to(RASTERS / "landsat_paraguay" / PARAGUAY_MTL)
+    write_tiles(scan_archive(tmp_path / "in").scenes, tmp_path / "out", TileSpec(32, (1, 2)))
+    with open(tmp_path / "out" / "manifest.csv", newline="", encoding="utf-8") as fh:
+        rows = {r["id"].split(f"{product}_")[1]: r for r in csv.DictReader(fh)}
+    cloud = {k: float(r["cloud_cover"]) for k, r in rows.items()}
+    third = 100 / 3  # bottom right: 256 cloud of 768 valid; the level-2 tile: 1280 of 3840
+    assert cloud == pytest.approx({"L1_r00000_c00000": 100.0, "L1_r00000_c00032": 0.0,
+                                   "L1_r00032_c00000": 0.0, "L1_r00032_c00032": third,
+                                   "L2_r00000_c00000": third}, abs=0.01)
+    assert {r["scene_cloud_cover"] for r in rows.values()} == {"7.24"}
 
 
 def test_sentinel2_grey_tiles_through_the_cli(tmp_path: Path) -> None:

@@ -358,6 +358,21 @@ def _write_tif(path: Path, crs: str, res: float, tags: dict[str, str]) -> Path:
     return path
 
 
+@pytest.mark.parametrize(("name", "tags", "want"), [
+    ("scene.tif", {"ACQUISITIONDATETIME": "2019-06-01 10:11:12"}, "2019-06-01T10:11:12+00:00"),
+    ("LC08_L1TP_047027_20201204_20210313_02_T1_B4.TIF", {}, "2020-12-04T00:00:00+00:00"),
+    ("plain.tif", {}, None),
+])
+def test_raster_acquisition_ignores_the_file_write_time(tmp_path: Path, name: str, tags: dict[str, str],
+                                                         want: str | None) -> None:
+    """TIFFTAG_DATETIME (when the file was written) set to a decoy never moves the date."""
+    decoy = {"TIFFTAG_DATETIME": "1988:01:02 03:04:05"}
+    path = _write_tif(tmp_path / name, "EPSG:32633", 30.0, {**tags, **decoy})
+    record = read_metadata(path)[0]
+    assert (record.datetime.isoformat() if record.datetime else None) == want
+    assert record.extra["file_datetime"] == "1988-01-02T03:04:05+00:00"
+
+
 def test_raster_tags_win_over_nothing_and_creation_time_is_flagged(tmp_path: Path) -> None:
     acquired = _write_tif(tmp_path / "scene.tif", "EPSG:32633", 3.0,
                           {"ACQUISITIONDATETIME": "2019-06-01 10:11:12", "SATELLITEID": "GF2"})
@@ -367,8 +382,8 @@ def test_raster_tags_win_over_nothing_and_creation_time_is_flagged(tmp_path: Pat
     created = _write_tif(tmp_path / "plain.tif", "EPSG:4326", 0.001,
                          {"TIFFTAG_DATETIME": "2021:03:04 05:06:07"})
     record = read_metadata(created)[0]
-    assert record.datetime.isoformat() == "2021-03-04T05:06:07+00:00"
-    assert "creation" in record.extra["datetime_source"]
+    assert record.datetime is None  # the file's write time is not the acquisition
+    assert record.extra["file_datetime"] == "2021-03-04T05:06:07+00:00"
     assert record.gsd_m is None  # degrees are not a ground sample distance
     assert record.platform is None and record.cloud_cover is None
     assert record.center_lon == pytest.approx(10.004) and record.center_lat == pytest.approx(49.996)

@@ -302,12 +302,30 @@ def test_cors_off_by_default_and_configurable(index_dir: Path) -> None:
 
 def test_admin_reload_and_token(index_dir: Path) -> None:
     app = create_app(index_dir, warm=False, admin_token="s3cret")
-    client = TestClient(app)
     before = app.state.holder.current
-    assert client.post("/admin/reload").status_code == 401
-    r = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    for host in ("203.0.113.9", "127.0.0.1"):  # with a token, loopback needs it too
+        client = TestClient(app, client=(host, 50000))
+        assert client.post("/admin/reload").status_code == 401
+        wrong = client.post("/admin/reload", headers={"Authorization": "Bearer s3cre"})
+        assert wrong.status_code == 401 and "admin token required" in wrong.json()["detail"]
+    r = TestClient(app, client=("203.0.113.9", 50000)).post(
+        "/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert r.status_code == 200 and r.json()["reloads"] == 1
     assert app.state.holder.current is not before
+
+
+@pytest.mark.parametrize(("host", "status"), [
+    ("127.0.0.1", 200), ("::1", 200), ("::ffff:127.0.0.1", 200), ("127.8.9.10", 200),
+    ("203.0.113.9", 403), ("2001:db8::1", 403), ("::ffff:10.0.0.1", 403), ("testclient", 403),
+])
+def test_admin_without_a_token_is_loopback_only(index_dir: Path, host: str, status: int) -> None:
+    app = create_app(index_dir, warm=False)
+    r = TestClient(app, client=(host, 50000)).post("/admin/reload")
+    assert r.status_code == status, r.text
+    if status == 403:
+        assert "loopback" in r.json()["detail"] and app.state.holder.reloads == 0
+    else:
+        assert app.state.holder.reloads == 1
 
 
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:

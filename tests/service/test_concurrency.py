@@ -14,7 +14,7 @@ QUERY = "TestEOPatch_2015-08-20_r000_c000"
 
 def test_searches_during_reloads(index_dir: Path) -> None:
     app = create_app(index_dir, warm=False)
-    client = TestClient(app, raise_server_exceptions=False)
+    client = TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000))
     expected = client.get("/search", params={"id": QUERY, "k": 25}).json()["features"]
     expected_ids = [f["id"] for f in expected]
     failures: list[str] = []

@@ -192,6 +192,8 @@ def record_from_row(
         fields["epsg"] = int(crs.split(":")[1])
     if (cloud := _first(row, ("cloud_cover",))) is not None:
         fields["cloud_cover"] = cloud_percent(cloud)
+    if (scene_cloud := _first(row, ("scene_cloud_cover",))) is not None:
+        extra["scene_cloud_cover"] = cloud_percent(scene_cloud)  # the whole scene's, not the item's
     if (raw_extra := _first(row, ("extra",))) is not None:
         try:
             parsed_extra = json.loads(raw_extra)

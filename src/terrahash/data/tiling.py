@@ -1,7 +1,9 @@
 """Cut scanned scenes into fixed-size 8-bit tiles at pyramid levels, written as a dataset folder.
 
-Each tile is a PNG plus one ``manifest.csv`` row with its own WGS84 footprint and centre and
-the scene's date, platform and cloud cover, so the folder loads with ``load_dataset`` and
+Each tile is a PNG plus one ``manifest.csv`` row with its own WGS84 footprint and centre, the
+scene's date and platform, and its own cloud cover: counted in the product's cloud mask
+(Landsat ``QA_PIXEL``/``BQA``, Sentinel-2 ``SCL``) where the scene has one, else empty, with
+the scene's figure kept as ``scene_cloud_cover``, so the folder loads with ``load_dataset`` and
 feeds ``train``/``index`` like any labelled set (``label`` is empty: an archive is
 unlabelled). Level ``L`` reads windows ``2**(L-1)`` times larger, decimated to the tile size,
 so one tile size covers several ground scales.
@@ -34,9 +36,18 @@ MANIFEST_COLUMNS = (
     "epsg",
     "gsd_m",
     "cloud_cover",
+    "scene_cloud_cover",
     "level",
     "scene_id",
 )
+#: Cloud masks by band name: which pixels are cloud, and which hold no data (not counted).
+#: Landsat C2 ``QA_PIXEL``: bit 0 fill, bit 3 cloud; C1 ``BQA``: bit 0 fill, bit 4 cloud;
+#: Sentinel-2 L2A ``SCL``: 0 no data, 8/9 cloud medium/high probability, 10 thin cirrus.
+CLOUD_MASKS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
+    "QA_PIXEL": (lambda q: (q & (1 << 3)) != 0, lambda q: (q & 1) != 0),
+    "BQA": (lambda q: (q & (1 << 4)) != 0, lambda q: (q & 1) != 0),
+    "SCL": (lambda c: np.isin(c, (8, 9, 10)), lambda c: c == 0),
+}
 #: True-colour band triplets by platform family (red, green, blue).
 RGB_BANDS: dict[str, tuple[str, str, str]] = {
     "landsat-8": ("B4", "B3", "B2"),
@@ -333,12 +344,24 @@ def _tile_scene(
     scene: Scene, stack: _Stack, spec: TileSpec, out_dir: Path, step: Callable[[int], None]
 ) -> list[dict[str, Any]]:
     """Write one scene's tiles; return their manifest rows."""
+    (out_dir / scene.scene_id).mkdir(exist_ok=True)
+    mask = _cloud_mask(scene)
+    try:
+        return _tile_levels(scene, stack, spec, out_dir, step, mask)
+    finally:
+        if mask:
+            mask[1].close()
+
+
+def _tile_levels(
+    scene: Scene, stack: _Stack, spec: TileSpec, out_dir: Path, step: Callable[[int], None],
+    mask: tuple[str, Any] | None,
+) -> list[dict[str, Any]]:
     from PIL import Image
     from rasterio.windows import Window
 
     limits = stretch_limits(stack)
     gsd = _native_gsd(stack.ref)
-    (out_dir / scene.scene_id).mkdir(exist_ok=True)
     rows = []
     for level in spec.levels:
         for row, col, size in tile_windows(stack.ref.width, stack.ref.height, spec.tile_size, level):
@@ -353,11 +376,42 @@ def _tile_scene(
             Image.fromarray(image[..., 0] if image.shape[2] == 1 else image).save(
                 out_dir / rel, compress_level=1
             )
-            rows.append(_manifest_row(scene, tile, rel, stack.ref, gsd))
+            cloud = _tile_cloud(mask, stack.ref, Window(col, row, size, size)) if mask else None
+            rows.append(_manifest_row(scene, tile, rel, stack.ref, gsd, cloud))
     return rows
 
 
-def _manifest_row(scene: Scene, tile: Tile, rel: Path, ds: Any, gsd: float | None) -> dict[str, Any]:
+def _cloud_mask(scene: Scene) -> tuple[str, Any] | None:
+    """(mask kind, open dataset) of the scene's cloud mask band, or None without one."""
+    import rasterio
+
+    for name in CLOUD_MASKS:
+        if (band := scene.band(name)) is not None:
+            return name, rasterio.open(band.path)
+    return None
+
+
+def _tile_cloud(mask: tuple[str, Any], ref: Any, window: Any) -> float | None:
+    """Percent of the window's valid mask pixels that are cloud (None: no valid pixel, or a
+    mask on another CRS). The window is mapped through ground coordinates, so a mask on a
+    coarser grid (SCL at 20 m beside 10 m bands) is read at its own resolution."""
+    from rasterio.windows import bounds, from_bounds
+
+    kind, ds = mask
+    if ds.crs != ref.crs:
+        return None
+    area = from_bounds(*bounds(window, ref.transform), transform=ds.transform)
+    codes = ds.read(1, window=area.round_offsets().round_lengths(), boundless=True, fill_value=0)
+    is_cloud, is_empty = CLOUD_MASKS[kind]
+    valid = ~is_empty(codes)
+    if not valid.any():
+        return None
+    return float(is_cloud(codes)[valid].mean() * 100.0)
+
+
+def _manifest_row(
+    scene: Scene, tile: Tile, rel: Path, ds: Any, gsd: float | None, cloud: float | None
+) -> dict[str, Any]:
     rec = scene.record
     return {
         "path": rel.as_posix(),
@@ -371,7 +425,8 @@ def _manifest_row(scene: Scene, tile: Tile, rel: Path, ds: Any, gsd: float | Non
         "bbox_wgs84": ",".join(f"{v:.6f}" for v in tile.bbox),
         "epsg": ds.crs.to_epsg() or "",
         "gsd_m": f"{gsd * 2 ** (tile.level - 1):g}" if gsd else "",
-        "cloud_cover": "" if rec.cloud_cover is None else f"{rec.cloud_cover:g}",
+        "cloud_cover": "" if cloud is None else f"{cloud:.2f}",
+        "scene_cloud_cover": "" if rec.cloud_cover is None else f"{rec.cloud_cover:g}",
         "level": tile.level,
         "scene_id": scene.scene_id,
     }

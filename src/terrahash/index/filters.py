@@ -126,6 +126,21 @@ def parse_bbox(value: str | Iterable[float], key: str = "bbox") -> BBox:
     return west, south, east, north
 
 
+def lon_ranges(bbox: BBox) -> list[tuple[float, float]]:
+    """Longitude ranges ``(lo, hi)`` of a filter box, for footprints stored as ``record_bbox``
+    stores them (``east >= west``, ``east`` past 180 across the antimeridian): an item's box
+    meets the filter's in longitude exactly when ``east >= lo and west <= hi`` for one range.
+
+    The filter's span, unwrapped the same way, is tried at each 360° shift that can reach a
+    stored span (which lies within [-180, 540]).
+    """
+    west, east = bbox[0], bbox[2]
+    if west > east:
+        east += 360.0
+    shifts = (-360.0, 0.0, 360.0)
+    return [(west + k, east + k) for k in shifts if east + k >= -180.0 and west + k <= 540.0]
+
+
 def parse_number(value: object, key: str, low: float = -math.inf, high: float = math.inf) -> float:
     """A finite number within ``[low, high]`` (GSD, cloud cover), else ``FilterError``."""
     try:

@@ -17,7 +17,7 @@ import numpy as np
 from terrahash.codes import check_codes
 from terrahash.index.embeddings import check_embeddings, quantize_embeddings
 from terrahash.index.errors import HashIndexError
-from terrahash.metadata.record import SceneRecord
+from terrahash.metadata.record import SceneRecord, footprint_bbox
 
 #: What ``add`` accepts per item as its record: a ``SceneRecord``, its JSON dict, or nothing.
 RecordLike = SceneRecord | Mapping[str, Any] | None
@@ -137,18 +137,15 @@ def record_interval(record: dict[str, Any] | None) -> tuple[dt.datetime | None, 
 
 
 def record_bbox(record: dict[str, Any] | None) -> BBox | None:
-    """(west, south, east, north) of the footprint (or the centre point) of a record dict."""
+    """(west, south, east, north) of the footprint (or the centre point) of a record dict, as
+    the catalogs store it: ``east >= west``, and ``east`` past 180 (by up to 360) where the
+    footprint crosses the antimeridian (see ``filters.lon_ranges`` for the matching test)."""
     if not record:
         return None
     footprint = record.get("footprint")
-    if footprint:
-        coords = footprint.get("coordinates") or []
-        polys = coords if footprint.get("type") == "MultiPolygon" else [coords]
-        pts = [pt for poly in polys for ring in poly for pt in ring]
-        if pts:
-            lons = [p[0] for p in pts]
-            lats = [p[1] for p in pts]
-            return (min(lons), min(lats), max(lons), max(lats))
+    if footprint and any(footprint.get("coordinates") or []):
+        west, south, east, north = footprint_bbox(footprint)
+        return (west, south, east + 360.0 if east < west else east, north)
     lat, lon = record.get("center_lat"), record.get("center_lon")
     if lat is not None and lon is not None:
         return (lon, lat, lon, lat)

@@ -21,6 +21,7 @@ from terrahash.metadata.base import MetadataReader, registered
 from terrahash.metadata.document import Document
 from terrahash.metadata.platforms import normalize_platform
 from terrahash.metadata.record import SceneRecord
+from terrahash.metadata.values import plain_value, provenance_of
 
 
 def _load_builtin_readers() -> None:
@@ -76,6 +77,9 @@ def build_record(fields: dict[str, Any], doc: Document, reader: str) -> SceneRec
     if fields.get("platform") is not None:
         fields["platform"] = normalize_platform(fields["platform"])
     fields = {k: v for k, v in fields.items() if not (k == "extra" and not v)}
+    if marks := provenance_of(fields):
+        fields["provenance"] = {**marks, **(fields.get("provenance") or {})}
+        fields = {k: plain_value(v) for k, v in fields.items()}
     try:
         return SceneRecord(**fields)
     except ValidationError as exc:

@@ -57,6 +57,10 @@ _RANGES: dict[str, tuple[str, float, float]] = {
 }
 
 
+#: What ``SceneRecord.provenance`` may say of a value.
+PROVENANCE_KINDS = ("nominal", "derived")
+
+
 class SceneRecord(BaseModel):
     """One scene's spatiotemporal record. Unknown values are ``None``, never guessed."""
 
@@ -94,6 +98,10 @@ class SceneRecord(BaseModel):
     epsg: int | None = None
     #: Fields the reader found but the schema has no slot for (kept, never dropped).
     extra: dict[str, Any] = Field(default_factory=dict)
+    #: Values the file does not state, by field: ``nominal`` (the sensor's catalogue value,
+    #: e.g. a GSD) or ``derived`` (computed from stated ones, e.g. a centre from the footprint,
+    #: a time from a window). Every other value is as the file states it.
+    provenance: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("datetime", "start_datetime", "end_datetime")
     @classmethod
@@ -132,6 +140,15 @@ class SceneRecord(BaseModel):
                     raise ValueError(f"footprint vertex ({lon}, {lat}) is not WGS84 lon/lat")
         return value
 
+    @field_validator("provenance")
+    @classmethod
+    def _provenance(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, kind in value.items():
+            if name not in cls.model_fields or kind not in PROVENANCE_KINDS:
+                raise ValueError(f"provenance {name!r}: {kind!r} (expected a record field marked "
+                                 f"one of {', '.join(PROVENANCE_KINDS)})")
+        return value
+
     @model_validator(mode="after")
     def _fill_center(self) -> SceneRecord:
         # The centre is derived from the footprint when the product does not state one.
@@ -139,6 +156,8 @@ class SceneRecord(BaseModel):
             lon, lat = footprint_center(self.footprint)
             object.__setattr__(self, "center_lat", round(lat, 6))
             object.__setattr__(self, "center_lon", round(lon, 6))
+            derived = {"center_lat": "derived", "center_lon": "derived"}
+            object.__setattr__(self, "provenance", {**self.provenance, **derived})
         return self
 
     @field_serializer("datetime", "start_datetime", "end_datetime")
@@ -152,12 +171,10 @@ class SceneRecord(BaseModel):
 
     @property
     def bbox(self) -> tuple[float, float, float, float] | None:
-        """(west, south, east, north) of the footprint, or of the centre point."""
+        """(west, south, east, north) of the footprint (``footprint_bbox``: west > east across
+        the antimeridian, as in STAC), or of the centre point."""
         if self.footprint is not None:
-            pts = [pt for ring in _rings(self.footprint) for pt in ring]
-            lons = [p[0] for p in pts]
-            lats = [p[1] for p in pts]
-            return (min(lons), min(lats), max(lons), max(lats))
+            return footprint_bbox(self.footprint)
         if self.center_lat is not None and self.center_lon is not None:
             return (self.center_lon, self.center_lat, self.center_lon, self.center_lat)
         return None
@@ -185,6 +202,67 @@ def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
     if geometry.get("type") == "MultiPolygon":
         return [ring for poly in coords for ring in poly]
     return list(coords)
+
+
+def footprint_bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of a lon/lat (Multi)Polygon, the narrowest box on the globe.
+
+    As in STAC, ``west > east`` means the box crosses the antimeridian; ``(-180, ..., 180, ...)``
+    means every longitude. A ring edge that jumps more than 180° of longitude crosses the
+    antimeridian (vendors write such rings), and a MultiPolygon split at ±180 (RFC 7946) is
+    joined again, so neither becomes a box about 360° wide. A ring around a pole reaches it.
+    """
+    coords = geometry.get("coordinates") or []
+    outers = [poly[0] for poly in coords if poly] if geometry.get("type") == "MultiPolygon" else coords[:1]
+    arcs: list[tuple[float, float]] = []
+    south, north = 90.0, -90.0
+    for ring in outers:
+        lons, lats = _unwrapped_lons(ring), [float(p[1]) for p in ring]
+        south, north = min(south, *lats), max(north, *lats)
+        if abs(lons[-1] - lons[0]) > 180.0:  # the ring winds round a pole
+            arcs.append((-180.0, 180.0))
+            if sum(lats) > 0:
+                north = 90.0
+            else:
+                south = -90.0
+        else:
+            arcs.append((min(lons), max(lons)))
+    west, east = _covering_arc(arcs)
+    if east - west >= 360.0:
+        return (-180.0, south, 180.0, north)
+    turns = math.floor((west + 180.0) / 360.0)  # bring west into [-180, 180)
+    west, east = west - 360.0 * turns, east - 360.0 * turns
+    return (west, south, east - 360.0 if east > 180.0 else east, north)
+
+
+def _unwrapped_lons(ring: list[list[float]]) -> list[float]:
+    """The ring's longitudes (closed), shifted by whole turns so that no edge jumps more than
+    180° (across ±180); a ring that does not cross keeps its values exactly."""
+    lons = [float(p[0]) for p in ring]
+    if ring[0][:2] != ring[-1][:2]:
+        lons.append(lons[0])
+    out, turn = [lons[0]], 0.0
+    for before, lon in zip(lons, lons[1:], strict=False):
+        if lon - before > 180.0:
+            turn -= 360.0
+        elif before - lon > 180.0:
+            turn += 360.0
+        out.append(lon + turn)
+    return out
+
+
+def _covering_arc(arcs: list[tuple[float, float]]) -> tuple[float, float]:
+    """(start, end) of the shortest arc of the circle covering every (start, end) arc; it
+    starts where some arc starts (after the widest gap). Arcs move by whole turns only."""
+    best = (-180.0, 180.0 + 360.0)
+    for start, _ in arcs:
+        ends = []
+        for other, end in arcs:
+            turns = math.ceil((start - other) / 360.0)  # the other arc's start at or after ours
+            ends.append(end + 360.0 * turns)
+        if max(ends) - start < best[1] - best[0]:
+            best = (start, max(ends))
+    return best
 
 
 def polygon(points: list[tuple[float, float]]) -> dict[str, Any]:
@@ -226,12 +304,17 @@ def ring_centroid(ring: list[list[float]]) -> tuple[float, float]:
 
 
 def footprint_center(geometry: dict[str, Any]) -> tuple[float, float]:
-    """Centre of the (first) outer ring, antimeridian-aware: returns (lon, lat).
+    """Centre of the outer ring, antimeridian-aware: returns (lon, lat); of the bbox for a
+    MultiPolygon of several parts (a footprint split at the antimeridian).
 
     Four-corner footprints use the corner mean (the convention of every vendor that states
     corners); outlines with more vertices use the area centroid.
     """
     coords = geometry["coordinates"]
+    if geometry.get("type") == "MultiPolygon" and len(coords) > 1:  # parts (split at ±180): the box's
+        west, south, east, north = footprint_bbox(geometry)
+        lon = (west + (east + 360.0 if east < west else east)) / 2.0
+        return (lon - 360.0 if lon > 180.0 else lon), (south + north) / 2.0
     outer = coords[0][0] if geometry.get("type") == "MultiPolygon" else coords[0]
     ring = [list(p[:2]) for p in outer]
     lons = [p[0] for p in ring]

@@ -63,6 +63,9 @@ def record_to_stac(record: SceneRecord, item_id: str | None = None) -> pystac.It
         proj = ProjectionExtension.ext(item, add_if_missing=True)
         proj.epsg = record.epsg
     item.properties["terrahash:format"] = record.format
+    for kind in ("nominal", "derived"):  # values the file does not state
+        if marked := sorted(k for k, v in record.provenance.items() if v == kind):
+            item.properties[f"terrahash:{kind}"] = marked
     if record.source:
         item.properties["terrahash:source"] = record.source
     if record.bands:

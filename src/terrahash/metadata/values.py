@@ -19,6 +19,37 @@ BEIJING = timezone(timedelta(hours=8), "UTC+8")
 MOSCOW = timezone(timedelta(hours=3), "UTC+3")
 
 
+class Nominal(float):
+    """A sensor's catalogue value (a nominal GSD), not stated by the file: ``build_record``
+    marks the field ``nominal`` in ``SceneRecord.provenance``."""
+
+
+class Derived(datetime):
+    """An instant computed from others (a window's midpoint), not stated by the file:
+    ``build_record`` marks the field ``derived`` in ``SceneRecord.provenance``."""
+
+    @classmethod
+    def of(cls, when: datetime) -> Derived:
+        return cls(when.year, when.month, when.day, when.hour, when.minute, when.second,
+                   when.microsecond, tzinfo=when.tzinfo)
+
+
+def provenance_of(fields: dict[str, Any]) -> dict[str, str]:
+    """``{field: "nominal" | "derived"}`` for reader values wrapped in ``Nominal``/``Derived``."""
+    marks = {k: "nominal" for k, v in fields.items() if isinstance(v, Nominal)}
+    marks.update({k: "derived" for k, v in fields.items() if isinstance(v, Derived)})
+    return marks
+
+
+def plain_value(value: Any) -> Any:
+    """``Nominal``/``Derived`` back to a plain float/datetime (other values unchanged)."""
+    if isinstance(value, Nominal):
+        return float(value)
+    if isinstance(value, Derived):
+        return datetime.fromisoformat(value.isoformat())
+    return value
+
+
 def to_float(value: Any, missing: tuple[float, ...] = ()) -> float | None:
     """A float, or ``None`` for empty text, missing markers and the given sentinel values."""
     if value is None:

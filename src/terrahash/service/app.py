@@ -57,7 +57,8 @@ def create_app(
         cors_origins: origins allowed by CORS; ``None`` (default) sends no CORS headers.
         max_body_bytes: request bodies above this are answered with 413.
         read_only: the service never writes to the index (the only admin verb is reload).
-        admin_token: when set, ``POST /admin/reload`` needs ``Authorization: Bearer TOKEN``.
+        admin_token: when set, ``POST /admin/reload`` needs ``Authorization: Bearer TOKEN``;
+            when not, it answers only clients on loopback (403 for the rest).
         reload_on_sighup: reload the index on SIGHUP (the server's main thread only).
         warm: load the model at start-up rather than on the first query.
 

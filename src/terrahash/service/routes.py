@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import io
+import ipaddress
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,7 +37,7 @@ from terrahash.service.uploads import MAX_IMAGE_PIXELS, parse_metadata
 router = APIRouter()
 GEOJSON = "application/geo+json"
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 404, 413, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422, 503)
 }
 #: Longest thumbnail side served, in pixels.
 THUMBNAIL_SIZE = 256
@@ -120,9 +122,7 @@ def get_item(request: Request, item_id: str) -> JSONResponse:
 @router.post("/admin/reload", response_model=Reloaded, tags=["service"], responses=_ERRORS)
 async def reload(request: Request) -> dict[str, Any]:
     """Re-open the index directory and swap it in; running searches finish on the old one."""
-    token = request.app.state.admin_token
-    if token is not None and request.headers.get("authorization") != f"Bearer {token}":
-        raise HTTPException(401, "admin token required (Authorization: Bearer ...)")
+    check_admin(request)
     holder = request.app.state.holder
     t0 = time.perf_counter()
     new = await run_in_threadpool(holder.reload)
@@ -132,6 +132,35 @@ async def reload(request: Request) -> dict[str, Any]:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def check_admin(request: Request) -> None:
+    """Admin verbs need the configured token (``TERRAHASH_ADMIN_TOKEN``) from every client;
+    without one they are open to this machine only (loopback), so a service that was never
+    given a token cannot be driven from the network.
+
+    Raises:
+        HTTPException: 401 (token configured, not sent or wrong), 403 (no token, not loopback).
+    """
+    token = request.app.state.admin_token
+    if token is not None:
+        sent = request.headers.get("authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            raise HTTPException(401, "admin token required (Authorization: Bearer ...)")
+        return
+    host = request.client.host if request.client is not None else ""
+    if not _is_loopback(host):
+        raise HTTPException(403, "admin endpoints answer only on loopback (127.0.0.1, ::1) unless "
+                                 "TERRAHASH_ADMIN_TOKEN is set")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # not an address ("testclient", a Unix socket path)
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
+
+
 async def _run(request: Request, engine: Engine, query: SearchQuery,
                params: SearchParams) -> JSONResponse:
     outcome = await run_in_threadpool(engine.search, query, params)

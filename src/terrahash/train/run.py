@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import inspect
 import math
+import pickle
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -191,6 +193,32 @@ def _read_backbone(path: str) -> dict[str, torch.Tensor]:
     return state
 
 
+def read_checkpoint(file: Path) -> dict[str, Any]:
+    """A resumable checkpoint, loaded with ``weights_only=True``: tensors and plain values only,
+    so a file from elsewhere cannot run code when read.
+
+    Raises:
+        ModelError: the file holds other Python objects (or is not a checkpoint at all).
+    """
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's own text advises weights_only=False: name only the object it refused.
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if found is None:
+            raise ModelError(f"{file}: error: cannot read this checkpoint (not a PyTorch file)") from exc
+        raise ModelError(
+            f"{file}: error: refusing to resume: the checkpoint holds Python objects other than "
+            f"tensors and plain values ({found.group(1)}); it was not written by this TerraHash "
+            "(or by an older one): train again without --resume"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - truncated, not a torch file, ...
+        raise ModelError(f"{file}: error: cannot read this checkpoint ({exc})") from exc
+    if not isinstance(state, dict):
+        raise ModelError(f"{file}: error: expected a checkpoint dict, got {type(state).__name__}")
+    return state
+
+
 class MetricsWriter(Callback):
     """Appends each epoch's row to ``metrics.csv`` and saves a resumable checkpoint."""
 
@@ -335,7 +363,9 @@ def train(
     checkpoint = run_dir / CHECKPOINT_FILE
     if opts.resume and checkpoint.is_file():
         try:
-            trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False))
+            trainer.load_state_dict(read_checkpoint(checkpoint))
+        except ModelError:
+            raise
         except Exception as exc:  # noqa: BLE001 - corrupt or from another configuration
             raise ModelError(f"{checkpoint}: error: cannot resume from this checkpoint ({exc})") from exc
     state = trainer.fit()

@@ -221,8 +221,8 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
-            "numpy_state": np.random.get_state(),
-            "state": self.state.__dict__,
+            "numpy_state": _numpy_state_out(),
+            "state": {**self.state.__dict__, "history": [_plain_row(r) for r in self.state.history]},
         }
 
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
@@ -233,5 +233,24 @@ class Trainer:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.generator.set_state(checkpoint["generator"])
-        np.random.set_state(checkpoint["numpy_state"])
+        _numpy_state_in(checkpoint["numpy_state"])
         self.state = TrainState(**checkpoint["state"])
+
+
+# A checkpoint holds tensors and plain Python values only, so that resuming can load it with
+# ``torch.load(weights_only=True)``, which never runs code from the file.
+def _numpy_state_out() -> dict[str, Any]:
+    """NumPy's global generator state as plain values and a tensor."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def _numpy_state_in(state: dict[str, Any]) -> None:
+    keys = state["keys"].numpy().astype(np.uint32)
+    np.random.set_state((state["name"], keys, state["pos"], state["has_gauss"], state["cached_gaussian"]))
+
+
+def _plain_row(row: EpochRow) -> EpochRow:
+    """A metrics row with NumPy scalars turned into Python numbers."""
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in row.items()}

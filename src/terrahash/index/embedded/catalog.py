@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from terrahash.index.filters import Filters
+from terrahash.index.filters import Filters, lon_ranges
 from terrahash.index.items import BBox, CatalogRow, catalog_summary, record_interval
 
 #: R-tree interval of items without a date: never excluded by the R-tree's time test.
@@ -195,17 +195,18 @@ def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if filters.bbox is not None:
-        w, s, e, n = filters.bbox
-        lon = "east >= ? AND west <= ?" if w <= e else "(east >= ? OR west <= ?)"
-        probe = f"{lon} AND north >= ? AND south <= ?"
-        params += [w, e, s, n]
-        if filters.start is not None:
-            probe += " AND t1 >= ?"
-            params.append(filters.start.timestamp())
-        if filters.end is not None:
-            probe += " AND t0 <= ?"
-            params.append(filters.end.timestamp())
-        clauses.append(f"seq IN (SELECT seq FROM footprints WHERE {probe})")
+        probes = []
+        for lo, hi in lon_ranges(filters.bbox):  # one R-tree probe per range
+            probe = "east >= ? AND west <= ? AND north >= ? AND south <= ?"
+            params += [lo, hi, filters.bbox[1], filters.bbox[3]]
+            if filters.start is not None:
+                probe += " AND t1 >= ?"
+                params.append(filters.start.timestamp())
+            if filters.end is not None:
+                probe += " AND t0 <= ?"
+                params.append(filters.end.timestamp())
+            probes.append(f"SELECT seq FROM footprints WHERE {probe}")
+        clauses.append(f"seq IN ({' UNION '.join(probes)})")
     if filters.start is not None:
         clauses.append("t_end >= ?")
         params.append(filters.start.timestamp())

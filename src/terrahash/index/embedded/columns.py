@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from terrahash.index.embedded.catalog import Catalog
-from terrahash.index.filters import Filters
+from terrahash.index.filters import Filters, lon_ranges
 
 _FLOATS = ("t_start", "t_end", "gsd", "cloud", "west", "east", "south", "north")
 #: (start column, end column) of the intervals a sorted window can narrow.
@@ -73,13 +73,19 @@ class FilterColumns:
         """Every constraint of ``f`` but ``labels``, as named tests (NaN never passes)."""
         tests: list[_Test] = []
         if f.bbox is not None:
-            w, s, e, n = f.bbox
+            _, s, _, n = f.bbox
             tests.append(("lat_hi", lambda c: c("north") >= s))
             tests.append(("lat_lo", lambda c: c("south") <= n))
-            if w <= e:
-                tests.append(("lon", lambda c: (c("east") >= w) & (c("west") <= e)))
-            else:
-                tests.append(("lon", lambda c: (c("east") >= w) | (c("west") <= e)))
+            ranges = lon_ranges(f.bbox)
+
+            def lon(c: Callable[[str], np.ndarray]) -> np.ndarray:
+                east, west = c("east"), c("west")
+                hit: np.ndarray = np.zeros(east.shape, dtype=bool)
+                for lo, hi in ranges:
+                    hit |= (east >= lo) & (west <= hi)
+                return hit
+
+            tests.append(("lon", lon))
         if f.start is not None:
             start = f.start.timestamp()
             tests.append(("time_hi", lambda c: c("t_end") >= start))

@@ -14,6 +14,7 @@ import numpy as np
 
 from terrahash.index.flat import FlatScanner
 from terrahash.index.postgres.bitstrings import bits_to_codes, bytes_to_embeddings
+from terrahash.index.postgres.connection import schema_sql
 from terrahash.index.postgres.query import Ranked
 from terrahash.index.rerank import Candidates
 
@@ -31,13 +32,13 @@ class CodeCache:
         self.embeddings = embeddings
 
     @classmethod
-    def load(cls, conn: Any, s: str, bits: int) -> CodeCache:
+    def load(cls, conn: Any, schema: str, bits: int) -> CodeCache:
         """Read every code, embedding and the counter in one snapshot (REPEATABLE READ)."""
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cur.execute(f"SELECT value FROM {s}.meta WHERE key = 'version'")
+            cur.execute(schema_sql("SELECT value FROM {meta} WHERE key = 'version'", schema))
             version = int(cur.fetchone()[0])
-            cur.execute(f"SELECT id, code::text, embedding FROM {s}.items ORDER BY seq")
+            cur.execute(schema_sql("SELECT id, code::text, embedding FROM {items} ORDER BY seq", schema))
             rows = cur.fetchall()
         codes = bits_to_codes([r[1] for r in rows], bits)
         return cls(version, [r[0] for r in rows], codes, bytes_to_embeddings([r[2] for r in rows]))

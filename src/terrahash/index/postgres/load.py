@@ -10,7 +10,7 @@ from terrahash.index.embeddings import embedding_dim_after
 from terrahash.index.items import ItemBatch, record_bbox, record_interval, utc_time
 from terrahash.index.manifest import now
 from terrahash.index.postgres.bitstrings import codes_to_bits, embedding_bytes
-from terrahash.index.postgres.connection import Jsonb
+from terrahash.index.postgres.connection import RELATION, Jsonb, schema_sql
 
 #: Columns the bulk loader fills, in COPY order (``ord`` is the position within one add()).
 LOAD_COLUMNS = (
@@ -57,7 +57,7 @@ def typed_values(record: dict[str, Any] | None) -> tuple[Any, ...]:
     )
 
 
-def reserve_seqs(conn: Any, s: str, lock: str, n: int) -> int:
+def reserve_seqs(conn: Any, schema: str, lock: str, n: int) -> int:
     """First of ``n`` consecutive insertion numbers, reserved atomically across clients.
 
     Sequence calls are not transactional, so the reservation survives a rolled-back load as a
@@ -66,24 +66,27 @@ def reserve_seqs(conn: Any, s: str, lock: str, n: int) -> int:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(hashtext(%s))", (lock,))
         try:
-            cur.execute(f"SELECT nextval('{s}.item_seq')")
+            cur.execute(f"SELECT nextval({RELATION})", (schema, "item_seq"))
             first = int(cur.fetchone()[0])
             if n > 1:
-                cur.execute(f"SELECT setval('{s}.item_seq', %s)", (first + n - 1,))
+                cur.execute(f"SELECT setval({RELATION}, %s)", (schema, "item_seq", first + n - 1))
         finally:
             cur.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
     return first
 
 
-def bump_version(cur: Any, s: str) -> None:
+def bump_version(cur: Any, schema: str) -> None:
     """Last statement of every write: readers compare this counter to refresh caches."""
-    cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+    cur.execute(schema_sql(
+        "UPDATE {meta} SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'", schema
+    ))
 
 
-def merge_manifest(cur: Any, s: str, fields: dict[str, Any]) -> None:
+def merge_manifest(cur: Any, schema: str, fields: dict[str, Any]) -> None:
     """Merge ``fields`` (and a fresh ``updated`` stamp) into the stored manifest."""
     fields = {**fields, "updated": now()}
-    cur.execute(f"UPDATE {s}.meta SET value = value || %s WHERE key = 'manifest'", (Jsonb(fields),))
+    cur.execute(schema_sql("UPDATE {meta} SET value = value || %s WHERE key = 'manifest'", schema),
+                (Jsonb(fields),))
 
 
 def _copy_rows(cur: Any, batch: ItemBatch) -> None:
@@ -106,7 +109,7 @@ def _copy_rows(cur: Any, batch: ItemBatch) -> None:
             )
 
 
-def set_embedding_dim(cur: Any, s: str, batch: ItemBatch, replace: bool, where: str) -> dict[str, Any]:
+def set_embedding_dim(cur: Any, schema: str, batch: ItemBatch, replace: bool, where: str) -> dict[str, Any]:
     """Check the batch's embedding length against the stored one; returns the manifest fields
     to merge (``embedding_dim`` where it changes). Call inside the write's transaction.
 
@@ -116,17 +119,17 @@ def set_embedding_dim(cur: Any, s: str, batch: ItemBatch, replace: bool, where: 
     """
     if batch.embeddings is None and not replace:
         return {}
-    query = f"SELECT value FROM {s}.meta WHERE key = 'manifest'"
-    cur.execute(query)
+    query = "SELECT value FROM {meta} WHERE key = 'manifest'"
+    cur.execute(schema_sql(query, schema))
     current = cur.fetchone()[0].get("embedding_dim")
     changes = replace or embedding_dim_after(current, batch.embeddings, replace, where) != current
-    cur.execute(query + (" FOR UPDATE" if changes else " FOR SHARE"))
+    cur.execute(schema_sql(query + (" FOR UPDATE" if changes else " FOR SHARE"), schema))
     current = cur.fetchone()[0].get("embedding_dim")
     dim = embedding_dim_after(current, batch.embeddings, replace, where)
     return {"embedding_dim": dim} if dim != current else {}
 
 
-def upsert(conn: Any, s: str, postgis: bool, batch: ItemBatch, first_seq: int, replace: bool) -> None:
+def upsert(conn: Any, schema: str, postgis: bool, batch: ItemBatch, first_seq: int, replace: bool) -> None:
     """COPY ``batch`` into a temp table, then INSERT ... ON CONFLICT (id) into ``items``.
 
     A new id gets ``first_seq`` + its position; an existing id keeps its own insertion number
@@ -135,8 +138,10 @@ def upsert(conn: Any, s: str, postgis: bool, batch: ItemBatch, first_seq: int, r
     """
     with conn.cursor() as cur:
         if replace:
-            cur.execute(f"DELETE FROM {s}.items")
-        cur.execute(f"CREATE TEMP TABLE terrahash_load (LIKE {s}.items INCLUDING DEFAULTS) ON COMMIT DROP")
+            cur.execute(schema_sql("DELETE FROM {items}", schema))
+        cur.execute(schema_sql(
+            "CREATE TEMP TABLE terrahash_load (LIKE {items} INCLUDING DEFAULTS) ON COMMIT DROP", schema
+        ))
         cur.execute("ALTER TABLE terrahash_load DROP COLUMN seq, ADD COLUMN ord bigint")
         if postgis:
             cur.execute("ALTER TABLE terrahash_load DROP COLUMN footprint")
@@ -150,8 +155,11 @@ def upsert(conn: Any, s: str, postgis: bool, batch: ItemBatch, first_seq: int, r
             )
             updates += ", footprint = EXCLUDED.footprint"
         cur.execute(
-            f"INSERT INTO {s}.items (seq, {_INSERT_COLUMNS}{footprint_col}) "
-            f"SELECT %s + ord, {_INSERT_COLUMNS}{footprint_val} FROM terrahash_load ORDER BY id "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            schema_sql(
+                f"INSERT INTO {{items}} (seq, {_INSERT_COLUMNS}{footprint_col}) "
+                f"SELECT %s + ord, {_INSERT_COLUMNS}{footprint_val} FROM terrahash_load ORDER BY id "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}",
+                schema,
+            ),
             (first_seq,),
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from terrahash.index.errors import CorruptIndexError
-from terrahash.index.postgres.connection import quoted
+from terrahash.index.postgres.connection import schema_sql
 
 #: Version written by this TerraHash; ``migrate`` upgrades older schemas to it.
 SCHEMA_VERSION = 5
@@ -32,16 +32,15 @@ CUBE_INCLUDE = ("seq", "code", "west", "south", "east", "north", "t_start", "t_e
 
 def _v1_tables(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     """Version 1: items with typed filter columns, the code as ``bit(K)``, and their indexes."""
-    s = quoted(schema)
     footprint = "footprint geometry(Polygon, 4326)," if postgis else ""
-    cur.execute(f"CREATE SEQUENCE {s}.item_seq")
-    cur.execute(
+    cur.execute(schema_sql("CREATE SEQUENCE {item_seq}", schema))
+    cur.execute(schema_sql(
         f"""
-        CREATE TABLE {s}.items (
+        CREATE TABLE {{items}} (
             seq bigint NOT NULL UNIQUE,
             id text PRIMARY KEY,
             path text,
-            labels text[] NOT NULL DEFAULT '{{}}',
+            labels text[] NOT NULL DEFAULT '{{{{}}}}',
             datetime timestamptz,
             t_start timestamptz,
             t_end timestamptz,
@@ -55,23 +54,26 @@ def _v1_tables(cur: Any, schema: str, bits: int, postgis: bool) -> None:
             {footprint}
             record jsonb,
             code bit({bits}) NOT NULL
-        )"""
-    )
+        )""",
+        schema,
+    ))
     for column in ("t_start", "t_end", "platform", "gsd", "cloud"):
-        cur.execute(f"CREATE INDEX items_{column} ON {s}.items ({column})")
-    cur.execute(f"CREATE INDEX items_labels ON {s}.items USING gin (labels)")
+        cur.execute(schema_sql(f"CREATE INDEX items_{column} ON {{items}} ({column})", schema))
+    cur.execute(schema_sql("CREATE INDEX items_labels ON {items} USING gin (labels)", schema))
     if postgis:
-        cur.execute(f"CREATE INDEX items_footprint ON {s}.items USING gist (footprint)")
+        cur.execute(schema_sql("CREATE INDEX items_footprint ON {items} USING gist (footprint)", schema))
     else:
-        cur.execute(
-            f"CREATE INDEX items_bbox ON {s}.items USING gist (box(point(west, south), point(east, north)))"
-        )
+        cur.execute(schema_sql(
+            "CREATE INDEX items_bbox ON {items} USING gist (box(point(west, south), point(east, north)))",
+            schema,
+        ))
 
 
 def _v2_time_span(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     """Version 2: one GiST index on the acquisition interval, so a time window is one probe."""
-    s = quoted(schema)
-    cur.execute(f"CREATE INDEX items_span ON {s}.items USING gist (tstzrange(t_start, t_end, '[]'))")
+    cur.execute(schema_sql(
+        "CREATE INDEX items_span ON {items} USING gist (tstzrange(t_start, t_end, '[]'))", schema
+    ))
 
 
 def _v3_place_time(cur: Any, schema: str, bits: int, postgis: bool) -> None:
@@ -80,11 +82,11 @@ def _v3_place_time(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     Separate indexes each pass about a tenth of the rows for a query that keeps 1 %; the
     composite one walks only the rows inside both.
     """
-    s = quoted(schema)
     place = "footprint" if postgis else "box(point(west, south), point(east, north))"
-    cur.execute(
-        f"CREATE INDEX items_place_time ON {s}.items USING gist ({place}, tstzrange(t_start, t_end, '[]'))"
-    )
+    cur.execute(schema_sql(
+        f"CREATE INDEX items_place_time ON {{items}} USING gist ({place}, tstzrange(t_start, t_end, '[]'))",
+        schema,
+    ))
 
 
 def _v4_place_time_cube(cur: Any, schema: str, bits: int, postgis: bool) -> None:
@@ -96,23 +98,23 @@ def _v4_place_time_cube(cur: Any, schema: str, bits: int, postgis: bool) -> None
     with ``INCLUDE`` the filter-then-rank query is an index-only scan (after VACUUM). Where
     the ``cube`` extension cannot be had, the version 3 indexes stay and are used.
     """
-    s = quoted(schema)
     try:
         with cur.connection.transaction():  # a savepoint: a refusal leaves the rest intact
             cur.execute("CREATE EXTENSION IF NOT EXISTS cube")
     except Exception:  # noqa: BLE001 - not installed or not allowed: keep version 3's indexes
         return
-    cur.execute(
-        f"CREATE INDEX items_place_time_cube ON {s}.items USING gist ({PLACE_TIME_CUBE}) "
-        f"INCLUDE ({', '.join(CUBE_INCLUDE)})"
-    )
-    cur.execute(f"DROP INDEX IF EXISTS {s}.items_place_time, {s}.items_span")
+    cur.execute(schema_sql(
+        f"CREATE INDEX items_place_time_cube ON {{items}} USING gist ({PLACE_TIME_CUBE}) "
+        f"INCLUDE ({', '.join(CUBE_INCLUDE)})",
+        schema,
+    ))
+    cur.execute(schema_sql("DROP INDEX IF EXISTS {items_place_time}, {items_span}", schema))
 
 
 def _v5_embeddings(cur: Any, schema: str, bits: int, postgis: bool) -> None:
     """Version 5: each item's re-ranking embedding, ``int8`` bytes as ``index.embeddings``
     quantises them (``NULL``: none; older rows have none until rewritten)."""
-    cur.execute(f"ALTER TABLE {quoted(schema)}.items ADD COLUMN IF NOT EXISTS embedding bytea")
+    cur.execute(schema_sql("ALTER TABLE {items} ADD COLUMN IF NOT EXISTS embedding bytea", schema))
 
 
 #: ``MIGRATIONS[v]`` upgrades a schema at version ``v`` to ``v + 1`` (0: nothing yet).
@@ -126,7 +128,7 @@ MIGRATIONS: dict[int, Callable[[Any, str, int, bool], None]] = {
 
 
 def schema_version(cur: Any, schema: str) -> int:
-    cur.execute(f"SELECT value FROM {quoted(schema)}.meta WHERE key = 'schema_version'")
+    cur.execute(schema_sql("SELECT value FROM {meta} WHERE key = 'schema_version'", schema))
     row = cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -147,7 +149,7 @@ def migrate(cur: Any, schema: str, bits: int, postgis: bool, where: str) -> int:
         MIGRATIONS[version](cur, schema, bits, postgis)
     if current != SCHEMA_VERSION:
         cur.execute(
-            f"UPDATE {quoted(schema)}.meta SET value = to_jsonb(%s::int) WHERE key = 'schema_version'",
+            schema_sql("UPDATE {meta} SET value = to_jsonb(%s::int) WHERE key = 'schema_version'", schema),
             (SCHEMA_VERSION,),
         )
     return current

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from terrahash.index.filters import Filters
+from terrahash.index.filters import Filters, lon_ranges
 from terrahash.index.postgres.bitstrings import bytes_to_embeddings, codes_to_bits
+from terrahash.index.postgres.connection import schema_sql, sql
 from terrahash.index.postgres.migrations import CUBE_INCLUDE, PLACE_TIME_CUBE
 from terrahash.index.rerank import Candidates, needs_ties
 
@@ -38,11 +39,7 @@ def cube_probe(filters: Filters) -> tuple[str, dict[str, Any]] | None:
         "c_s": filters.bbox[1] if filters.bbox is not None else -inf,
         "c_n": filters.bbox[3] if filters.bbox is not None else inf,
     }
-    if filters.bbox is None:
-        lons = [(-inf, inf)]
-    else:
-        w, e = filters.bbox[0], filters.bbox[2]
-        lons = [(w, e)] if w <= e else [(w, inf), (-inf, e)]
+    lons = [(-inf, inf)] if filters.bbox is None else lon_ranges(filters.bbox)
     probes = []
     for i, (lo, hi) in enumerate(lons):
         params[f"c_w{i}"], params[f"c_e{i}"] = lo, hi
@@ -79,16 +76,17 @@ def filter_sql(filters: Filters, postgis: bool, probes: bool = True) -> tuple[st
     clauses: list[str] = []
     params: dict[str, Any] = {}
     if filters.bbox is not None:
-        w, s, e, n = filters.bbox
-        params.update(w=w, s=s, e=e, n=n)
-        lon = "east >= %(w)s AND west <= %(e)s" if w <= e else "(east >= %(w)s OR west <= %(e)s)"
+        params.update(s=filters.bbox[1], n=filters.bbox[3])
+        ranges = lon_ranges(filters.bbox)
+        for i, (lo, hi) in enumerate(ranges):
+            params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+        lon = "(" + " OR ".join(f"(east >= %(lo{i})s AND west <= %(hi{i})s)" for i in range(len(ranges)))
+        lon += ")"
     if filters.bbox is not None and not probes:
         clauses.append(f"{lon} AND north >= %(s)s AND south <= %(n)s")
     elif filters.bbox is not None:
-        boxes = [(w, e)] if w <= e else [(w, 180.0), (-180.0, e)]
         box_probes = []
-        for i, (lo, hi) in enumerate(boxes):
-            params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+        for i in range(len(ranges)):
             if postgis:
                 box_probes.append(f"footprint && ST_MakeEnvelope(%(lo{i})s, %(s)s, %(hi{i})s, %(n)s, 4326)")
             else:
@@ -141,8 +139,8 @@ def _distance(bits: int) -> str:
 
 
 def ranking_sql(
-    s: str, bits: int, filters: Filters, postgis: bool, shape: Shape = Shape()
-) -> tuple[str, dict[str, Any], bool]:
+    schema: str, bits: int, filters: Filters, postgis: bool, shape: Shape = Shape()
+) -> tuple[sql.Composed, dict[str, Any], bool]:
     """One query ranking ``items`` (passing ``filters``) against ``%(q)s``, top ``%(k)s``, its
     parameters, and whether it counts the passing rows in a third column (a filter is set)."""
     where, params = filter_sql(filters, postgis)
@@ -151,14 +149,14 @@ def ranking_sql(
         where = " AND ".join(w for w in (where, f"{_distance(bits)} <= %(radius)s") if w)
     columns = f"id, {_distance(bits)} AS d" + (", count(*) OVER ()" if counts else "")
     columns += ", embedding" if shape.embedding else ""
-    sql = f"SELECT {columns} FROM {s}.items" + (f" WHERE {where}" if where else "")
-    return sql + " ORDER BY d, seq LIMIT %(k)s", params, counts
+    text = f"SELECT {columns} FROM {{items}}" + (f" WHERE {where}" if where else "")
+    return schema_sql(text + " ORDER BY d, seq LIMIT %(k)s", schema), params, counts
 
 
 def probed_sql(
-    s: str, bits: int, filters: Filters, postgis: bool, probe: str, probe_params: dict[str, Any],
+    schema: str, bits: int, filters: Filters, postgis: bool, probe: str, probe_params: dict[str, Any],
     shape: Shape = Shape(),
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[sql.Composed, dict[str, Any]]:
     """The filter-first query and its parameters (``q`` and ``k`` still to bind).
 
     The cube index yields the candidates of a bbox/time filter (an index-only scan: it
@@ -170,19 +168,19 @@ def probed_sql(
     exact, params = filter_sql(filters, postgis, probes=False)
     if shape.within:
         exact += f" AND {_distance(bits)} <= %(radius)s"
-    sql = (
+    text = (
         f"WITH cand AS MATERIALIZED (SELECT {', '.join(filter_columns(filters))} "
-        f"FROM {s}.items WHERE {probe}), "
+        f"FROM {{items}} WHERE {probe}), "
         f"hits AS (SELECT seq, {_distance(bits)} AS d, count(*) OVER () AS c "
         f"FROM cand WHERE {exact} ORDER BY d, seq LIMIT %(k)s) "
         f"SELECT i.id, hits.d, hits.c{', i.embedding' if shape.embedding else ''} "
-        f"FROM hits JOIN {s}.items i USING (seq) ORDER BY hits.d, hits.seq"
+        f"FROM hits JOIN {{items}} i USING (seq) ORDER BY hits.d, hits.seq"
     )
-    return sql, {**params, **probe_params}
+    return schema_sql(text, schema), {**params, **probe_params}
 
 
 def rank(
-    conn: Any, sql: str, params: dict[str, Any], queries: np.ndarray, k: int, total: int | None
+    conn: Any, query: sql.Composed, params: dict[str, Any], queries: np.ndarray, k: int, total: int | None
 ) -> Ranked:
     """Run a ranking query once per code: (ids, distances, codes scanned).
 
@@ -192,7 +190,7 @@ def rank(
     ids, dists, scanned = [], [], []
     with conn.cursor() as cur:
         for bits in codes_to_bits(queries):
-            cur.execute(sql, {**params, "q": bits, "k": k})
+            cur.execute(query, {**params, "q": bits, "k": k})
             rows = cur.fetchall()
             ids.append([r[0] for r in rows])
             dists.append([int(r[1]) for r in rows])
@@ -201,8 +199,8 @@ def rank(
 
 
 def shortlists(
-    conn: Any, top: str, ties: str, params: dict[str, Any], queries: np.ndarray, k: int, size: int,
-    total: int | None,
+    conn: Any, top: sql.Composed, ties: sql.Composed, params: dict[str, Any], queries: np.ndarray,
+    k: int, size: int, total: int | None,
 ) -> list[Candidates]:
     """Run the re-ranking shortlist queries once per code (see ``IndexBackend.candidates``).
 

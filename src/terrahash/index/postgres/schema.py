@@ -10,7 +10,7 @@ from typing import Any
 
 from terrahash.index.errors import CorruptIndexError, HashIndexError
 from terrahash.index.manifest import FORMAT
-from terrahash.index.postgres.connection import Jsonb, psycopg, quoted
+from terrahash.index.postgres.connection import Jsonb, psycopg, relation_exists, schema_sql
 from terrahash.index.postgres.migrations import migrate
 
 
@@ -41,40 +41,32 @@ def enable_postgis(conn: Any) -> bool:
     return True
 
 
-def _has_meta(cur: Any, schema: str) -> bool:
-    cur.execute("SELECT to_regclass(%s)", (f"{quoted(schema)}.meta",))
-    return cur.fetchone()[0] is not None
-
-
 def create_schema(conn: Any, schema: str, manifest: dict[str, Any], where: str) -> None:
     """A new index in ``schema`` (made if missing, refused if it holds an index), in one
     transaction: ``meta``, the tables at the latest version, PostGIS footprints when available."""
-    s = quoted(schema)
     with conn.transaction(), conn.cursor() as cur:
-        if _has_meta(cur, schema):
+        if relation_exists(cur, schema, "meta"):
             raise HashIndexError(
                 f"{where}: error: an index already exists here (open it, or drop the schema first)"
             )
         postgis = enable_postgis(conn)
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-        cur.execute(f"CREATE TABLE {s}.meta (key text PRIMARY KEY, value jsonb NOT NULL)")
-        cur.execute(f"INSERT INTO {s}.meta VALUES ('schema_version', '0'), ('version', '0')")
+        cur.execute(schema_sql("CREATE SCHEMA IF NOT EXISTS {schema}", schema))
+        cur.execute(schema_sql("CREATE TABLE {meta} (key text PRIMARY KEY, value jsonb NOT NULL)", schema))
+        cur.execute(schema_sql("INSERT INTO {meta} VALUES ('schema_version', '0'), ('version', '0')", schema))
         migrate(cur, schema, int(manifest["bits"]), postgis, where)
-        cur.execute(f"INSERT INTO {s}.meta VALUES ('manifest', %s)", (Jsonb(manifest),))
+        cur.execute(schema_sql("INSERT INTO {meta} VALUES ('manifest', %s)", schema), (Jsonb(manifest),))
 
 
 def open_schema(conn: Any, schema: str, where: str) -> None:
     """Check that ``schema`` holds an index and bring it to the latest schema version."""
-    s = quoted(schema)
     with conn.cursor() as cur:
-        if not _has_meta(cur, schema):
+        if not relation_exists(cur, schema, "meta"):
             raise CorruptIndexError(f"{where}: error: no TerraHash index in this schema")
-        cur.execute(f"SELECT value FROM {s}.meta WHERE key = 'manifest'")
+        cur.execute(schema_sql("SELECT value FROM {meta} WHERE key = 'manifest'", schema))
         row = cur.fetchone()
         if row is None or row[0].get("format") != FORMAT:
             raise CorruptIndexError(f"{where}: error: meta table holds no index manifest")
-        cur.execute("SELECT to_regclass(%s)", (f"{s}.items",))
-        postgis = cur.fetchone()[0] is not None and column_exists(cur, schema, "footprint")
+        postgis = relation_exists(cur, schema, "items") and column_exists(cur, schema, "footprint")
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(f"LOCK TABLE {s}.meta IN EXCLUSIVE MODE")
+        cur.execute(schema_sql("LOCK TABLE {meta} IN EXCLUSIVE MODE", schema))
         migrate(cur, schema, int(row[0]["bits"]), postgis, where)

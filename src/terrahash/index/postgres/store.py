@@ -20,7 +20,15 @@ from terrahash.index.items import CatalogRow, ItemBatch
 from terrahash.index.manifest import new_manifest
 from terrahash.index.postgres.bitstrings import bits_to_codes, bytes_to_embeddings
 from terrahash.index.postgres.cache import CodeCache
-from terrahash.index.postgres.connection import connect, display, index_exists, parse_location, quoted
+from terrahash.index.postgres.connection import (
+    connect,
+    display,
+    index_exists,
+    parse_location,
+    relation_exists,
+    schema_sql,
+    sql,
+)
 from terrahash.index.postgres.load import (
     VACUUM_MIN_ROWS,
     bump_version,
@@ -50,14 +58,13 @@ class PostgresIndex:
         self.location = location
         self.conn = conn
         self.schema = schema
-        self.s = quoted(schema)
         self.use_cache = cache
         self._cache: CodeCache | None = None
         self.where = display(*parse_location(location)[:2])
         with conn.cursor() as cur:
             self.postgis = column_exists(cur, schema, "footprint")
-        #: Filters on bbox/time go through the (lon, lat, time) cube index (schema version 4).
-        self.cube = self.scalar("SELECT to_regclass(%s)", (f"{self.s}.items_place_time_cube",)) is not None
+            #: Filters on bbox/time go through the (lon, lat, time) cube index (schema version 4).
+            self.cube = relation_exists(cur, schema, "items_place_time_cube")
         self.manifest: dict[str, Any] = self._read_meta("manifest")
         self.bits = int(self.manifest["bits"])
 
@@ -100,9 +107,13 @@ class PostgresIndex:
         self.conn.close()
 
     def __len__(self) -> int:
-        return int(self.scalar(f"SELECT count(*) FROM {self.s}.items"))
+        return int(self.scalar(self.statement("SELECT count(*) FROM {items}")))
 
-    def scalar(self, query: str, params: Any = None) -> Any:
+    def statement(self, template: str) -> sql.Composed:
+        """``template`` with ``{items}``, ``{meta}`` ... naming this index's tables (quoted)."""
+        return schema_sql(template, self.schema)
+
+    def scalar(self, query: str | sql.Composable, params: Any = None) -> Any:
         """The first column of the first row of ``query`` (``None`` without rows)."""
         with self.conn.cursor() as cur:
             cur.execute(query, params)
@@ -110,36 +121,36 @@ class PostgresIndex:
         return row[0] if row else None
 
     def _read_meta(self, key: str) -> Any:
-        return self.scalar(f"SELECT value FROM {self.s}.meta WHERE key = %s", (key,))
+        return self.scalar(self.statement("SELECT value FROM {meta} WHERE key = %s"), (key,))
 
     # -- writes -------------------------------------------------------------------------
     def add(self, batch: ItemBatch, replace: bool = False, **manifest: Any) -> None:
         """Upsert items in one transaction (``replace=True``: deleting every other item in it)."""
         lock = f"terrahash:{self.schema}:seq"
-        first = reserve_seqs(self.conn, self.s, lock, len(batch)) if len(batch) else 0
+        first = reserve_seqs(self.conn, self.schema, lock, len(batch)) if len(batch) else 0
         with self.conn.transaction(), self.conn.cursor() as cur:
-            manifest = {**set_embedding_dim(cur, self.s, batch, replace, self.where), **manifest}
-            upsert(self.conn, self.s, self.postgis, batch, first, replace)
+            manifest = {**set_embedding_dim(cur, self.schema, batch, replace, self.where), **manifest}
+            upsert(self.conn, self.schema, self.postgis, batch, first, replace)
             if manifest:
-                merge_manifest(cur, self.s, manifest)
-            bump_version(cur, self.s)
+                merge_manifest(cur, self.schema, manifest)
+            bump_version(cur, self.schema)
         if manifest:
             self.manifest = self._read_meta("manifest")
         if len(batch) >= VACUUM_MIN_ROWS:  # outside the transaction, as VACUUM must be
-            self.conn.execute(f"VACUUM (ANALYZE) {self.s}.items")
+            self.conn.execute(self.statement("VACUUM (ANALYZE) {items}"))
 
     def remove(self, ids: Sequence[str]) -> int:
         """Delete items by id; unknown ids are ignored. Returns how many were removed."""
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute(f"DELETE FROM {self.s}.items WHERE id = ANY(%s)", ([str(i) for i in ids],))
+            cur.execute(self.statement("DELETE FROM {items} WHERE id = ANY(%s)"), ([str(i) for i in ids],))
             removed = cur.rowcount
             if removed:
-                bump_version(cur, self.s)
+                bump_version(cur, self.schema)
         return int(removed)
 
     def update_manifest(self, **fields: Any) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
-            merge_manifest(cur, self.s, fields)
+            merge_manifest(cur, self.schema, fields)
         self.manifest = self._read_meta("manifest")
 
     # -- reads --------------------------------------------------------------------------
@@ -156,16 +167,16 @@ class PostgresIndex:
     def _search_sql(self, queries: np.ndarray, k: int, filters: Filters) -> Ranked:
         probe = cube_probe(filters) if self.cube else None
         if probe is not None:
-            sql, params = self.probed_sql(filters, *probe)
-            return rank(self.conn, sql, params, queries, k, None)
-        sql, params, counts = ranking_sql(self.s, self.bits, filters, self.postgis)
-        return rank(self.conn, sql, params, queries, k, None if counts else len(self))
+            query, params = self.probed_sql(filters, *probe)
+            return rank(self.conn, query, params, queries, k, None)
+        query, params, counts = ranking_sql(self.schema, self.bits, filters, self.postgis)
+        return rank(self.conn, query, params, queries, k, None if counts else len(self))
 
     def probed_sql(
         self, filters: Filters, probe: str, probe_params: dict[str, Any], shape: Shape = Shape()
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[sql.Composed, dict[str, Any]]:
         """The filter-first query of ``filters`` through the cube probe (see ``query.probed_sql``)."""
-        return probed_sql(self.s, self.bits, filters, self.postgis, probe, probe_params, shape)
+        return probed_sql(self.schema, self.bits, filters, self.postgis, probe, probe_params, shape)
 
     def candidates(self, request: SearchRequest, size: int) -> list[Candidates]:
         """Re-ranking shortlists (see ``IndexBackend.candidates``) by the plan ``search`` takes;
@@ -176,23 +187,23 @@ class PostgresIndex:
         top, ties = Shape(embedding=True), Shape(embedding=True, within=True)
         probe = cube_probe(filters) if self.cube else None
         if probe is not None:
-            sql, params = self.probed_sql(filters, *probe, top)
-            return shortlists(self.conn, sql, self.probed_sql(filters, *probe, ties)[0], params,
+            query, params = self.probed_sql(filters, *probe, top)
+            return shortlists(self.conn, query, self.probed_sql(filters, *probe, ties)[0], params,
                               queries, k, size, None)
-        sql, params, counts = ranking_sql(self.s, self.bits, filters, self.postgis, top)
-        ties_sql = ranking_sql(self.s, self.bits, filters, self.postgis, ties)[0]
-        return shortlists(self.conn, sql, ties_sql, params, queries, k, size, None if counts else len(self))
+        query, params, counts = ranking_sql(self.schema, self.bits, filters, self.postgis, top)
+        ties_sql = ranking_sql(self.schema, self.bits, filters, self.postgis, ties)[0]
+        return shortlists(self.conn, query, ties_sql, params, queries, k, size, None if counts else len(self))
 
     def refresh_cache(self) -> CodeCache:
         """Reload the codes if any writer committed since the last load (one cheap query)."""
         if self._cache is None or self._cache.version != int(self._read_meta("version")):
-            self._cache = CodeCache.load(self.conn, self.s, self.bits)
+            self._cache = CodeCache.load(self.conn, self.schema, self.bits)
         return self._cache
 
     def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
         with self.conn.cursor() as cur:
             cur.execute(
-                f"SELECT seq, id, path, labels, record FROM {self.s}.items WHERE id = ANY(%s)",
+                self.statement("SELECT seq, id, path, labels, record FROM {items} WHERE id = ANY(%s)"),
                 ([str(i) for i in ids],),
             )
             found = {r[1]: CatalogRow(int(r[0]), r[1], r[2], tuple(r[3]), r[4]) for r in cur}
@@ -201,7 +212,7 @@ class PostgresIndex:
     def _column_of(self, ids: Sequence[str], column: str) -> list[Any]:
         """``column`` of existing ids, in their order (``HashIndexError`` naming an unknown one)."""
         with self.conn.cursor() as cur:
-            query = f"SELECT id, {column} FROM {self.s}.items WHERE id = ANY(%s)"
+            query = self.statement(f"SELECT id, {column} FROM {{items}} WHERE id = ANY(%s)")
             cur.execute(query, ([str(i) for i in ids],))
             found = dict(cur.fetchall())
         missing = [i for i in ids if str(i) not in found]
@@ -220,10 +231,10 @@ class PostgresIndex:
         return stored
 
     def info(self) -> dict[str, Any]:
-        catalog, size = catalog_info(self.conn, self.s)
+        catalog, size = catalog_info(self.conn, self.schema)
         count = catalog["items"]
         manifest = self._read_meta("manifest")
-        embedded = int(self.scalar(f"SELECT count(embedding) FROM {self.s}.items"))
+        embedded = int(self.scalar(self.statement("SELECT count(embedding) FROM {items}")))
         return {
             **manifest,
             "embeddings": embedding_summary(manifest.get("embedding_dim"), embedded),

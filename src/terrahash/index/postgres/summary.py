@@ -5,23 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from terrahash.index.items import catalog_summary
+from terrahash.index.postgres.connection import RELATION, schema_sql
 
 
-def catalog_info(conn: Any, s: str) -> tuple[dict[str, Any], int]:
+def catalog_info(conn: Any, schema: str) -> tuple[dict[str, Any], int]:
     """The catalog summary (same keys as the embedded backend's) and the table's total bytes."""
     with conn.cursor() as cur:
-        cur.execute(
-            f"SELECT count(*), min(t_start), max(t_end), min(gsd), max(gsd), count(west) FROM {s}.items"
-        )
+        cur.execute(schema_sql(
+            "SELECT count(*), min(t_start), max(t_end), min(gsd), max(gsd), count(west) FROM {items}",
+            schema,
+        ))
         count, t0, t1, g0, g1, with_box = cur.fetchone()
-        cur.execute(
-            f"SELECT coalesce(platform, '(none)'), count(*) FROM {s}.items GROUP BY 1 ORDER BY 2 DESC"
-        )
+        cur.execute(schema_sql(
+            "SELECT coalesce(platform, '(none)'), count(*) FROM {items} GROUP BY 1 ORDER BY 2 DESC", schema
+        ))
         platforms = dict(cur.fetchall())
-        cur.execute(
-            f"SELECT l, count(*) FROM {s}.items, unnest(labels) AS l GROUP BY 1 ORDER BY 2 DESC, 1"
-        )
+        cur.execute(schema_sql(
+            "SELECT l, count(*) FROM {items}, unnest(labels) AS l GROUP BY 1 ORDER BY 2 DESC, 1", schema
+        ))
         labels = dict(cur.fetchall())
-        cur.execute(f"SELECT pg_total_relation_size('{s}.items')")
+        cur.execute(f"SELECT pg_total_relation_size({RELATION})", (schema, "items"))
         size = int(cur.fetchone()[0])
     return catalog_summary(count, (t0, t1), (g0, g1), platforms, labels, with_box), size

@@ -15,7 +15,7 @@ from typing import Any
 from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
 from terrahash.metadata.record import polygon
-from terrahash.metadata.values import cloud_percent, combine_date_time, to_float
+from terrahash.metadata.values import Nominal, cloud_percent, combine_date_time, to_float
 
 #: Root group names of an MTL (the first two are the ones USGS ships today).
 MTL_ROOTS = ("LANDSAT_METADATA_FILE", "L1_METADATA_FILE", "LPGS_METADATA_FILE")
@@ -132,7 +132,7 @@ def _epsg(keys: _Keys) -> int | None:
 
 #: Nominal reflective-band GSD (m) per sensor, for products gridded in degrees (geographic
 #: ``EQR`` products from the GA/ASA ground station write ``GRID_CELL_SIZE_REF = 0.00025``).
-_NOMINAL_REFLECTIVE_GSD_M = {"TM": 30.0, "ETM": 30.0, "ETM+": 30.0, "OLI": 30.0, "OLI_TIRS": 30.0}
+_NOMINAL_REFLECTIVE_GSD_M = {s: Nominal(30.0) for s in ("TM", "ETM", "ETM+", "OLI", "OLI_TIRS")}
 
 
 def _reflective_gsd(keys: _Keys) -> tuple[float | None, float | None]:

@@ -11,9 +11,10 @@ import re
 from typing import Any
 
 from terrahash.metadata.record import polygon
+from terrahash.metadata.values import Nominal
 
 #: Nominal GSD (m) of the MSI bands B2/B3/B4/B8, the main multispectral set of Sentinel-2.
-MSI_GSD_M = 10.0
+MSI_GSD_M = Nominal(10.0)
 MSI_MAIN_BANDS = frozenset({"B2", "B3", "B4", "B8", "B02", "B03", "B04", "B08"})
 
 _S2_NAME = re.compile(

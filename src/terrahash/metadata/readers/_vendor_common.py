@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from terrahash.metadata.record import polygon
-from terrahash.metadata.values import to_float
+from terrahash.metadata.values import Derived, to_float
 
 #: Corner keys in ring order (upper-left, upper-right, lower-right, lower-left).
 CORNERS = ("UL", "UR", "LR", "LL")
@@ -61,7 +61,7 @@ def midpoint(start: datetime | None, end: datetime | None) -> datetime | None:
         return start or end
     if end < start:
         return start
-    return start + (end - start) / 2
+    return Derived.of(start + (end - start) / 2)
 
 
 def strip_keys(text: str, pattern: str) -> dict[str, str]:

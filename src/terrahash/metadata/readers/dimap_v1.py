@@ -27,7 +27,7 @@ from terrahash.metadata.readers._vendor_common import (
     point_mean,
     valid_points,
 )
-from terrahash.metadata.values import cloud_percent, combine_date_time, parse_datetime, tag, to_float
+from terrahash.metadata.values import Nominal, cloud_percent, combine_date_time, parse_datetime, tag, to_float
 
 _POINT = re.compile(r"POINT\s*\(\s*([-+\d.eE]+)\s*[;,\s]\s*([-+\d.eE]+)\s*\)")
 
@@ -59,10 +59,12 @@ def _frame_corners(root: etree._Element) -> list[tuple[float, float]]:
 #: Nominal GSD (m) of SPOT 1-5 scene products by (mission index, ``SENSOR_CODE``): SPOT Scene
 #: level-1A ``METADATA.DIM`` files have no map grid and state no resolution, only the camera
 #: mode (X/I/J multispectral, P/M/A/B panchromatic, T supermode).
-_SPOT_SENSOR_CODE_GSD_M: dict[tuple[str, str], float] = {
-    **{(str(n), code): gsd for n in (1, 2, 3) for code, gsd in (("X", 20.0), ("P", 10.0))},
-    ("4", "X"): 20.0, ("4", "I"): 20.0, ("4", "M"): 10.0,
-    ("5", "X"): 10.0, ("5", "J"): 10.0, ("5", "A"): 5.0, ("5", "B"): 5.0, ("5", "T"): 2.5,
+_SPOT_SENSOR_CODE_GSD_M: dict[tuple[str, str], Nominal] = {
+    key: Nominal(gsd) for key, gsd in {
+        **{(str(n), code): gsd for n in (1, 2, 3) for code, gsd in (("X", 20.0), ("P", 10.0))},
+        ("4", "X"): 20.0, ("4", "I"): 20.0, ("4", "M"): 10.0,
+        ("5", "X"): 10.0, ("5", "J"): 10.0, ("5", "A"): 5.0, ("5", "B"): 5.0, ("5", "T"): 2.5,
+    }.items()
 }
 
 

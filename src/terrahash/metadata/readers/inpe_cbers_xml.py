@@ -24,11 +24,11 @@ from terrahash.metadata.readers._vendor_common import (
     corner_footprint,
     drop_none,
 )
-from terrahash.metadata.values import parse_datetime, to_float, xml_text
+from terrahash.metadata.values import Nominal, parse_datetime, to_float, xml_text
 
 #: Instruments whose band files mix a pan band with coarser multispectral bands: a pan-band
 #: file reports its own pixel size, so the nominal multispectral GSD (m) is given instead.
-MS_GSD_OF_PAN_MS_INSTRUMENTS: dict[str, float] = {"WPM": 8.0}
+MS_GSD_OF_PAN_MS_INSTRUMENTS: dict[str, Nominal] = {"WPM": Nominal(8.0)}
 
 
 def _dms_children(el: etree._Element | None) -> float | None:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
 from terrahash.metadata.record import polygon
-from terrahash.metadata.values import cloud_percent, combine_date_time, to_float, xml_text
+from terrahash.metadata.values import Nominal, cloud_percent, combine_date_time, to_float, xml_text
 
 #: Nominal GSD (m) of each MODIS product's main bands, from the LP DAAC / NSIDC product pages;
 #: keyed without the MOD (Terra) / MYD (Aqua) / MCD (combined) prefix, which share it.
@@ -40,7 +40,8 @@ def _product_gsd(short_name: str | None) -> float | None:
     """Table value for MODIS products only (VIIRS ``VNP*`` shares the file format, not the grid)."""
     if not short_name or not short_name.upper().startswith(_MODIS_PREFIXES):
         return None
-    return PRODUCT_GSD_M.get(short_name[3:].upper())
+    gsd = PRODUCT_GSD_M.get(short_name[3:].upper())
+    return Nominal(gsd) if gsd is not None else None
 
 
 class ModisEcsXmlReader(MetadataReader):

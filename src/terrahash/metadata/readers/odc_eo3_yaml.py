@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
 from terrahash.metadata.readers._geo import centre_lonlat, epsg_code, parse_crs, to_wgs84
-from terrahash.metadata.values import cloud_percent, parse_datetime, to_float
+from terrahash.metadata.values import Nominal, cloud_percent, parse_datetime, to_float
 
 _SCHEMA = re.compile(r"^\$schema:\s*['\"]?https?://schemas\.opendatacube\.org/dataset", re.M)
 _EO3_KEYS = re.compile(r"^properties:\s*$", re.M)
@@ -38,7 +38,7 @@ def _gsd(props: dict[str, Any], measurements: dict[str, Any]) -> float | None:
     platform = str(_prop(props, "eo:platform", "platform") or "").lower()
     has_pan = any("panchromatic" in str(name) for name in measurements)
     if gsd is not None and platform.startswith("landsat") and has_pan:
-        return gsd * 2.0
+        return Nominal(gsd * 2.0)  # the multispectral grid by the sensor design, not stated
     return gsd
 
 

@@ -6,8 +6,8 @@ CRS is projected in metres, ``epsg`` the CRS code. Date, platform and cloud come
 (GDAL's ``IMAGERY`` domain, ``ACQUISITIONDATETIME``...), else from a standard Landsat or
 Sentinel-2 product name found in a tag or, because a raster carries no text metadata of its
 own, in the file name (the only reader that looks at a file name, and only for those
-documented naming conventions). ``TIFFTAG_DATETIME`` is the file's creation time by the TIFF
-spec, so it is the last resort and flagged in ``extra['datetime_source']``. Nothing else is
+documented naming conventions). ``TIFFTAG_DATETIME`` is when the file was written (TIFF spec),
+never the acquisition: it is kept as ``extra['file_datetime']`` only. Nothing else is
 guessed: a raster with none of these has a null date and platform.
 """
 
@@ -146,11 +146,9 @@ class RasterReader(MetadataReader):
         if tagged_time is not None:
             fields["datetime"] = tagged_time
             extra.pop("datetime_precision", None)
-        elif fields.get("datetime") is None and (
-            created := _tiff_time(tags.get("TIFFTAG_DATETIME"))
-        ):
-            fields["datetime"] = created
-            extra["datetime_source"] = "TIFFTAG_DATETIME (file creation time)"
+        if created := _tiff_time(tags.get("TIFFTAG_DATETIME")):
+            # when the file was written, never the acquisition: kept under its own name
+            extra["file_datetime"] = created.isoformat()
         if platform := _first_tag(tags, _PLATFORM_TAGS):
             fields["platform"] = platform
         fields["cloud_cover"] = cloud_percent(_first_tag(tags, ("CLOUDCOVER", "CLOUD_COVER")))

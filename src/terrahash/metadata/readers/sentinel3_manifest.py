@@ -16,10 +16,10 @@ from lxml import etree
 
 from terrahash.metadata.document import Document
 from terrahash.metadata.readers._safe_manifest import SafeManifestReader
-from terrahash.metadata.values import cloud_percent, to_float, xml_text
+from terrahash.metadata.values import Nominal, cloud_percent, to_float, xml_text
 
 #: OLCI product-type resolution codes (``OL_1_EFR``, ``OL_2_WRR``...) -> nominal GSD.
-_OLCI_GSD = {"FR": 300.0, "RR": 1200.0}
+_OLCI_GSD = {"FR": Nominal(300.0), "RR": Nominal(1200.0)}
 #: Sentinel-3 instruments that do not image (radar altimeter, microwave radiometer).
 _NON_OPTICAL = frozenset({"SRAL", "MWR"})
 _PRODUCT_TYPE = re.compile(r"^(OL|SL|SY|SR)_(\d)_([A-Z0-9]+?)_*$")
