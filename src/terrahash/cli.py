@@ -139,7 +139,9 @@ def prompt(
 # ---------------------------------------------------------------------------------------
 @app.command()
 def scan(
-    folder: Annotated[Path, typer.Argument(help="Archive folder to walk (recursively).")],
+    folder: Annotated[Path, typer.Argument(
+        help="Archive folder to walk (recursively), or a static STAC catalog.json, collection.json "
+             "or ItemCollection JSON whose image assets are local files.")],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the scan as one JSON document.")
     ] = False,
@@ -169,9 +171,16 @@ def scan(
     `manifest.csv` giving each tile's WGS84 footprint and centre, the scene's date, platform
     and cloud cover: a dataset folder that `train` and `index build` accept.
 
+    A STAC catalog, collection or ItemCollection file instead gives one scene per Item: its
+    image asset (role visual or data; a local href, relative to the Item's file) is the
+    raster and its properties (datetime, geometry, platform, gsd, eo:cloud_cover,
+    terrahash:labels) are the record.
+
     Examples:
 
         terrahash scan ../shared/data/rasters
+
+        terrahash scan archive/catalog.json --tiles archive_tiles
 
         terrahash scan ../shared/data/rasters/landsat_paraguay --json
 
