@@ -107,9 +107,12 @@ def test_import_embedded_answers_as_the_original(
         assert [r.record for r in imported.get(ids)] == [r.record for r in original.get(ids)]
         assert imported.manifest["model"] == original.manifest["model"]
     assert answers(copy) == answers(built["index"])
-    # again into the same index: an upsert of the same items changes nothing
-    code, _, err = invoke("index", "import", exported, copy)
-    assert code == 0, err
+    # again into the same index: an upsert of the same items, or a replace, changes nothing
+    for again in ([], ["--replace"]):
+        code, _, err = invoke("index", "import", exported, copy, *again)
+        assert code == 0, err
+        with Index.open(copy) as imported:
+            assert imported.ids() == ids
     assert answers(copy) == answers(built["index"])
 
 
@@ -127,6 +130,14 @@ def test_import_refuses_a_mismatch_and_a_foreign_file(exported: Path, tmp_path: 
     assert code == 2 and f"{plain}: error: not a TerraHash export" in err
     code, _, err = invoke("index", "import", tmp_path / "missing.parquet", tmp_path / "new.thi")
     assert code == 2 and "no such file" in err
+    # a record that is not a valid record is refused, and no half-made index is left behind
+    table = pq.read_table(exported)
+    records = table[RECORD].to_pylist()
+    records[3] = json.dumps({**json.loads(records[3]), "cloud_cover": 500})
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index(RECORD), RECORD, [records]), bad)
+    code, _, err = invoke("index", "import", bad, tmp_path / "new.thi")
+    assert code == 2 and "cloud_cover" in err and not (tmp_path / "new.thi").exists()
 
 
 def test_export_of_an_empty_index_is_refused(tmp_path: Path) -> None:

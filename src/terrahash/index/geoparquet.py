@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,13 +273,16 @@ def import_index(path: str | os.PathLike[str], location: Location, replace: bool
     vectors = dequantize_embeddings(items.embeddings) if items.embeddings is not None else None
     args = (items.ids, items.codes, items.records, items.labels, items.paths, vectors)
     if not index_exists(location):
-        if not is_postgres_uri(location) and Path(location).exists() and any(Path(location).iterdir()):
+        folder = None if is_postgres_uri(location) else Path(location)
+        if folder is not None and folder.exists() and any(folder.iterdir()):
             raise HashIndexError(f"{location}: error: folder exists, is not empty and is not an index")
         index = Index.create(location, items.bits, **carried)
         try:
             index.replace_all(*args, **carried)
         except BaseException:
             index.close()
+            if folder is not None:  # leave no empty index behind a refused file
+                shutil.rmtree(folder, ignore_errors=True)
             raise
         return index
     index = Index.open(location)
