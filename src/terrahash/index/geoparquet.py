@@ -43,6 +43,7 @@ from terrahash.index.embeddings import (
     quantize_embeddings,
 )
 from terrahash.index.errors import HashIndexError, IndexMismatchError
+from terrahash.index.items import CatalogRow
 from terrahash.index.locations import is_postgres_uri
 from terrahash.index.manifest import now
 from terrahash.metadata.record import SceneRecord
@@ -111,12 +112,14 @@ def export_index(index: Index, out: str | os.PathLike[str]) -> int:
     if not ids:
         raise HashIndexError(f"{index.where}: error: the index is empty; there is nothing to export")
     table = pa.concat_tables(_tables(index, ids))
-    schema = table.schema.with_metadata({
+    # Parquet cannot store a struct without fields (``assets`` when no item has a path)
+    table = table.drop_columns([f.name for f in table.schema if pa.types.is_struct(f.type) and f.type.num_fields == 0])
+    table = table.replace_schema_metadata({
         **create_parquet_metadata(table.schema, schema_version=GEOPARQUET_VERSION),
         META_KEY.encode(): json.dumps(meta).encode(),
     })
     try:
-        pq.write_table(table.replace_schema_metadata(schema.metadata), os.fspath(out), compression="zstd")
+        pq.write_table(table, os.fspath(out), compression="zstd")
     except OSError as exc:
         raise HashIndexError(f"{out}: error: cannot write the export: {exc}") from exc
     return len(ids)
@@ -127,37 +130,41 @@ def _tables(index: Index, ids: Sequence[str]) -> list[pa.Table]:
     tables = []
     for start in range(0, len(ids), BATCH):
         chunk = list(ids[start : start + BATCH])
-        rows = index.get(chunk)
-        codes = index.codes_of(chunk)
+        rows = [row for row in index.get(chunk) if row is not None]  # ids() lists stored items only
         stored = index.backend.embeddings_of(chunk)
-        items, unplaced = [], np.zeros(len(rows), bool)
-        for i, row in enumerate(rows):
-            assert row is not None  # ids() lists only stored items
-            record = SceneRecord.from_json_dict(row.record) if row.record else None
-            item = item_dict(record, row.id, row.labels)
-            if row.path:
-                item["assets"] = {IMAGE_ASSET: {"href": row.path, "roles": ["data"]}}
-            if stored is not None and has_embedding(stored[i : i + 1])[0]:
-                item["stac_extensions"] = [*item.get("stac_extensions", []), EMBEDDINGS_EXTENSION]
-                item["properties"].update({"emb:type": "chip", "emb:dimensions": int(stored.shape[1]),
-                                           "data_type": "int8"})
-            if item.get("geometry") is None:  # stac-geoparquet needs one; nulled below
-                unplaced[i] = True
-                item["geometry"], item["bbox"] = {"type": "Point", "coordinates": [0.0, 0.0]}, [0.0] * 4
-            items.append(item)
+        vectors = has_embedding(stored) if stored is not None else np.zeros(len(rows), bool)
+        dim = int(stored.shape[1]) if stored is not None else None
+        items = [_item(row, dim if has else None) for row, has in zip(rows, vectors, strict=True)]
+        # stac-geoparquet needs a geometry: items without one get a stand-in, nulled again after
+        unplaced = np.array([item["geometry"] is None for item in items])
+        for item in (item for item, missing in zip(items, unplaced, strict=True) if missing):
+            item["geometry"], item["bbox"] = {"type": "Point", "coordinates": [0.0, 0.0]}, [0.0] * 4
         table = _null_where(parse_stac_items_to_arrow(items).read_all(), ("geometry", "bbox"), unplaced)
-        table = table.append_column(pa.field(CODE, pa.binary(index.bits // 8), nullable=False),
-                                    pa.array([bytes(c) for c in codes], pa.binary(index.bits // 8)))
+        size = index.bits // 8
+        table = table.append_column(pa.field(CODE, pa.binary(size), nullable=False),
+                                    pa.array([bytes(c) for c in index.codes_of(chunk)], pa.binary(size)))
         if stored is not None:
-            present = has_embedding(stored)
             flat = pa.array(stored.reshape(-1), pa.int8())
-            vectors = pa.FixedSizeListArray.from_arrays(flat, stored.shape[1], mask=pa.array(~present))
-            table = table.append_column(EMBEDDING, vectors)
+            table = table.append_column(
+                EMBEDDING, pa.FixedSizeListArray.from_arrays(flat, stored.shape[1], mask=pa.array(~vectors)))
         table = table.append_column(RECORD, pa.array(
-            [json.dumps(r.record) if r and r.record else None for r in rows], pa.string()))
+            [json.dumps(r.record) if r.record else None for r in rows], pa.string()))
         tables.append(table)
     schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
     return [_conform(table, schema) for table in tables]
+
+
+def _item(row: CatalogRow, embedding_dim: int | None) -> dict[str, Any]:
+    """One catalog row's STAC Item: its record's fields, labels, image asset and, where it has a
+    stored vector, the STAC embeddings extension's fields."""
+    record = SceneRecord.from_json_dict(row.record) if row.record else None
+    item = item_dict(record, row.id, row.labels)
+    if row.path:
+        item["assets"] = {IMAGE_ASSET: {"href": row.path, "roles": ["data"]}}
+    if embedding_dim is not None:
+        item["stac_extensions"] = [*item.get("stac_extensions", []), EMBEDDINGS_EXTENSION]
+        item["properties"].update({"emb:type": "chip", "emb:dimensions": embedding_dim, "data_type": "int8"})
+    return item
 
 
 def _null_where(table: pa.Table, columns: Sequence[str], mask: np.ndarray) -> pa.Table:
@@ -261,7 +268,10 @@ def import_index(path: str | os.PathLike[str], location: Location, replace: bool
 
     A new index is created with the file's code length and provenance. Into an existing one
     the items are upserted (``replace``: they become its only items), after checking that
-    the file's codes and vectors came from the same model and settings.
+    the file's codes and vectors came from the same model and settings. Items keep their
+    order, codes and vectors, so exact and re-ranked searches answer as in the exported
+    index; the RSHST tree is built afresh (approximate searches agree where the exported
+    tree was built in one write, not edited by removals).
 
     Raises:
         HashIndexError: the file is not a TerraHash export.
