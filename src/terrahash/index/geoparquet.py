@@ -113,7 +113,8 @@ def export_index(index: Index, out: str | os.PathLike[str]) -> int:
         raise HashIndexError(f"{index.where}: error: the index is empty; there is nothing to export")
     table = pa.concat_tables(_tables(index, ids))
     # Parquet cannot store a struct without fields (``assets`` when no item has a path)
-    table = table.drop_columns([f.name for f in table.schema if pa.types.is_struct(f.type) and f.type.num_fields == 0])
+    empty = [f.name for f in table.schema if pa.types.is_struct(f.type) and f.type.num_fields == 0]
+    table = table.drop_columns(empty)
     table = table.replace_schema_metadata({
         **create_parquet_metadata(table.schema, schema_version=GEOPARQUET_VERSION),
         META_KEY.encode(): json.dumps(meta).encode(),
