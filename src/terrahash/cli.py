@@ -139,7 +139,9 @@ def prompt(
 # ---------------------------------------------------------------------------------------
 @app.command()
 def scan(
-    folder: Annotated[Path, typer.Argument(help="Archive folder to walk (recursively).")],
+    folder: Annotated[Path, typer.Argument(
+        help="Archive folder to walk (recursively), or a static STAC catalog.json, collection.json "
+             "or ItemCollection JSON whose image assets are local files.")],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the scan as one JSON document.")
     ] = False,
@@ -171,9 +173,16 @@ def scan(
     empty without one) and the scene's as `scene_cloud_cover`: a dataset folder that `train`
     and `index build` accept.
 
+    A STAC catalog, collection or ItemCollection file instead gives one scene per Item: its
+    image asset (role visual or data; a local href, relative to the Item's file) is the
+    raster and its properties (datetime, geometry, platform, gsd, eo:cloud_cover,
+    terrahash:labels) are the record.
+
     Examples:
 
         terrahash scan ../shared/data/rasters
+
+        terrahash scan archive/catalog.json --tiles archive_tiles
 
         terrahash scan ../shared/data/rasters/landsat_paraguay --json
 
@@ -340,6 +349,70 @@ def index_info(
     table.add_row("labels", str(len(info["catalog"]["labels"])))
     table.add_row("tree", json.dumps(info.get("tree")))
     console.print(table)
+
+
+@index_app.command("export")
+def index_export(
+    index: Annotated[str, typer.Argument(help="An index folder or postgresql:// URI.")],
+    out: Annotated[Path, typer.Argument(help="The stac-geoparquet file to write (.parquet).")],
+) -> None:
+    """Write an index as stac-geoparquet: one row per item with its STAC fields, footprint,
+    packed code (`terrahash:code`) and int8 re-ranking vector (`terrahash:embedding`).
+
+    DuckDB, GeoPandas and other GeoParquet readers open the file as it is; the Parquet
+    metadata `terrahash` records the code length and the model, so `index import` can
+    rebuild the index with identical search results.
+
+    Examples:
+
+        terrahash index export ucm.thi ucm.parquet
+
+        terrahash index export postgresql://me@db/eo?schema=ucm ucm.parquet
+
+        duckdb -c "SELECT id, platform FROM 'ucm.parquet' WHERE bbox.xmin > 10"
+    """
+    from terrahash.index import Index
+    from terrahash.index.geoparquet import export_index
+
+    try:
+        with Index.open(index) as opened:
+            n = export_index(opened, out)
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"exported {n} items to {out}")
+
+
+@index_app.command("import")
+def index_import(
+    file: Annotated[Path, typer.Argument(help="A file written by `terrahash index export`.")],
+    index: Annotated[str, typer.Argument(help="The index folder or postgresql:// URI to load into.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Make the file's items the index's only items.")
+    ] = False,
+) -> None:
+    """Load an exported stac-geoparquet file into an index, either backend.
+
+    A new index gets the file's code length and model; into an existing one the items are
+    upserted (or, with --replace, replace its items), refused when the file's codes come
+    from another model, code length or vector source. Searches answer as in the index that
+    was exported: the same ids and distances, with and without re-ranking.
+
+    Examples:
+
+        terrahash index import ucm.parquet ucm-copy.thi
+
+        terrahash index import ucm.parquet postgresql://me@db/eo?schema=ucm
+
+        terrahash index import more.parquet ucm.thi --replace
+    """
+    from terrahash.index.geoparquet import import_index
+
+    try:
+        with import_index(file, index, replace) as loaded:
+            n, where = len(loaded), loaded.where
+    except TerraHashError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"imported {file}: the index {where} now holds {n} items")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from terrahash.data.stac_scan import image_asset, item_labels, item_record, stac_items, stac_type
 from terrahash.errors import DatasetError, TerraHashError
 from terrahash.metadata import SceneRecord, read_metadata
 
@@ -140,6 +141,8 @@ class Scene:
     sidecar: Path | None = None
     #: Further sidecars of the same product (e.g. MTL in txt and json).
     other_sidecars: list[Path] = field(default_factory=list)
+    #: Labels the archive gives the scene (a STAC Item's ``terrahash:labels``); usually none.
+    labels: tuple[str, ...] = ()
 
     def band(self, name: str) -> BandFile | None:
         """The band file whose canonical name is ``name`` (``B4`` matches ``B04``)."""
@@ -155,6 +158,7 @@ class Scene:
             "other_sidecars": [str(p) for p in self.other_sidecars],
             "platform": rec.platform,
             "datetime": rec.to_json_dict()["datetime"],
+            "labels": list(self.labels),
             "record": rec.to_json_dict(),
         }
 
@@ -235,14 +239,19 @@ def _classify(
 
 
 def scan_archive(root: str | Path) -> ScanResult:
-    """Walk ``root`` and pair its rasters with their sidecars into scenes.
+    """Walk ``root`` and pair its rasters with their sidecars into scenes; or, for a static
+    STAC catalog or ItemCollection file, take each Item's image and properties (``scan_stac``).
 
     Raises:
-        DatasetError: ``root`` is not a folder.
+        DatasetError: ``root`` is neither a folder nor a STAC file.
     """
     root = Path(root)
+    if root.is_file() and stac_type(root) is not None:
+        return scan_stac(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: error: not a folder")
+        raise DatasetError(
+            f"{root}: error: not a folder, nor a STAC catalog, collection or ItemCollection JSON file"
+        )
     rasters, sidecars, other = _classify(_walk(root))
     groups: dict[tuple[Path, str], list[BandFile]] = {}
     for path in rasters:
@@ -280,6 +289,24 @@ def scan_archive(root: str | Path) -> ScanResult:
         scenes.append(scene)
     unpaired = [(p, recs) for p, recs in sidecars if p not in used]
     return ScanResult(root, scenes, unpaired, other)
+
+
+def scan_stac(path: str | Path) -> ScanResult:
+    """One scene per Item of a static STAC catalog, collection or ItemCollection: its local
+    image asset as the raster, its properties as the record, its file as the sidecar.
+
+    Raises:
+        DatasetError: a broken catalog, or an Item whose image is missing, remote or absent
+            (naming the Item's file).
+    """
+    path = Path(path)
+    scenes: list[Scene] = []
+    for item, where in stac_items(path):
+        _, image = image_asset(item, where)
+        scene_id = _unique(item.id, {s.scene_id for s in scenes})
+        scenes.append(Scene(scene_id, [BandFile(image, None)], item_record(item, where), where,
+                            labels=item_labels(item)))
+    return ScanResult(path, scenes, [], [])
 
 
 def _unique(name: str, taken: set[str]) -> str:

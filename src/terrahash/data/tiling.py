@@ -4,9 +4,9 @@ Each tile is a PNG plus one ``manifest.csv`` row with its own WGS84 footprint an
 scene's date and platform, and its own cloud cover: counted in the product's cloud mask
 (Landsat ``QA_PIXEL``/``BQA``, Sentinel-2 ``SCL``) where the scene has one, else empty, with
 the scene's figure kept as ``scene_cloud_cover``, so the folder loads with ``load_dataset`` and
-feeds ``train``/``index`` like any labelled set (``label`` is empty: an archive is
-unlabelled). Level ``L`` reads windows ``2**(L-1)`` times larger, decimated to the tile size,
-so one tile size covers several ground scales.
+feeds ``train``/``index`` like any labelled set (``label`` is the scene's labels, which only
+STAC Items carry: an archive is unlabelled). Level ``L`` reads windows ``2**(L-1)`` times
+larger, decimated to the tile size, so one tile size covers several ground scales.
 """
 
 from __future__ import annotations
@@ -415,7 +415,7 @@ def _manifest_row(
     rec = scene.record
     return {
         "path": rel.as_posix(),
-        "label": "",
+        "label": "|".join(scene.labels),
         "id": tile.id,
         "platform": rec.platform or "",
         "sensor": rec.instrument or "",

@@ -185,6 +185,10 @@ class Index:
         """Catalog rows (id, path, labels, record) for ids; ``None`` for unknown ids."""
         return self.backend.get(ids)
 
+    def ids(self) -> list[str]:
+        """Every id, in insertion order (the order in which ties are ranked)."""
+        return self.backend.ids()
+
     def codes_of(self, ids: Sequence[str]) -> np.ndarray:
         """Stored codes of ids (raises for an unknown id)."""
         return self.backend.codes_of(ids)

@@ -88,6 +88,9 @@ class IndexBackend(Protocol):
     def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
         """Catalog rows for ids (``None`` where unknown)."""
 
+    def ids(self) -> list[str]:
+        """Every id, in insertion order (the order ties are ranked in)."""
+
     def codes_of(self, ids: Sequence[str]) -> np.ndarray:
         """Stored packed codes of existing ids (for query-by-id)."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pystac
@@ -10,6 +12,31 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.view import ViewExtension
 
 from terrahash.metadata.record import SceneRecord, format_datetime
+
+#: Our STAC field prefix (as ``eo:`` is the eo extension's).
+PREFIX = "terrahash:"
+_PLACEHOLDER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def item_dict(record: SceneRecord | None, item_id: str, labels: Sequence[str] = ()) -> dict[str, Any]:
+    """The STAC Item dict of one catalog entry (no links, no assets): ``record_to_stac`` plus
+    ``terrahash:label``/``terrahash:labels``.
+
+    Records without any date still become Items: ``datetime`` is ``null`` (unknown), which
+    STAC readers report rather than TerraHash inventing a date.
+    """
+    record = record or SceneRecord()
+    dateless = record.datetime is None and (record.start_datetime is None or record.end_datetime is None)
+    if dateless:
+        record = record.model_copy(update={"datetime": _PLACEHOLDER})
+    item = record_to_stac(record, item_id=item_id).to_dict(include_self_link=False)
+    props = item["properties"]
+    if dateless:
+        props["datetime"] = None
+    if labels:
+        props[f"{PREFIX}label"] = labels[0]
+        props[f"{PREFIX}labels"] = list(labels)
+    return item
 
 
 def record_to_stac(record: SceneRecord, item_id: str | None = None) -> pystac.Item:

@@ -7,21 +7,16 @@ are never exposed: thumbnails are linked by id, through the service.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from terrahash.metadata import SceneRecord
-from terrahash.metadata.stac import record_to_stac
+from terrahash.metadata.stac import PREFIX, item_dict
 
-#: Our STAC field prefix (as ``eo:`` is the eo extension's).
-PREFIX = "terrahash:"
 #: Properties dropped from the served Items: they name files on the server.
 _PRIVATE = (f"{PREFIX}source",)
-_PLACEHOLDER = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -35,24 +30,12 @@ class CatalogEntry:
 
 def stac_item(entry: CatalogEntry, base_url: str, distance: int | None = None,
               rank: int | None = None, score: float | None = None) -> dict[str, Any]:
-    """A STAC Item dict for ``entry``, with thumbnail asset and self/more-like-this links.
-
-    Records without any date still become Items: ``datetime`` is ``null`` (unknown), which
-    STAC readers report rather than the service inventing a date.
-    """
-    record = entry.record or SceneRecord()
-    dateless = record.datetime is None and (record.start_datetime is None or record.end_datetime is None)
-    if dateless:
-        record = record.model_copy(update={"datetime": _PLACEHOLDER})
-    item = record_to_stac(record, item_id=entry.id).to_dict(include_self_link=False)
+    """A STAC Item dict for ``entry`` (``metadata.stac.item_dict``, dateless records with a
+    ``null`` datetime), with thumbnail asset and self/more-like-this links."""
+    item = item_dict(entry.record, entry.id, entry.labels)
     props = item["properties"]
-    if dateless:
-        props["datetime"] = None
     for key in _PRIVATE:
         props.pop(key, None)
-    if entry.labels:
-        props[f"{PREFIX}label"] = entry.labels[0]
-        props[f"{PREFIX}labels"] = list(entry.labels)
     if distance is not None:
         props[f"{PREFIX}distance"] = int(distance)
     if rank is not None:

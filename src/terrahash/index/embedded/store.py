@@ -165,6 +165,9 @@ class EmbeddedIndex:
         rows = self.gen.catalog.rows(list(found.values()))
         return [rows.get(found[i]) if i in found else None for i in ids]
 
+    def ids(self) -> list[str]:
+        return self.gen.catalog.ids(self.gen.seqs.tolist())
+
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
         """Row positions of existing ids (``HashIndexError`` naming the first unknown one)."""
         found = self.gen.catalog.seqs_of(list(ids))

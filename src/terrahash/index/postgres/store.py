@@ -209,6 +209,11 @@ class PostgresIndex:
             found = {r[1]: CatalogRow(int(r[0]), r[1], r[2], tuple(r[3]), r[4]) for r in cur}
         return [found.get(str(i)) for i in ids]
 
+    def ids(self) -> list[str]:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT id FROM {self.s}.items ORDER BY seq")
+            return [row[0] for row in cur]
+
     def _column_of(self, ids: Sequence[str], column: str) -> list[Any]:
         """``column`` of existing ids, in their order (``HashIndexError`` naming an unknown one)."""
         with self.conn.cursor() as cur:
