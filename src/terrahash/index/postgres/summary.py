@@ -11,9 +11,10 @@ def catalog_info(conn: Any, s: str) -> tuple[dict[str, Any], int]:
     """The catalog summary (same keys as the embedded backend's) and the table's total bytes."""
     with conn.cursor() as cur:
         cur.execute(
-            f"SELECT count(*), min(t_start), max(t_end), min(gsd), max(gsd), count(west) FROM {s}.items"
+            f"SELECT count(*), min(t_start), max(t_end), min(gsd), max(gsd), count(west), "
+            f"min(west), min(south), max(east), max(north) FROM {s}.items"
         )
-        count, t0, t1, g0, g1, with_box = cur.fetchone()
+        count, t0, t1, g0, g1, with_box, *hull = cur.fetchone()
         cur.execute(
             f"SELECT coalesce(platform, '(none)'), count(*) FROM {s}.items GROUP BY 1 ORDER BY 2 DESC"
         )
@@ -24,4 +25,4 @@ def catalog_info(conn: Any, s: str) -> tuple[dict[str, Any], int]:
         labels = dict(cur.fetchall())
         cur.execute(f"SELECT pg_total_relation_size('{s}.items')")
         size = int(cur.fetchone()[0])
-    return catalog_summary(count, (t0, t1), (g0, g1), platforms, labels, with_box), size
+    return catalog_summary(count, (t0, t1), (g0, g1), platforms, labels, with_box, hull), size
