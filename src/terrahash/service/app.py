@@ -29,6 +29,7 @@ from terrahash.service.engine import Engine, EngineHolder, NotFoundError, Servic
 from terrahash.service.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from terrahash.service.params import ParamError
 from terrahash.service.routes import router
+from terrahash.service.stac_api import OPENAPI as OPENAPI_MEDIA_TYPE
 from terrahash.service.stac_api import landing_page
 from terrahash.service.stac_api import router as stac_router
 from terrahash.service.uploads import UploadError
@@ -83,6 +84,7 @@ def create_app(
         "spatiotemporal filters; results are STAC Items.",
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
         lifespan=lifespan,
     )
     app.state.holder = holder
@@ -103,6 +105,13 @@ def create_app(
     @app.get("/map", include_in_schema=False)
     def map_page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        # STAC API's service-desc link promises the OpenAPI media type to clients asking for it
+        accept = request.headers.get("accept", "")
+        media_type = OPENAPI_MEDIA_TYPE if "application/vnd.oai.openapi" in accept else "application/json"
+        return JSONResponse(app.openapi(), media_type=media_type)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

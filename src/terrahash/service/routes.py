@@ -92,6 +92,8 @@ async def search_post(request: Request) -> JSONResponse:
     echo = body.model_dump(mode="json", exclude_unset=True, exclude={"token"})
     similar = _json_query(body)
     if similar is None:
+        if isinstance(body.bbox, str):
+            raise ParamError("bbox: a JSON search takes an array [west, south, east, north], not a string")
         search = item_search(bbox=body.bbox, datetime=body.datetime, intersects=body.intersects,
                              ids=body.ids, collections=body.collections, limit=body.limit,
                              token=body.token, **_extra_filters(body))

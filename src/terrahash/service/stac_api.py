@@ -166,10 +166,10 @@ def collection_body(engine: Engine, base: str) -> dict[str, Any]:
         },
         "summaries": summaries,
         "links": [
-            {"rel": "self", "href": url, "type": JSON},
-            {"rel": "root", "href": base, "type": JSON},
-            {"rel": "parent", "href": base, "type": JSON},
-            {"rel": "items", "href": f"{url}/items", "type": GEOJSON},
+            {"rel": "self", "href": url, "type": JSON, "title": cid},
+            {"rel": "root", "href": base, "type": JSON, "title": "TerraHash retrieval service"},
+            {"rel": "parent", "href": base, "type": JSON, "title": "TerraHash retrieval service"},
+            {"rel": "items", "href": f"{url}/items", "type": GEOJSON, "title": "Items"},
         ],
     }
 

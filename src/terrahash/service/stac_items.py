@@ -22,6 +22,9 @@ PREFIX = "terrahash:"
 #: Properties dropped from the served Items: they name files on the server.
 _PRIVATE = (f"{PREFIX}source",)
 _PLACEHOLDER = dt.datetime(1970, 1, 1, tzinfo=UTC)
+#: How an Item without any date says "unknown" and stays valid STAC (a null ``datetime`` needs
+#: both interval ends): the widest interval RFC 3339 can write, flagged by ``terrahash:dateless``.
+UNKNOWN_INTERVAL = ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ def stac_item(entry: CatalogEntry, base_url: str, distance: int | None = None,
     """A STAC Item dict for ``entry``, with thumbnail asset and self/more-like-this links;
     with ``collection``, also its STAC API links (self under the collection, parent, root).
 
-    Records without any date still become Items: ``datetime`` is ``null`` (unknown), which
-    STAC readers report rather than the service inventing a date.
+    Records without any date still become Items: ``datetime`` is ``null`` (unknown) and the
+    interval is every time there is (``UNKNOWN_INTERVAL``), rather than the service inventing a
+    date; datetime filters never match such items.
     """
     record = entry.record or SceneRecord()
     dateless = record.datetime is None and (record.start_datetime is None or record.end_datetime is None)
@@ -50,6 +54,8 @@ def stac_item(entry: CatalogEntry, base_url: str, distance: int | None = None,
     props = item["properties"]
     if dateless:
         props["datetime"] = None
+        props["start_datetime"], props["end_datetime"] = UNKNOWN_INTERVAL
+        props[f"{PREFIX}dateless"] = True
     for key in _PRIVATE:
         props.pop(key, None)
     if entry.labels:

@@ -10,6 +10,7 @@ the whole body with the new token (``merge: false``), as STAC API clients expect
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from terrahash.service.stac_items import stac_item
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
 GEOJSON = "application/geo+json"
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -43,16 +45,29 @@ class ItemSearch:
 
 
 def parse_limit(value: object, default: int = DEFAULT_LIMIT, high: int = MAX_LIMIT) -> int:
-    """``limit`` as an integer in ``[1, high]`` (a string from a query string too), else 400."""
+    """``limit`` as a positive integer (a string from a query string too), else 400; above
+    ``high`` it is ``high``, as STAC API asks (the page says how many it holds)."""
     if value is None or value == "":
         return default
     try:
         number = int(str(value).strip()) if not isinstance(value, bool) else -1
     except ValueError:
         number = -1
-    if not 1 <= number <= high:
-        raise ParamError(f"limit: must be an integer between 1 and {high}, got {value!r}")
-    return number
+    if number < 1:
+        raise ParamError(f"limit: must be a positive integer (at most {high} are returned), got {value!r}")
+    return min(number, high)
+
+
+def check_rfc3339(interval: str | None) -> None:
+    """Item Search takes RFC 3339 date-times only (``2020-01-01T00:00:00Z``, open ends ``..``);
+    Python's ISO parser alone would also let ``1985-04-12T23:20:50,52Z`` or ``+0100`` through.
+    (A similarity search keeps the date-only shorthand of the rest of TerraHash.)"""
+    if interval is None or interval == "":
+        return
+    for end in interval.split("/"):
+        if end.strip() not in ("", "..") and not RFC3339.match(end.strip()):
+            raise ParamError(f"datetime: {end.strip()[:60]!r} is not an RFC 3339 date-time "
+                             "(e.g. 2020-01-01T00:00:00Z; '..' for an open end)")
 
 
 def parse_token(value: object) -> int:
@@ -106,6 +121,7 @@ def item_search(
 ) -> ItemSearch:
     """Validate Item Search parameters (GET query or POST body alike); errors name the parameter."""
     geometry = parse_intersects(intersects)
+    check_rfc3339(datetime)
     if geometry is not None and bbox not in (None, ""):
         raise ParamError("bbox and intersects: give only one of them")
     if geometry is not None:
