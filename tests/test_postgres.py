@@ -261,3 +261,13 @@ def test_cli_info_and_search_by_id(pair, pg_server: str, capsys) -> None:  # noq
     info = json.loads(capsys.readouterr().out)
     assert info["count"] == len(pair[1]) and info["backend"] == "postgres"
     assert info["catalog"]["with_footprint"] > 0
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: "none" if f is None else ",".join(f))
+def test_select_parity(pair, filters) -> None:
+    """Metadata-only pages: the same ids in the same (insertion) order, the same count."""
+    embedded, postgres = pair
+    whole = embedded.select(filters, 0, 10_000)
+    assert postgres.select(filters, 0, 10_000) == whole
+    for offset, limit in ((0, 7), (5, 50), (whole.matched, 3), (whole.matched + 10, 3)):
+        assert postgres.select(filters, offset, limit) == embedded.select(filters, offset, limit)

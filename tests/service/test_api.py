@@ -262,7 +262,7 @@ def test_model_queries_need_a_model_run(client: TestClient) -> None:
 
 
 def test_errors_are_json_never_tracebacks(client: TestClient) -> None:
-    for r in (client.get("/nope"), client.put("/search"), client.get("/search")):
+    for r in (client.get("/nope"), client.put("/search"), client.get("/search", params={"limit": "x"})):
         assert r.headers["content-type"] == "application/json"
         assert "detail" in r.json() and "Traceback" not in r.text
 
@@ -280,9 +280,14 @@ def test_openapi_and_docs(client: TestClient) -> None:
 
 
 def test_web_page_and_static_assets(client: TestClient) -> None:
-    page = client.get("/")
-    assert page.status_code == 200 and "static/vendor/leaflet/leaflet.js" in page.text
-    assert "http" not in page.text  # no CDN
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    for page in (client.get("/map"), client.get("/", headers=browser)):
+        assert page.status_code == 200 and "static/vendor/leaflet/leaflet.js" in page.text
+        assert page.headers["content-type"].startswith("text/html")
+        assert "http" not in page.text  # no CDN
+    # Everyone else (STAC clients, curl) gets the STAC API landing page.
+    for accept in ("*/*", "application/json", "text/html;q=0.5,application/json"):
+        assert client.get("/", headers={"Accept": accept}).json()["type"] == "Catalog", accept
     for asset in ("static/app.js", "static/app.css", "static/vendor/leaflet/leaflet.js",
                   "static/vendor/leaflet/leaflet.css", "static/vendor/leaflet/LICENSE"):
         assert client.get(f"/{asset}").status_code == 200, asset

@@ -5,7 +5,7 @@ package imports nothing from the model, data, training, search, service or app l
 """
 
 from terrahash.index.api import Index, index_exists
-from terrahash.index.backend import IndexBackend, SearchRequest, SearchResult
+from terrahash.index.backend import IndexBackend, SearchRequest, SearchResult, Selection
 from terrahash.index.errors import (
     CodeShapeError,
     CorruptIndexError,
@@ -39,6 +39,7 @@ __all__ = [
     "RecordLike",
     "SearchRequest",
     "SearchResult",
+    "Selection",
     "index_exists",
     "is_postgres_uri",
     "normalize_filters",

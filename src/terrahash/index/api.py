@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from terrahash.index.backend import BackendType, IndexBackend, SearchRequest, SearchResult
+from terrahash.index.backend import BackendType, IndexBackend, SearchRequest, SearchResult, Selection
 from terrahash.index.embedded import EmbeddedIndex
 from terrahash.index.embeddings import dequantize_embeddings
-from terrahash.index.filters import FilterLike
+from terrahash.index.filters import FilterLike, normalize_filters
 from terrahash.index.items import CatalogRow, ItemBatch, LabelLike, RecordLike
 from terrahash.index.locations import is_postgres_uri
 from terrahash.index.rerank import rerank, shortlist_size
@@ -180,6 +180,19 @@ class Index:
                 scores=[r.scores for r in ranked],
             )
         return replace(result, took_ms=(time.perf_counter() - start) * 1000.0)
+
+    def select(self, filters: FilterLike = None, offset: int = 0, limit: int = 100) -> Selection:
+        """Browse by metadata alone: the ids of the items passing ``filters`` in insertion order,
+        ``limit`` of them from ``offset``, and how many pass in all (``Selection.matched``).
+
+        The same filter semantics (and the same column indexes) as a filtered ``search``, so a
+        page of ``select`` holds exactly the items a filtered search may return.
+        """
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset: must be an integer >= 0, got {offset!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"limit: must be an integer >= 0, got {limit!r}")
+        return self.backend.select(normalize_filters(filters), offset, limit)
 
     def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
         """Catalog rows (id, path, labels, record) for ids; ``None`` for unknown ids."""

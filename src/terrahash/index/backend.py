@@ -38,6 +38,15 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """One page of the items passing some filters, in index (insertion) order, and how many
+    pass in all; what a metadata-only browse (a STAC item listing) pages over."""
+
+    ids: list[str]
+    matched: int
+
+
+@dataclass(frozen=True)
 class SearchRequest:
     """Validated search arguments: (n, bits/8) query codes, ``k`` >= 1, normalised filters."""
 
@@ -74,6 +83,10 @@ class IndexBackend(Protocol):
 
     def search(self, request: SearchRequest) -> SearchResult:
         """Top-k by Hamming distance, ties by insertion order; filtered results stay exact."""
+
+    def select(self, filters: Filters, offset: int, limit: int) -> Selection:
+        """Ids ``offset .. offset + limit`` (in insertion order) of the items passing ``filters``,
+        and the count of all that pass; no code is compared."""
 
     def candidates(self, request: SearchRequest, size: int) -> list[Candidates]:
         """Per query, the re-ranking shortlist: the top ``size`` (``size >= request.k``) as

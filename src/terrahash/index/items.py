@@ -159,8 +159,11 @@ def catalog_summary(
     platforms: dict[str, int],
     labels: dict[str, int],
     with_footprint: int,
+    bbox: Sequence[float | None] | None = None,
 ) -> dict[str, Any]:
-    """The ``catalog`` part of ``info()``, the same keys for every backend."""
+    """The ``catalog`` part of ``info()``, the same keys for every backend; ``bbox`` is the
+    (west, south, east, north) hull of the footprints (``None`` without any)."""
+    hull = [float(v) for v in bbox or () if v is not None]
     return {
         "items": count,
         "time_range": [t.isoformat() if t is not None else None for t in time_range],
@@ -168,4 +171,5 @@ def catalog_summary(
         "platforms": platforms,
         "labels": labels,
         "with_footprint": with_footprint,
+        "bbox": hull if len(hull) == 4 else None,
     }

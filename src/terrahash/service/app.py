@@ -17,7 +17,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,6 +29,9 @@ from terrahash.service.engine import Engine, EngineHolder, NotFoundError, Servic
 from terrahash.service.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from terrahash.service.params import ParamError
 from terrahash.service.routes import router
+from terrahash.service.stac_api import OPENAPI as OPENAPI_MEDIA_TYPE
+from terrahash.service.stac_api import landing_page
+from terrahash.service.stac_api import router as stac_router
 from terrahash.service.uploads import UploadError
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -82,17 +85,34 @@ def create_app(
         "spatiotemporal filters; results are STAC Items.",
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
         lifespan=lifespan,
     )
     app.state.holder = holder
     app.state.admin_token = admin_token
     app.include_router(router)
+    app.include_router(stac_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
 
-    @app.get("/", include_in_schema=False)
-    def index_page() -> FileResponse:
+    @app.get("/", tags=["STAC API"], response_class=JSONResponse,
+             responses={200: {"content": {"text/html": {}}}})
+    def landing(request: Request) -> Response:
+        """The STAC API landing page (JSON); a browser asking for HTML gets the map page."""
+        if _prefers_html(request.headers.get("accept", "")):
+            return map_page()
+        return JSONResponse(landing_page(request))
+
+    @app.get("/map", include_in_schema=False)
+    def map_page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        # STAC API's service-desc link promises the OpenAPI media type to clients asking for it
+        accept = request.headers.get("accept", "")
+        media_type = OPENAPI_MEDIA_TYPE if "application/vnd.oai.openapi" in accept else "application/json"
+        return JSONResponse(app.openapi(), media_type=media_type)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -119,6 +139,23 @@ def app_from_env(warm: bool = True) -> FastAPI:
         reload_on_sighup=True,
         warm=warm,
     )
+
+
+def _prefers_html(accept: str) -> bool:
+    """Whether an ``Accept`` header ranks HTML above JSON (browsers do; STAC clients do not)."""
+    def quality(media: str) -> float:
+        best = 0.0
+        for part in accept.lower().split(","):
+            kind, *options = (p.strip() for p in part.split(";"))
+            if kind == media:
+                q = next((o[2:] for o in options if o.startswith("q=")), "1")
+                try:
+                    best = max(best, float(q))
+                except ValueError:
+                    continue
+        return best
+
+    return quality("text/html") > max(quality("application/json"), quality("application/geo+json"))
 
 
 def _install_sighup(holder: EngineHolder) -> None:

@@ -9,6 +9,7 @@ the garbage collector when its last request lets go of it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 from terrahash import __version__
 from terrahash.app import ItemNotFoundError, ModelUnavailableError, Query, Searcher
+from terrahash.index import Filters
 from terrahash.metadata import SceneRecord
 from terrahash.metadata.record import format_datetime
 from terrahash.service.params import SearchParams
@@ -51,6 +53,12 @@ class Engine:
         self.loaded_at = time.time()
         self.model_run = self.searcher.model_run
         self._summary = dict(self.index.info().get("catalog") or {})  # platforms/labels for the page
+        self.collection_id = collection_id(self.index.manifest, self.index.where)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The catalog summary (time range, footprint hull, platforms, labels) at load time."""
+        return self._summary
 
     def warm_up(self) -> None:
         """Load the model now (the server does so at start-up, not on the first query)."""
@@ -62,6 +70,17 @@ class Engine:
                                        nprobe=params.nprobe, rerank=params.rerank)
         entries = [_entry(h.id, h.labels, h.record) for h in outcome.hits]
         return Outcome(entries, outcome.distances, outcome.took_ms, outcome.scanned, outcome.scores)
+
+    def select(self, filters: Filters, offset: int, limit: int) -> tuple[list[CatalogEntry], int]:
+        """A page of the items passing ``filters`` (metadata alone, index order) and the count
+        of all that pass, through the index's own filter plans (``Index.select``)."""
+        selection = self.index.select(filters, offset, limit)
+        return self.entries(selection.ids), selection.matched
+
+    def entries(self, ids: Sequence[str]) -> list[CatalogEntry]:
+        """Entries of the ids that exist, in the order given (unknown ids are skipped)."""
+        rows = self.searcher.rows(ids)
+        return [_entry(i, rows[i].labels, rows[i].record) for i in ids if i in rows]
 
     def entry(self, item_id: str) -> CatalogEntry:
         """The entry for ``item_id`` or ``NotFoundError``."""
@@ -119,6 +138,13 @@ class EngineHolder:
             self.current = engine  # the atomic swap; in-flight requests keep `previous`
             self.reloads += 1
             return engine
+
+
+def collection_id(manifest: dict[str, Any], where: str) -> str:
+    """The STAC collection an index serves: ``collection`` in its manifest, else the name of the
+    dataset folder it was built from (``terrahash index build`` records it), else its own name."""
+    name = manifest.get("collection") or Path(str(manifest.get("dataset") or where)).name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name)).strip("-.") or "terrahash"
 
 
 def _entry(item_id: str, labels: Sequence[str], record: dict[str, Any] | None) -> CatalogEntry:

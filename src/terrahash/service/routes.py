@@ -6,6 +6,8 @@ import hmac
 import io
 import ipaddress
 import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +23,8 @@ from terrahash.app import Query as SearchQuery
 from terrahash.data import decode_image
 from terrahash.errors import DatasetError
 from terrahash.service import uploads
-from terrahash.service.engine import Engine, NotFoundError
-from terrahash.service.params import MAX_K, ParamError, SearchParams, check_id, parse_params
+from terrahash.service.engine import Engine, NotFoundError, Outcome
+from terrahash.service.params import DEFAULT_K, MAX_K, ParamError, SearchParams, check_id, parse_params
 from terrahash.service.schemas import (
     SEARCH_REQUEST_BODY,
     ErrorBody,
@@ -32,10 +34,22 @@ from terrahash.service.schemas import (
     SearchFields,
 )
 from terrahash.service.stac_items import item_collection, stac_item
+from terrahash.service.stac_search import (
+    GEOJSON,
+    ItemSearch,
+    feature_collection,
+    get_next_link,
+    has_next,
+    item_search,
+    parse_limit,
+    parse_names,
+    parse_token,
+    post_next_link,
+    run_item_search,
+)
 from terrahash.service.uploads import MAX_IMAGE_PIXELS, parse_metadata
 
 router = APIRouter()
-GEOJSON = "application/geo+json"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422, 503)
 }
@@ -57,10 +71,13 @@ def health(request: Request) -> dict[str, Any]:
 @router.post("/search", tags=["search"], responses=_ERRORS, openapi_extra=SEARCH_REQUEST_BODY,
              response_class=JSONResponse)
 async def search_post(request: Request) -> JSONResponse:
-    """Search by image (+ metadata), metadata, text or id; returns a STAC ItemCollection.
+    """STAC Item Search, ranked by similarity when the body holds a query.
 
-    Send ``multipart/form-data`` with an ``image`` and/or ``metadata`` file (plus filter
-    fields), or ``application/json`` with ``text`` (or ``id``) and the filters.
+    ``application/json``: the STAC fields (``bbox``, ``intersects``, ``datetime``, ``ids``,
+    ``collections``, ``limit``, ``token``); add ``similar_to`` (``{"id": ...}`` or
+    ``{"text": ...}``, or the shorthand ``id`` / ``text``) for the similarity extension.
+    ``multipart/form-data``: a similarity query by an uploaded ``image`` and/or ``metadata``
+    file (or ``text`` / ``id``) plus filter fields.
     """
     engine = current(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -70,36 +87,68 @@ async def search_post(request: Request) -> JSONResponse:
             query, params = await run_in_threadpool(_from_form, form)
         finally:
             await form.close()
-    elif ctype == "application/json":
-        body = await _json_body(request)
-        query, params = _from_json(body)
-    else:
+        return await _run(request, engine, query, params)
+    if ctype != "application/json":
         raise HTTPException(415, f"send multipart/form-data or application/json, not {ctype or 'nothing'!r}")
-    return await _run(request, engine, query, params)
+    body = await _json_body(request)
+    echo = body.model_dump(mode="json", exclude_unset=True, exclude={"token"})
+    similar = _json_query(body)
+    if similar is None:
+        if isinstance(body.bbox, str):
+            raise ParamError("bbox: a JSON search takes an array [west, south, east, north], not a string")
+        search = item_search(bbox=body.bbox, datetime=body.datetime, intersects=body.intersects,
+                             ids=body.ids, collections=body.collections, limit=body.limit,
+                             token=body.token, **_extra_filters(body))
+        return await _item_page(request, engine, search,
+                                lambda offset: post_next_link(_url(request, "search"), echo, offset))
+    if body.ids is not None or body.intersects is not None:
+        raise ParamError("ids and intersects are not supported with a similarity query; use bbox")
+    params = _params(body, k=parse_limit(body.limit, body.k, MAX_K))
+    return await _run(request, engine, similar, params, parse_token(body.token), body.collections,
+                      lambda offset: post_next_link(_url(request, "search"), echo, offset))
 
 
 @router.get("/search", tags=["search"], responses=_ERRORS, response_class=JSONResponse)
 async def search_get(
     request: Request,
-    id: Annotated[str, Query(min_length=1, max_length=256, description="Query by an indexed item.")],
-    k: Annotated[int, Query(ge=1, le=MAX_K)] = 20,
+    id: Annotated[str | None, Query(min_length=1, max_length=256,
+                                    description="Similarity: rank by an indexed item.")] = None,
+    k: Annotated[int | None, Query(ge=1, le=MAX_K, description="Similarity: results (or limit).")] = None,
     exact: bool = True,
     rerank: Annotated[bool, Query(description="Re-rank by embeddings (false: Hamming order).")] = True,
     nprobe: Annotated[int | None, Query(ge=1)] = None,
     bbox: Annotated[str | None, Query(description="W,S,E,N")] = None,
+    intersects: Annotated[str | None, Query(max_length=100_000, description="GeoJSON geometry")] = None,
     datetime: Annotated[str | None, Query(max_length=100, description="STAC interval")] = None,
+    ids: Annotated[list[str] | None, Query(description="Item ids (comma-separated)")] = None,
+    collections: Annotated[list[str] | None, Query(description="Collection ids")] = None,
+    limit: Annotated[str | None, Query(description="Items per page (1..10000, default 10)")] = None,
+    token: Annotated[str | None, Query(description="Page token from a 'next' link")] = None,
     platform: Annotated[list[str] | None, Query()] = None,
     gsd_min: float | None = None,
     gsd_max: float | None = None,
     cloud_max: float | None = None,
     label: Annotated[list[str] | None, Query()] = None,
 ) -> JSONResponse:
-    """'More like this': the items nearest to an indexed item, with the same filters as POST."""
+    """STAC Item Search; with ``id``, 'more like this': the items nearest to an indexed item,
+    in rank order, under the same filters."""
     engine = current(request)
-    params = parse_params(k=k, exact=exact, nprobe=nprobe, bbox=bbox, datetime=datetime,
-                          platform=platform, gsd_min=gsd_min, gsd_max=gsd_max,
-                          cloud_max=cloud_max, label=label, rerank=rerank)
-    return await _run(request, engine, SearchQuery(id=check_id(id)), params)
+    filters: dict[str, Any] = {"platform": platform, "gsd_min": gsd_min, "gsd_max": gsd_max,
+                               "cloud_max": cloud_max, "label": label}
+    query = list(request.query_params.multi_items())
+    url = _url(request, "search")
+    if id is None:
+        if k is not None:
+            raise ParamError("k: applies to a similarity query (id); an item search pages with 'limit'")
+        search = item_search(bbox=bbox, datetime=datetime, intersects=intersects, ids=ids,
+                             collections=collections, limit=limit, token=token, **filters)
+        return await _item_page(request, engine, search, lambda offset: get_next_link(url, query, offset))
+    if ids is not None or intersects is not None:
+        raise ParamError("ids and intersects are not supported with a similarity query; use bbox")
+    params = parse_params(k=parse_limit(limit, k or DEFAULT_K, MAX_K), exact=exact, nprobe=nprobe,
+                          bbox=bbox, datetime=datetime, rerank=rerank, **filters)
+    return await _run(request, engine, SearchQuery(id=check_id(id)), params, parse_token(token),
+                      collections, lambda offset: get_next_link(url, query, offset))
 
 
 @router.get("/items/{item_id:path}/thumbnail", tags=["items"], responses=_ERRORS,
@@ -115,8 +164,10 @@ async def thumbnail(request: Request, item_id: str) -> Response:
 @router.get("/items/{item_id:path}", tags=["items"], responses=_ERRORS, response_class=JSONResponse)
 def get_item(request: Request, item_id: str) -> JSONResponse:
     """The STAC Item of an indexed item."""
-    entry = current(request).entry(check_id(item_id))
-    return JSONResponse(stac_item(entry, str(request.base_url)), media_type=GEOJSON)
+    engine = current(request)
+    entry = engine.entry(check_id(item_id))
+    return JSONResponse(stac_item(entry, str(request.base_url), collection=engine.collection_id),
+                        media_type=GEOJSON)
 
 
 @router.post("/admin/reload", response_model=Reloaded, tags=["service"], responses=_ERRORS)
@@ -161,16 +212,49 @@ def _is_loopback(host: str) -> bool:
     return (mapped or address).is_loopback
 
 
-async def _run(request: Request, engine: Engine, query: SearchQuery,
-               params: SearchParams) -> JSONResponse:
-    outcome = await run_in_threadpool(engine.search, query, params)
+NextLink = Callable[[int], dict[str, Any]]
+
+
+def _url(request: Request, path: str) -> str:
+    return f"{request.base_url}{path}"
+
+
+async def _item_page(request: Request, engine: Engine, search: ItemSearch,
+                     next_link: NextLink) -> JSONResponse:
+    """One page of a metadata-only Item Search, with ``next`` while more items match."""
+    items, matched = await run_in_threadpool(run_item_search, engine, search, str(request.base_url))
+    links = [{"rel": "root", "href": str(request.base_url), "type": "application/json"}]
+    if has_next(search.offset, len(items), search.limit, matched):
+        links.append(next_link(search.offset + len(items)))
+    return JSONResponse(feature_collection(items, matched, links), media_type=GEOJSON)
+
+
+async def _run(request: Request, engine: Engine, query: SearchQuery, params: SearchParams,
+               offset: int = 0, collections: Iterable[str] | str | None = None,
+               next_link: NextLink | None = None) -> JSONResponse:
+    """A similarity page: the ranked results ``offset .. offset + k`` (``k`` is the page size)."""
+    page = params.k
+    if offset + page > MAX_K:
+        raise ParamError(f"token: a similarity search ranks at most {MAX_K} items; this page ends "
+                         f"at {offset + page}")
+    wanted = parse_names(collections, "collections")
+    if wanted is not None and engine.collection_id not in wanted:
+        outcome = Outcome([], [], 0.0)  # no item of this index is in those collections
+    else:
+        outcome = await run_in_threadpool(engine.search, query, replace(params, k=offset + page))
     echo: dict[str, Any] = {"kind": query.kind, "k": params.k, "exact": params.exact, "rerank": params.rerank}
     if query.id is not None:
         echo["id"] = query.id
     if query.text is not None:
         echo["text"] = query.text
-    body = item_collection(outcome.entries, outcome.distances, str(request.base_url),
-                           outcome.took_ms, echo, scanned=outcome.scanned, scores=outcome.scores)
+    scores = outcome.scores[offset:] if outcome.scores is not None else None
+    body = item_collection(outcome.entries[offset:], outcome.distances[offset:], str(request.base_url),
+                           outcome.took_ms, echo, scanned=outcome.scanned, scores=scores,
+                           collection=engine.collection_id, first_rank=offset + 1)
+    body["links"] = [{"rel": "root", "href": str(request.base_url), "type": "application/json"}]
+    returned = len(body["features"])
+    if next_link is not None and offset + page < MAX_K and has_next(offset, returned, page, None):
+        body["links"].append(next_link(offset + returned))
     return JSONResponse(body, media_type=GEOJSON)
 
 
@@ -182,12 +266,30 @@ async def _json_body(request: Request) -> JsonSearch:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from exc
 
 
-def _from_json(body: JsonSearch) -> tuple[SearchQuery, SearchParams]:
-    if (body.text is None) == (body.id is None):
-        raise ParamError("give exactly one of 'text' or 'id' in a JSON search")
-    if body.text is not None:
-        return SearchQuery(text=body.text), _params(body)
-    return SearchQuery(id=check_id(body.id or "")), _params(body)
+def _json_query(body: JsonSearch) -> SearchQuery | None:
+    """The similarity query of a JSON body (``similar_to``, ``text`` or ``id``), if any."""
+    given = {name: value for name, value in (
+        ("text", body.text), ("id", body.id),
+        ("similar_to.text", body.similar_to.text if body.similar_to else None),
+        ("similar_to.id", body.similar_to.id if body.similar_to else None)) if value is not None}
+    if len(given) > 1:
+        raise ParamError(f"give one similarity query ('similar_to', 'text' or 'id'), got {', '.join(given)}")
+    if body.similar_to is not None and not given:
+        raise ParamError("similar_to: give 'id' or 'text'")
+    if not given:
+        knobs = sorted({"k", "exact", "rerank", "nprobe"} & body.model_fields_set)
+        if knobs:
+            raise ParamError(f"{', '.join(knobs)}: apply to a similarity query ('similar_to', 'text' "
+                             "or 'id'); an item search pages with 'limit'")
+        return None
+    (name, value), = given.items()
+    return SearchQuery(text=value) if name.endswith("text") else SearchQuery(id=check_id(value))
+
+
+def _extra_filters(fields: SearchFields) -> dict[str, Any]:
+    """TerraHash's filters beyond STAC's (platform, GSD, cloud cover, label)."""
+    return {"platform": fields.platform, "gsd_min": fields.gsd_min, "gsd_max": fields.gsd_max,
+            "cloud_max": fields.cloud_max, "label": fields.label}
 
 
 def _from_form(form: FormData) -> tuple[SearchQuery, SearchParams]:
@@ -223,11 +325,10 @@ def _from_form(form: FormData) -> tuple[SearchQuery, SearchParams]:
     return SearchQuery(id=check_id(item_id or "")), params
 
 
-def _params(fields: SearchFields) -> SearchParams:
-    return parse_params(k=fields.k, exact=fields.exact, nprobe=fields.nprobe, bbox=fields.bbox,
-                        datetime=fields.datetime, platform=fields.platform,
-                        gsd_min=fields.gsd_min, gsd_max=fields.gsd_max,
-                        cloud_max=fields.cloud_max, label=fields.label, rerank=fields.rerank)
+def _params(fields: SearchFields, k: int | None = None) -> SearchParams:
+    return parse_params(k=fields.k if k is None else k, exact=fields.exact, nprobe=fields.nprobe,
+                        bbox=fields.bbox, datetime=fields.datetime, rerank=fields.rerank,
+                        **_extra_filters(fields))
 
 
 def _file(form: FormData, name: str) -> UploadFile | None:

@@ -37,12 +37,32 @@ class SearchFields(BaseModel):
     label: list[str] | str | None = Field(None, description="Class label(s); any may match.")
 
 
+class SimilarTo(BaseModel):
+    """The similarity extension's query object: an indexed item's id, or a text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, min_length=1, max_length=256, description="An indexed item's id.")
+    text: str | None = Field(None, min_length=1, max_length=2000, description="A text query.")
+
+
 class JsonSearch(SearchFields):
-    """``POST /search`` with a JSON body: a text query or an indexed item's id."""
+    """``POST /search`` with a JSON body: STAC Item Search (``bbox``, ``intersects``,
+    ``datetime``, ``ids``, ``collections``, ``limit``, ``token``), ranked by similarity when it
+    holds a query (``similar_to``, or the shorthand ``text`` / ``id``)."""
 
     text: str | None = Field(None, min_length=1, max_length=2000,
                              examples=["sentinel-2a scene of forest in Slovenia, August 2015"])
     id: str | None = Field(None, min_length=1, max_length=256, description="Query by an indexed item.")
+    similar_to: SimilarTo | None = Field(
+        None, description="Similarity extension: rank by Hamming distance to this item or text; "
+                          "each Item gets terrahash:distance (and terrahash:score when re-ranked).")
+    intersects: dict[str, Any] | None = Field(None, description="GeoJSON geometry the items must meet.")
+    ids: list[str] | str | None = Field(None, description="Only these item ids.")
+    collections: list[str] | str | None = Field(None, description="Only items of these collections.")
+    limit: int | str | None = Field(None, description="Items per page, 1..10000 (10 by default; "
+                                                      "a similarity query: 1..1000, default k).")
+    token: str | int | None = Field(None, description="Page token from a 'next' link.")
 
 
 class Health(BaseModel):
@@ -91,6 +111,7 @@ SEARCH_REQUEST_BODY: dict[str, Any] = {
                                      "description": "Metadata file in any supported format."},
                         "text": {"type": "string"},
                         "id": {"type": "string"},
+
                         **{name: {"type": "string"} for name in SearchFields.model_fields},
                     },
                 },

@@ -17,6 +17,9 @@ from terrahash.metadata.stac import PREFIX, item_dict
 
 #: Properties dropped from the served Items: they name files on the server.
 _PRIVATE = (f"{PREFIX}source",)
+#: How an Item without any date says "unknown" and stays valid STAC (a null ``datetime`` needs
+#: both interval ends): the widest interval RFC 3339 can write, flagged by ``terrahash:dateless``.
+UNKNOWN_INTERVAL = ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,21 @@ class CatalogEntry:
 
 
 def stac_item(entry: CatalogEntry, base_url: str, distance: int | None = None,
-              rank: int | None = None, score: float | None = None) -> dict[str, Any]:
-    """A STAC Item dict for ``entry`` (``metadata.stac.item_dict``, dateless records with a
-    ``null`` datetime), with thumbnail asset and self/more-like-this links."""
+              rank: int | None = None, score: float | None = None,
+              collection: str | None = None) -> dict[str, Any]:
+    """A STAC Item dict for ``entry`` (``metadata.stac.item_dict``), with thumbnail asset and
+    self/more-like-this links; with ``collection``, also its STAC API links (self under the
+    collection, parent, root).
+
+    Records without any date still become Items: ``datetime`` is ``null`` (unknown) and the
+    interval is every time there is (``UNKNOWN_INTERVAL``), rather than the service inventing a
+    date; datetime filters never match such items.
+    """
     item = item_dict(entry.record, entry.id, entry.labels)
     props = item["properties"]
+    if props.get("datetime") is None and not (props.get("start_datetime") and props.get("end_datetime")):
+        props["start_datetime"], props["end_datetime"] = UNKNOWN_INTERVAL
+        props[f"{PREFIX}dateless"] = True
     for key in _PRIVATE:
         props.pop(key, None)
     if distance is not None:
@@ -43,11 +56,21 @@ def stac_item(entry: CatalogEntry, base_url: str, distance: int | None = None,
     if score is not None:
         props[f"{PREFIX}score"] = score
     item_url = f"{base_url}items/{quote(entry.id, safe='')}"
-    item["links"] = [
-        {"rel": "self", "href": item_url, "type": "application/geo+json"},
-        {"rel": "related", "title": "more like this", "type": "application/geo+json",
-         "href": f"{base_url}search?{urlencode({'id': entry.id})}"},
-    ]
+    more = {"rel": "related", "title": "more like this", "type": "application/geo+json",
+            "href": f"{base_url}search?{urlencode({'id': entry.id})}"}
+    if collection is None:
+        item["links"] = [{"rel": "self", "href": item_url, "type": "application/geo+json"}, more]
+    else:
+        item["collection"] = collection
+        collection_url = f"{base_url}collections/{quote(collection, safe='')}"
+        item["links"] = [
+            {"rel": "self", "type": "application/geo+json",
+             "href": f"{collection_url}/items/{quote(entry.id, safe='')}"},
+            {"rel": "parent", "href": collection_url, "type": "application/json"},
+            {"rel": "collection", "href": collection_url, "type": "application/json"},
+            {"rel": "root", "href": base_url, "type": "application/json"},
+            more,
+        ]
     item["assets"] = {
         "thumbnail": {"href": f"{item_url}/thumbnail", "roles": ["thumbnail"],
                       "title": "Thumbnail (PNG or JPEG)"},
@@ -63,12 +86,14 @@ def item_collection(
     query: dict[str, Any],
     scanned: int | None = None,
     scores: Sequence[float | None] | None = None,
+    collection: str | None = None,
+    first_rank: int = 1,
 ) -> dict[str, Any]:
-    """The STAC ItemCollection answered by ``/search``, plus ``took_ms`` and the query echo;
-    re-ranked results carry ``terrahash:score``."""
+    """The STAC ItemCollection answered by a similarity ``/search``, plus ``took_ms`` and the
+    query echo; re-ranked results carry ``terrahash:score``. ``first_rank`` numbers a later page."""
     scores = scores if scores is not None else [None] * len(entries)
     features = [
-        stac_item(entry, base_url, distance=d, rank=i + 1, score=sc)
+        stac_item(entry, base_url, distance=d, rank=first_rank + i, score=sc, collection=collection)
         for i, (entry, d, sc) in enumerate(zip(entries, distances, scores, strict=True))
     ]
     body: dict[str, Any] = {

@@ -186,8 +186,10 @@ class Catalog:
                 "SELECT label, count(*) FROM item_labels GROUP BY 1 ORDER BY 2 DESC, 1"
             ).fetchall()
         )
-        with_box = self.conn.execute("SELECT count(*) FROM footprints").fetchone()[0]
-        return catalog_summary(count, (_utc(t0), _utc(t1)), (g0, g1), platforms, labels, with_box)
+        with_box, *hull = self.conn.execute(
+            "SELECT count(*), min(west), min(south), max(east), max(north) FROM footprints"
+        ).fetchone()
+        return catalog_summary(count, (_utc(t0), _utc(t1)), (g0, g1), platforms, labels, with_box, hull)
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[Any]]:

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from terrahash.codes import check_codes
-from terrahash.index.backend import SearchRequest, SearchResult
+from terrahash.index.backend import SearchRequest, SearchResult, Selection
 from terrahash.index.embedded.catalog import Catalog
 from terrahash.index.embedded.columns import FilterColumns
 from terrahash.index.embedded.generation import Generation
-from terrahash.index.embedded.planner import plan_candidates, plan_search, tree_search
+from terrahash.index.embedded.planner import allowed_rows, plan_candidates, plan_search, tree_search
 from terrahash.index.embedded.storage import (
     FORMAT_VERSION,
     MANIFEST,
@@ -27,6 +27,7 @@ from terrahash.index.embedded.storage import (
 from terrahash.index.embedded.writes import Write, removal, upsert
 from terrahash.index.embeddings import embedding_dim_after, embedding_summary, has_embedding
 from terrahash.index.errors import HashIndexError
+from terrahash.index.filters import Filters
 from terrahash.index.flat import FlatScanner
 from terrahash.index.items import CatalogRow, ItemBatch
 from terrahash.index.manifest import new_manifest, now
@@ -150,6 +151,11 @@ class EmbeddedIndex:
     def candidates(self, request: SearchRequest, size: int) -> list[Candidates]:
         """Re-ranking shortlists (see ``IndexBackend.candidates``)."""
         return plan_candidates(self.gen, request, size)
+
+    def select(self, filters: Filters, offset: int, limit: int) -> Selection:
+        """A page of the passing items (see ``IndexBackend.select``); rows are in seq order."""
+        allowed = allowed_rows(self.gen, filters)
+        return Selection(self.gen.ids(allowed[offset:offset + limit]), int(allowed.size))
 
     def search_tree(
         self, codes: np.ndarray, k: int = 10, exact: bool = True, nprobe: int | None = None

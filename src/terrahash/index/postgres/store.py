@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from terrahash.index.backend import SearchRequest, SearchResult
+from terrahash.index.backend import SearchRequest, SearchResult, Selection
 from terrahash.index.embeddings import embedding_summary
 from terrahash.index.errors import HashIndexError
 from terrahash.index.filters import Filters
@@ -41,6 +41,7 @@ from terrahash.index.postgres.query import (
     Ranked,
     Shape,
     cube_probe,
+    filter_sql,
     probed_sql,
     rank,
     ranking_sql,
@@ -193,6 +194,18 @@ class PostgresIndex:
         query, params, counts = ranking_sql(self.schema, self.bits, filters, self.postgis, top)
         ties_sql = ranking_sql(self.schema, self.bits, filters, self.postgis, ties)[0]
         return shortlists(self.conn, query, ties_sql, params, queries, k, size, None if counts else len(self))
+
+    def select(self, filters: Filters, offset: int, limit: int) -> Selection:
+        """A page of the passing items (see ``IndexBackend.select``), by seq; one statement,
+        so the page and the count come from the same snapshot."""
+        where, params = filter_sql(filters, self.postgis)
+        sql = (f"WITH m AS (SELECT id, seq FROM {self.s}.items" + (f" WHERE {where}" if where else "")
+               + ") SELECT (SELECT count(*) FROM m), "
+               "array(SELECT id FROM m ORDER BY seq LIMIT %(limit)s OFFSET %(offset)s)")
+        with self.conn.cursor() as cur:
+            cur.execute(sql, {**params, "limit": limit, "offset": offset})
+            matched, ids = cur.fetchone()
+        return Selection(list(ids), int(matched))
 
     def refresh_cache(self) -> CodeCache:
         """Reload the codes if any writer committed since the last load (one cheap query)."""

@@ -12,10 +12,11 @@ def catalog_info(conn: Any, schema: str) -> tuple[dict[str, Any], int]:
     """The catalog summary (same keys as the embedded backend's) and the table's total bytes."""
     with conn.cursor() as cur:
         cur.execute(schema_sql(
-            "SELECT count(*), min(t_start), max(t_end), min(gsd), max(gsd), count(west) FROM {items}",
+            "SELECT count(*), min(t_start), max(t_end), min(gsd), max(gsd), count(west), "
+            "min(west), min(south), max(east), max(north) FROM {items}",
             schema,
         ))
-        count, t0, t1, g0, g1, with_box = cur.fetchone()
+        count, t0, t1, g0, g1, with_box, *hull = cur.fetchone()
         cur.execute(schema_sql(
             "SELECT coalesce(platform, '(none)'), count(*) FROM {items} GROUP BY 1 ORDER BY 2 DESC", schema
         ))
@@ -26,4 +27,4 @@ def catalog_info(conn: Any, schema: str) -> tuple[dict[str, Any], int]:
         labels = dict(cur.fetchall())
         cur.execute(f"SELECT pg_total_relation_size({RELATION})", (schema, "items"))
         size = int(cur.fetchone()[0])
-    return catalog_summary(count, (t0, t1), (g0, g1), platforms, labels, with_box), size
+    return catalog_summary(count, (t0, t1), (g0, g1), platforms, labels, with_box, hull), size
