@@ -140,6 +140,8 @@ async def _run(request: Request, engine: Engine, query: SearchQuery,
         echo["id"] = query.id
     if query.text is not None:
         echo["text"] = query.text
+    if outcome.concept is not None:
+        echo["concept"] = outcome.concept
     body = item_collection(outcome.entries, outcome.distances, str(request.base_url),
                            outcome.took_ms, echo, scanned=outcome.scanned, scores=outcome.scores)
     return JSONResponse(body, media_type=GEOJSON)
