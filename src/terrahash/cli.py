@@ -420,7 +420,9 @@ def search(
     index_dir: Annotated[Path, typer.Argument(help="An index folder.")],
     image: Annotated[Path | None, typer.Option("--image", help="Query image file.")] = None,
     meta_file: Annotated[Path | None, typer.Option("--meta", help="Query metadata file.")] = None,
-    text: Annotated[str | None, typer.Option("--text", help="Query text.")] = None,
+    text: Annotated[str | None, typer.Option(
+        "--text", help="Query text: a land cover (forest, 'dense residential', 'CLC 311') with "
+        "optional platform/year/season/month words.")] = None,
     item_id: Annotated[str | None, typer.Option("--id", help="Query by an indexed item's id.")] = None,
     bbox: Annotated[str | None, typer.Option("--bbox", help="W,S,E,N lon/lat.")] = None,
     start: Annotated[str | None, typer.Option("--start", help="ISO date/time, inclusive.")] = None,
@@ -450,10 +452,17 @@ def search(
 
         terrahash search ucm.thi --text "dense residential area" --gsd-max 1
 
+        terrahash search ucm.thi --text "forest sentinel-2 summer 2021"
+
+        terrahash search ucm.thi --text "CLC 311" --json
+
         terrahash search ucm.thi --id agricultural00 --label forest --show results.png
 
-    Results are re-ranked by the index's stored embeddings (the score column) where it has
-    them; distances are Hamming distances either way.
+    Text naming a land cover (a CORINE name, code or synonym, or a dataset label) is
+    searched by that class's hash centre; platform, year, season and month words in it
+    become filters (README: "What text can express"). Results are re-ranked by the
+    index's stored embeddings (the score column) where it has them; distances are
+    Hamming distances either way.
     """
     from terrahash.app import Query, Searcher, contact_sheet
 
@@ -468,6 +477,12 @@ def search(
         msg = str(exc) if isinstance(exc, TerraHashError) else f"{index_dir}: error: {exc}"
         raise fail(msg) from exc
     found = outcome.hits
+    if outcome.reading is not None:
+        err_console.print(f"text read as: {outcome.reading.describe()}")
+    if outcome.concept is not None:
+        concept = outcome.concept
+        err_console.print(f"searched as {concept.node or 'label'} {concept.name} by the {concept.source} of "
+                          f"{', '.join(concept.labels)}" + (f" ({concept.note})" if concept.note else ""))
     if show is not None:
         caption = text or item_id or (meta_file.name if meta_file else None)
         contact_sheet(found, show, query_image=image, query_text=caption)

@@ -86,7 +86,7 @@ def test_search_by_image_and_meta_text_meta_and_id(built: dict[str, Path]) -> No
     ],
 )
 def test_each_filter(built: dict[str, Path], args: list[str], check) -> None:  # noqa: ANN001
-    payload = search_json(built["index"], "--text", "scene", "-k", "60", *args)
+    payload = search_json(built["index"], "--text", "beach", "-k", "60", *args)
     assert 0 < len(payload["results"]) < 60 and payload["scanned"] == len(payload["results"])
     for hit in payload["results"]:
         assert check(hit["record"]) if check else hit["label"] in ("airplane", "beach")

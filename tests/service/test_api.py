@@ -258,7 +258,12 @@ def test_query_kind_errors(client: TestClient) -> None:
 def test_model_queries_need_a_model_run(client: TestClient) -> None:
     r = client.post("/search", files={"image": ("q.png", png_bytes(), "image/png")})
     assert r.status_code == 503 and "model run" in r.json()["detail"]
-    assert client.post("/search", json={"text": "forest"}).status_code == 503
+    assert client.post("/search", json={"text": "sentinel-2a august 2015"}).status_code == 503
+    # a land cover needs no model: the majority code of the indexed items labelled under it
+    r = client.post("/search", json={"text": "forest", "k": 5})
+    assert r.status_code == 200, r.text
+    assert r.json()["terrahash:query"]["concept"]["source"] == "items"
+    assert all("forest" in f["properties"]["terrahash:labels"] for f in r.json()["features"])
 
 
 def test_errors_are_json_never_tracebacks(client: TestClient) -> None:

@@ -8,6 +8,7 @@ scheduler (``build``, ``distributed``). Front ends only parse and print.
 
 from terrahash.app.build import add_to_index, build_index, dataset_size
 from terrahash.app.distributed import ClusterOptions
+from terrahash.app.errors import QueryError
 from terrahash.app.models import (
     ModelUnavailableError,
     check_model,
@@ -15,7 +16,7 @@ from terrahash.app.models import (
     model_fingerprint,
     model_provenance,
 )
-from terrahash.app.query import ItemNotFoundError, Query, QueryError, QueryKind, encode_query
+from terrahash.app.query import ItemNotFoundError, Query, QueryKind, encode_query
 from terrahash.app.searcher import Hit, Searcher, SearchOutcome
 from terrahash.app.sheet import contact_sheet
 

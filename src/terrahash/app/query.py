@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from terrahash.app.concepts import Concept, concept_code
+from terrahash.app.errors import QueryError
+from terrahash.app.models import ModelUnavailableError
+from terrahash.app.text_reading import TextReading, read_text
 from terrahash.data import load_rgb
 from terrahash.errors import TerraHashError
 from terrahash.index import Index
@@ -19,10 +23,6 @@ from terrahash.metadata import SceneRecord, read_metadata
 from terrahash.model import HashModel
 
 QueryKind = Literal["image", "image+metadata", "metadata", "text", "id"]
-
-
-class QueryError(TerraHashError):
-    """A query that cannot be encoded (no input, two inputs, unreadable file)."""
 
 
 class ItemNotFoundError(TerraHashError, KeyError):
@@ -85,9 +85,10 @@ def read_record(source: str | Path | SceneRecord) -> SceneRecord:
 def encode_query(query: Query, index: Index, model: HashModel | None) -> np.ndarray:
     """Packed (1, bits/8) code of ``query``: stored for an id, else encoded by ``model``.
 
-    ``model`` may be ``None`` only for id queries (they need no model).
+    ``model`` may be ``None`` for id queries and for text naming a land cover in an index
+    with labels (``concepts``).
     """
-    return encode_query_and_vector(query, index, model, None)[0]
+    return prepare_query(query, index, model, None).code
 
 
 def encode_query_and_vector(
@@ -96,24 +97,61 @@ def encode_query_and_vector(
     """``encode_query``'s code and, with a ``source`` (``HashModel.VECTOR_SOURCES``), the query's
     re-ranking vector (1, D), made in the same pass as the code. An id query takes the item's
     stored embedding (dequantised; ``None`` where it has none, whatever ``source``)."""
+    prepared = prepare_query(query, index, model, source)
+    return prepared.code, prepared.vector
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """A query's code (1, bits/8), its re-ranking vector (1, D) or ``None``, and for text how it
+    was read and, when it names a land cover, the concept searched."""
+
+    code: np.ndarray
+    vector: np.ndarray | None
+    reading: TextReading | None = None
+    concept: Concept | None = None
+
+
+def prepare_query(
+    query: Query, index: Index, model: HashModel | None, source: str | None,
+    catalog: dict[str, Any] | None = None,
+) -> PreparedQuery:
+    """Encode ``query`` (see ``encode_query_and_vector``), reading a text query first.
+
+    Text that names a land cover is searched by the concept's code (``concepts``); other
+    text (platform, date words) goes to the text encoder as a prompt. ``catalog`` is the
+    index's catalog summary (``index.info()["catalog"]``), read here when not given.
+    """
     query.validate()
     if query.id is not None:
         if index.get([query.id])[0] is None:
             raise ItemNotFoundError(f"no item {query.id!r} in the index")
         code = np.asarray(index.codes_of([query.id]), dtype=np.uint8).reshape(1, -1)
         stored = index.embeddings_of([query.id]) if source is not None else None
-        return code, stored if stored is not None and stored.any() else None
+        return PreparedQuery(code, stored if stored is not None and stored.any() else None)
+    reading = None
+    if query.text is not None:
+        summary = catalog if catalog is not None else index.info()["catalog"]
+        labels = list(summary.get("labels") or {})
+        reading = read_text(query.text, labels, summary.get("platforms") or {})
+        if reading.concept is not None:
+            found = concept_code(reading.concept, index, model, labels, source)
+            return PreparedQuery(found.code, found.vector, reading, found.concept)
     if model is None:
-        raise QueryError(f"error: a {query.kind} query needs the index's model")
+        raise ModelUnavailableError(
+            f"{index.where}: error: a {query.kind} query needs the model run that built the index, and "
+            "it names none (only id queries, and text naming a land cover in an index with labels, "
+            "can be answered without one)"
+        )
     record = read_record(query.metadata) if query.metadata is not None else None
     if query.image is not None:
         image = query.image
         pixels = image if isinstance(image, np.ndarray) else load_rgb(image, model.image_size)
         records = [record] if record is not None else None
         if source is None:
-            return model.encode_images([pixels], records=records), None
-        return model.encode_images_and_vectors([pixels], records=records, source=source)
+            return PreparedQuery(model.encode_images([pixels], records=records), None)
+        return PreparedQuery(*model.encode_images_and_vectors([pixels], records=records, source=source))
     items = [record if record is not None else str(query.text)]
     if source is None:
-        return model.encode_text(items), None
-    return model.encode_text_and_vectors(items, source=source)
+        return PreparedQuery(model.encode_text(items), None, reading)
+    return PreparedQuery(*model.encode_text_and_vectors(items, source=source), reading)

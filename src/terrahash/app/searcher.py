@@ -21,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from terrahash.app.models import ModelUnavailableError, load_index_model, model_run_of
-from terrahash.app.query import ItemNotFoundError, Query, encode_query_and_vector
-from terrahash.index import CatalogRow, FilterLike, Index
+from terrahash.app.concepts import Concept
+from terrahash.app.models import load_index_model, model_run_of
+from terrahash.app.query import ItemNotFoundError, PreparedQuery, Query, prepare_query
+from terrahash.app.text_reading import TextReading, text_filters
+from terrahash.index import CatalogRow, FilterLike, Index, SearchResult, normalize_filters
 from terrahash.model import HashModel
 
 
@@ -60,6 +62,10 @@ class SearchOutcome:
     scanned: int
     took_ms: float
     method: str | None = None
+    #: How a text query was read (``None`` for other kinds).
+    reading: TextReading | None = None
+    #: The land cover a text query was searched as, if it named one.
+    concept: Concept | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -140,20 +146,23 @@ class Searcher:
     def encode_with_vector(self, query: Query, rerank: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """``encode``'s code and, with ``rerank`` on an index that stores embeddings, the query's
         re-ranking vector (1, D) from the same pass (else ``None``)."""
+        prepared = self.prepare(query, rerank)
+        return prepared.code, prepared.vector
+
+    def prepare(
+        self, query: Query, rerank: bool = True, catalog: dict[str, Any] | None = None
+    ) -> PreparedQuery:
+        """``encode_with_vector``'s code and vector, with how a text query was read (``prepare_query``)."""
         query.validate()
-        if query.id is None and self.model_run is None and self._model is None:
-            raise ModelUnavailableError(
-                f"{self.index.where}: error: the index names no model run, "
-                "so only id queries can be answered"
-            )
         source = self.index.manifest.get("embedding_source")
         stored = self.index.manifest.get("embedding_dim") is not None
         if not rerank or not stored or (query.id is None and source is None):
             source = None
         elif query.id is not None:
             source = source or "stored"  # an id query reads the stored embedding, whatever made it
-        model = None if query.id is not None else self.model
-        return encode_query_and_vector(query, self.index, model, source)
+        no_run = self.model_run is None and self._model is None
+        model = None if query.id is not None or no_run else self.model
+        return prepare_query(query, self.index, model, source, catalog)
 
     def search(
         self,
@@ -167,7 +176,9 @@ class Searcher:
         """Top-``k`` items nearest to ``query`` that pass ``filters``, nearest first.
 
         Args:
-            query: what to search by (see ``Query``).
+            query: what to search by (see ``Query``). Text naming a land cover is searched
+                by the concept's code, its platform and date words narrowing ``filters``
+                (see ``app.text_reading``).
             k: results wanted (fewer when fewer items pass the filters).
             filters: a ``Filters`` or a dict of its keys (``bbox``, ``start``, ``end``,
                 ``platforms``, ``gsd_min``, ``gsd_max``, ``cloud_max``, ``labels``); a date-only
@@ -178,19 +189,25 @@ class Searcher:
                 embeddings); ``False``: Hamming order alone. Distances stay Hamming distances.
         """
         t0 = time.perf_counter()
-        codes, vector = self.encode_with_vector(query, rerank)
-        result = self.index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe,
-                                  embeddings=None if vector is None else [vector[0]])
-        ids = [str(i) for i in result.ids[0]]
-        rows = self.index.get(ids)
-        scores = result.scores[0] if result.scores is not None else [None] * len(ids)
-        hits = [_hit(rank, item_id, int(dist), row, score)
-                for rank, (item_id, dist, row, score) in enumerate(zip(ids, result.distances[0], rows, scores,
-                                                                        strict=True), 1)]
+        base = normalize_filters(filters)
+        catalog = self.index.info()["catalog"] if query.text is not None else None
+        prepared = self.prepare(query, rerank, catalog)
+        parts = [base]
+        if prepared.concept is not None and prepared.reading is not None and catalog is not None:
+            parts = text_filters(base, prepared.reading, catalog.get("time_range") or [None, None])
+        embeddings = None if prepared.vector is None else [prepared.vector[0]]
+        results = [self.index.query(prepared.code, k=k, filters=f, exact=exact, nprobe=nprobe,
+                                    embeddings=embeddings) for f in parts]
+        ranked = _merge(results, k)
+        rows = self.index.get([item_id for item_id, _, _ in ranked])
+        hits = [_hit(rank, item_id, dist, row, score)
+                for rank, ((item_id, dist, score), row) in enumerate(zip(ranked, rows, strict=True), 1)]
         took = (time.perf_counter() - t0) * 1000.0
-        method = result.details.get("method")
-        return SearchOutcome(query, hits, int(result.scanned[0]), took,
-                             str(method[0]) if isinstance(method, list) and method else None)
+        methods = [r.details.get("method") for r in results]
+        method = methods[0] if methods else None
+        return SearchOutcome(query, hits, sum(int(r.scanned[0]) for r in results), took,
+                             str(method[0]) if isinstance(method, list) and method else None,
+                             prepared.reading, prepared.concept)
 
     def rows(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
         """Catalog rows by id (ids not in the catalog are left out)."""
@@ -202,6 +219,22 @@ class Searcher:
         if item_id not in found:
             raise ItemNotFoundError(f"no item {item_id!r} in the index")
         return found[item_id]
+
+
+def _merge(results: Sequence[SearchResult], k: int) -> list[tuple[str, int, float | None]]:
+    """One ranking from the searches of several date intervals: by score where re-ranked, else
+    by Hamming distance (ties keep interval order); an item in two intervals counts once."""
+    seen: set[str] = set()
+    merged: list[tuple[str, int, float | None]] = []
+    for result in results:
+        scores = result.scores[0] if result.scores is not None else [None] * len(result.ids[0])
+        for item_id, dist, score in zip(result.ids[0], result.distances[0], scores, strict=True):
+            if str(item_id) not in seen:
+                seen.add(str(item_id))
+                merged.append((str(item_id), int(dist), score))
+    if len(results) > 1:
+        merged.sort(key=lambda t: (-t[2], t[1]) if t[2] is not None else (0.0, t[1]))
+    return merged[:k]
 
 
 def _hit(rank: int, item_id: str, distance: int, row: CatalogRow | None, score: float | None) -> Hit:

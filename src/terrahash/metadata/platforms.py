@@ -155,3 +155,16 @@ def normalize_platform(raw: str | None, number: str | int | None = None) -> str 
     if compact in _FAMILIES:
         return _FAMILIES[compact]
     return re.sub(r"[\s_]+", "-", low).strip("-")
+
+
+
+def platform_words() -> tuple[str, ...]:
+    """Words a person may write for a platform family without its unit (``sentinel``, ``gaofen``).
+
+    Text queries read these (and a number after them: ``sentinel 2``, ``landsat-8``) as a
+    platform; ``normalize_platform`` then gives the STAC id. Two-letter vendor codes (``s``,
+    ``ge``, ``de``) are left out: in free text they are ordinary words.
+    """
+    spellings = {key for key in _FAMILIES if len(key) >= 4}
+    whole = {v for v in _ALIASES.values() if not any(ch.isdigit() for ch in v)}
+    return tuple(sorted(set(_FAMILIES.values()) | spellings | whole))

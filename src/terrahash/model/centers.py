@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -132,3 +133,16 @@ def taxonomy_groups(classes: Sequence[str]) -> tuple[list[int] | None, str | Non
         groups.append(names.setdefault(key, len(names)))
     version = getattr(tax, "version", None)
     return groups, None if version is None else str(version)
+
+
+def run_centres(config: dict[str, Any]) -> CentreSet | None:
+    """The class centres a run was trained towards, rebuilt from its ``config.json``.
+
+    ``None`` for runs without centres (pairwise methods such as DPSH, unsupervised runs).
+    Class centres depend only on the classes, the code length and the seed (group
+    centres are drawn after them), so rebuilding gives the very codes training used.
+    """
+    if not config.get("centres") or not config.get("classes"):
+        return None
+    seed = int((config.get("train") or {}).get("seed", 0))
+    return build_centres(list(config["classes"]), int(config["bits"]), None, seed)

@@ -13,6 +13,7 @@ from terrahash.data.dataset import SceneDataset
 from terrahash.data.transforms import ImageLike, image_column, normalize, to_uint8_tensor
 from terrahash.metadata.prompt import N_FEATURES, render_prompt
 from terrahash.metadata.record import SceneRecord
+from terrahash.model.centers import run_centres
 from terrahash.model.checkpoint import load_run
 from terrahash.model.errors import ModelError
 from terrahash.model.tokenizer import PromptTokenizer
@@ -64,6 +65,15 @@ class HashModel:
 
     def __repr__(self) -> str:
         return f"HashModel({str(self.run_dir)!r}, method={self.config['method']!r}, bits={self.bits})"
+
+    def class_centres(self) -> tuple[list[str], np.ndarray] | None:
+        """The training classes and their hash centres as packed codes (C, bits/8).
+
+        What a class looks like in this model's code space: a concept query searches
+        from here. ``None`` for runs trained without centres (pairwise or unsupervised).
+        """
+        centres = run_centres(self.config)
+        return None if centres is None else (centres.classes, pack_bits(centres.centres > 0))
 
     @property
     def query_kinds(self) -> tuple[str, ...]:

@@ -40,6 +40,8 @@ class Outcome:
     scanned: int | None = None
     #: Re-ranking scores (``None`` where not re-scored), as ``Hit.score``.
     scores: list[float | None] | None = None
+    #: The land cover a text query was searched as (``Concept.to_json``), if it named one.
+    concept: dict[str, Any] | None = None
 
 
 class Engine:
@@ -69,7 +71,8 @@ class Engine:
         outcome = self.searcher.search(query, k=params.k, filters=params.filters, exact=params.exact,
                                        nprobe=params.nprobe, rerank=params.rerank)
         entries = [_entry(h.id, h.labels, h.record) for h in outcome.hits]
-        return Outcome(entries, outcome.distances, outcome.took_ms, outcome.scanned, outcome.scores)
+        concept = outcome.concept.to_json() if outcome.concept is not None else None
+        return Outcome(entries, outcome.distances, outcome.took_ms, outcome.scanned, outcome.scores, concept)
 
     def select(self, filters: Filters, offset: int, limit: int) -> tuple[list[CatalogEntry], int]:
         """A page of the items passing ``filters`` (metadata alone, index order) and the count

@@ -247,6 +247,8 @@ async def _run(request: Request, engine: Engine, query: SearchQuery, params: Sea
         echo["id"] = query.id
     if query.text is not None:
         echo["text"] = query.text
+    if outcome.concept is not None:
+        echo["concept"] = outcome.concept
     scores = outcome.scores[offset:] if outcome.scores is not None else None
     body = item_collection(outcome.entries[offset:], outcome.distances[offset:], str(request.base_url),
                            outcome.took_ms, echo, scanned=outcome.scanned, scores=scores,

@@ -72,6 +72,11 @@ class Taxonomy:
         for vocab, spec in (data.get("vocabularies") or {}).items():
             self._add_vocabulary(str(vocab), spec or {})
         self._normalized = self._build_normalized_index()
+        #: node id -> words that name it in a text query, besides its CORINE name
+        self._synonyms: dict[str, list[str]] = {}
+        self._synonym_owner: dict[str, str] = {}
+        for node_id, words in (data.get("synonyms") or {}).items():
+            self._add_synonyms(str(node_id), words)
 
     # -- construction --------------------------------------------------------------------
     def _add(self, node: Node) -> None:
@@ -114,6 +119,21 @@ class Taxonomy:
         for dataset in spec.get("datasets") or [vocab]:
             self._dataset_vocabs.setdefault(str(dataset), []).append(vocab)
 
+    def _add_synonyms(self, node_id: str, words: object) -> None:
+        if node_id not in self._nodes or self._nodes[node_id].kind != "corine":
+            raise TaxonomyError(
+                f"{self.source}: error: synonyms given for {node_id!r}, which is not a CORINE node id"
+            )
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise TaxonomyError(f"{self.source}: error: synonyms of {node_id!r} must be a list of words")
+        for word in words:
+            other = self._synonym_owner.setdefault(normalize_label(word), node_id)
+            if other != node_id:
+                raise TaxonomyError(
+                    f"{self.source}: error: synonym {word!r} is given for both {other!r} and {node_id!r}"
+                )
+        self._synonyms[node_id] = [w.strip() for w in words]
+
     def _build_normalized_index(self) -> dict[str, str | None]:
         """normalised label -> canonical node, or ``None`` where spellings disagree."""
         index: dict[str, str | None] = {}
@@ -150,6 +170,11 @@ class Taxonomy:
     def nodes(self) -> list[str]:
         """Every node id, parents before children."""
         return list(self._nodes)
+
+    def synonyms(self, node_id: str) -> list[str]:
+        """Words a text query may name a CORINE node by, besides its name (``forest`` -> 3.1)."""
+        self.node(node_id)
+        return list(self._synonyms.get(node_id, []))
 
     def vocabularies(self) -> list[str]:
         """Names of the label vocabularies (``ucmerced``, ``aid``, ``bigearthnet43`` ...)."""
