@@ -261,3 +261,13 @@ def test_cli_info_and_search_by_id(pair, pg_server: str, capsys) -> None:  # noq
     info = json.loads(capsys.readouterr().out)
     assert info["count"] == len(pair[1]) and info["backend"] == "postgres"
     assert info["catalog"]["with_footprint"] > 0
+
+
+def test_footprints_parity(pair) -> None:
+    embedded, postgres = pair
+    (ids_e, boxes_e), (ids_p, boxes_p) = embedded.footprints(), postgres.footprints()
+    assert sorted(ids_e) == sorted(ids_p) and 0 < len(ids_p) <= len(postgres)
+    want = dict(zip(ids_e, boxes_e, strict=True))
+    for item_id, box in zip(ids_p, boxes_p, strict=True):
+        # the embedded R-tree keeps 32-bit floats, rounded outwards
+        np.testing.assert_allclose(box, want[item_id], atol=1e-4)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,6 +37,20 @@ def ensure_chromium() -> str:
         pytest.skip(f"{CHROMIUM} not installed and cannot be installed here "
                     "(needs root + CI=1 for apt-get install chromium)")
     return CHROMIUM
+
+
+def watched_page(
+    browser: Any, base_url: str, width: int = 1280, height: int = 800
+) -> tuple[Any, list[str], list[str]]:
+    """A new Playwright page plus the lists it fills: script errors, and requests that leave
+    ``base_url`` (the page must need nothing from outside)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    external: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda req: None if req.url.startswith((base_url, "blob:", "data:"))
+            else external.append(req.url))
+    return page, errors, external
 
 
 def serve(index_dir: Path) -> Iterator[str]:

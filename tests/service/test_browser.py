@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from terrahash.data import default_data_dir
-from tests.service.conftest import CHROMIUM_ARGS, ensure_chromium, serve
+from tests.service.conftest import CHROMIUM_ARGS, ensure_chromium, serve, watched_page
 
 QUERY = default_data_dir() / "scenes" / "eolearn_slovenia" / "TestEOPatch_2015-08-20_r000_c000.png"
 
@@ -24,12 +24,7 @@ def test_page_search_and_date_filter(server: str, tmp_path: Path) -> None:
     executable = ensure_chromium()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        external: list[str] = []
-        page.on("request", lambda req: None if req.url.startswith(server) or req.url.startswith(
-            ("blob:", "data:")) else external.append(req.url))
+        page, errors, external = watched_page(browser, server)
         page.goto(server)
         page.wait_for_function("document.getElementById('index-info').textContent.includes('45 items')")
         assert page.locator(".leaflet-container").count() == 1

@@ -18,7 +18,14 @@ import pytest
 
 from terrahash.data import default_data_dir, load_dataset
 from terrahash.data.dataset import SceneItem
-from tests.service.conftest import CHROMIUM_ARGS, build_index, class_codes, ensure_chromium, serve
+from tests.service.conftest import (
+    CHROMIUM_ARGS,
+    build_index,
+    class_codes,
+    ensure_chromium,
+    serve,
+    watched_page,
+)
 
 #: An eo-learn forest patch (Slovenia, Sentinel-2A, 2015) as the query item.
 QUERY_ID = "TestEOPatch_2015-08-20_r000_c000"
@@ -56,12 +63,7 @@ def test_map_page_flow(map_server: str, located_items: list[SceneItem], tmp_path
     located = sum(1 for it in located_items if it.record is not None and it.record.center_lat is not None)
     with sync_api.sync_playwright() as pw:
         browser = _browser(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        external: list[str] = []
-        page.on("request", lambda req: None if req.url.startswith(map_server) or req.url.startswith(
-            ("blob:", "data:")) else external.append(req.url))
+        page, errors, external = watched_page(browser, map_server, 1400, 900)
         page.goto(map_server)
 
         # basemap: the 177 Natural Earth countries are drawn; coverage: every located item,
@@ -117,8 +119,7 @@ def test_map_page_flow(map_server: str, located_items: list[SceneItem], tmp_path
         page.wait_for_timeout(400)
         shot = tmp_path / "map-page.png"
         page.screenshot(path=str(shot))
-        page2 = browser.new_page(viewport={"width": 1400, "height": 900})
-        page2.on("pageerror", lambda exc: errors.append(str(exc)))
+        page2, errors2, external2 = watched_page(browser, map_server, 1400, 900)
         page2.goto(shared)
         page2.wait_for_function("document.getElementById('status').textContent.includes('12 results like')")
         assert _result_ids(page2) == first
@@ -127,17 +128,15 @@ def test_map_page_flow(map_server: str, located_items: list[SceneItem], tmp_path
     assert shot.stat().st_size > 20_000
     if os.environ.get("TERRAHASH_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["TERRAHASH_SCREENSHOT"])
-    assert not errors, errors
-    assert not external, external
+    assert not errors + errors2, errors + errors2
+    assert not external + external2, external + external2
 
 
 def test_page_without_coordinates_says_so(unlocated_server: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = _browser(pw)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors, external = watched_page(browser, unlocated_server)
         page.goto(unlocated_server)
         page.wait_for_selector("#no-coords:not([hidden])")
         assert page.locator("#map").is_hidden()
@@ -150,3 +149,4 @@ def test_page_without_coordinates_says_so(unlocated_server: str) -> None:
         assert page.locator(".card >> text=no coordinates").count() == 5
         browser.close()
     assert not errors, errors
+    assert not external, external

@@ -62,7 +62,7 @@
       const count = feature.properties.count;
       const size = 26 + Math.min(24, Math.round(Math.log10(count) * 8));
       const marker = L.marker([lat, lon], {
-        pane: "coverage", keyboard: true, title: `${count} items: zoom in`,
+        pane: "coverage", keyboard: true, title: feature.properties.ids ? `${count} items here: list them` : `${count} items: zoom in`,
         icon: L.divIcon({ className: "coverage-cluster", html: `<span>${count}</span>`, iconSize: [size, size] }),
       });
       const [w, s, e, n] = feature.properties.cell;
@@ -81,7 +81,7 @@
       // a footprint a few pixels wide would vanish: mark its centre instead
       if (Math.abs(size.x) < 6 && Math.abs(size.y) < 6) layer = L.circleMarker(box.getCenter(), { ...style, radius: 4, fillOpacity: 0.5 });
     }
-    layer.bindTooltip(`${feature.id}: click for more like this`);
+    layer.bindTooltip(`${escapeHtml(feature.id)}: click for more like this`);
     layer.on("click", () => { $("id-input").value = feature.id; searchById(feature.id); });
     return layer;
   }
@@ -347,7 +347,7 @@
       style: { ...RESULT, className: "result-footprint" },
       pointToLayer: (_f, latlng) => L.circleMarker(latlng, { ...RESULT, radius: 5, className: "result-footprint" }),
     });
-    layer.bindTooltip(`#${p["terrahash:rank"]} ${feature.id} (d=${p["terrahash:distance"]})`);
+    layer.bindTooltip(`#${p["terrahash:rank"]} ${escapeHtml(feature.id)} (d=${p["terrahash:distance"]})`);
     layer.on("click", () => select(feature.id, false));
     footprints.addLayer(layer);
     state.layers.set(feature.id, layer);
