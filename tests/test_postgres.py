@@ -271,3 +271,13 @@ def test_select_parity(pair, filters) -> None:
     assert postgres.select(filters, 0, 10_000) == whole
     for offset, limit in ((0, 7), (5, 50), (whole.matched, 3), (whole.matched + 10, 3)):
         assert postgres.select(filters, offset, limit) == embedded.select(filters, offset, limit)
+
+
+def test_footprints_parity(pair) -> None:
+    embedded, postgres = pair
+    (ids_e, boxes_e), (ids_p, boxes_p) = embedded.footprints(), postgres.footprints()
+    assert sorted(ids_e) == sorted(ids_p) and 0 < len(ids_p) <= len(postgres)
+    want = dict(zip(ids_e, boxes_e, strict=True))
+    for item_id, box in zip(ids_p, boxes_p, strict=True):
+        # the embedded R-tree keeps 32-bit floats, rounded outwards
+        np.testing.assert_allclose(box, want[item_id], atol=1e-4)

@@ -1,8 +1,17 @@
-"""Service fixtures: indexes of real UC Merced and eo-learn items, with and without a model."""
+"""Service fixtures: indexes of real UC Merced and eo-learn items, with and without a model;
+a live server and Chromium for the page's browser tests."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +20,58 @@ from terrahash.data import default_data_dir, load_dataset
 from terrahash.data.dataset import SceneItem
 
 BITS = 64
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def ensure_chromium() -> str:
+    """Chromium's path, installing Debian's package when running as root in CI."""
+    if Path(CHROMIUM).is_file():
+        return CHROMIUM
+    if os.geteuid() == 0 and os.environ.get("CI") and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False,
+                       capture_output=True, timeout=900)
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"{CHROMIUM} not installed and cannot be installed here "
+                    "(needs root + CI=1 for apt-get install chromium)")
+    return CHROMIUM
+
+
+def watched_page(
+    browser: Any, base_url: str, width: int = 1280, height: int = 800
+) -> tuple[Any, list[str], list[str]]:
+    """A new Playwright page plus the lists it fills: script errors, and requests that leave
+    ``base_url`` (the page must need nothing from outside)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    external: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda req: None if req.url.startswith((base_url, "blob:", "data:"))
+            else external.append(req.url))
+    return page, errors, external
+
+
+def serve(index_dir: Path) -> Iterator[str]:
+    """Run the service on ``index_dir`` on a free local port; yields its base URL."""
+    import uvicorn
+
+    from terrahash.service import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(index_dir), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    thread.join(timeout=10)
 
 
 def scene_items() -> list[SceneItem]:

@@ -212,6 +212,12 @@ class Index:
         stored = self.backend.embeddings_of(ids)
         return dequantize_embeddings(stored) if stored is not None else None
 
+    def footprints(self) -> tuple[list[str], np.ndarray]:
+        """Where the archive lies: ids and (n, 4) ``W, S, E, N`` boxes (WGS84 degrees) of the
+        items with a footprint or a centre point (a point is a zero-size box); items without
+        coordinates are left out. For coverage maps, which group them as they need."""
+        return self.backend.footprints()
+
     def info(self) -> dict[str, Any]:
         """Manifest, catalog summary and tree statistics."""
         return self.backend.info()

@@ -107,6 +107,10 @@ class IndexBackend(Protocol):
     def codes_of(self, ids: Sequence[str]) -> np.ndarray:
         """Stored packed codes of existing ids (for query-by-id)."""
 
+    def footprints(self) -> tuple[list[str], np.ndarray]:
+        """Ids and (n, 4) float64 ``W, S, E, N`` boxes of every item with a footprint (a centre
+        point is a zero-size box), in insertion order."""
+
     def info(self) -> dict[str, Any]:
         """Manifest plus catalog and tree summaries."""
 

@@ -19,9 +19,11 @@ from typing import Any
 
 from terrahash import __version__
 from terrahash.app import ItemNotFoundError, ModelUnavailableError, Query, Searcher
+from terrahash.app.explain import explain_match
 from terrahash.index import Filters
 from terrahash.metadata import SceneRecord
 from terrahash.metadata.record import format_datetime
+from terrahash.service.coverage import Coverage
 from terrahash.service.params import SearchParams
 from terrahash.service.stac_items import CatalogEntry
 
@@ -61,6 +63,8 @@ class Engine:
     def summary(self) -> dict[str, Any]:
         """The catalog summary (time range, footprint hull, platforms, labels) at load time."""
         return self._summary
+        self._coverage: Coverage | None = None
+        self._coverage_lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the model now (the server does so at start-up, not on the first query)."""
@@ -96,6 +100,22 @@ class Engine:
         if not row.path:
             raise NotFoundError(f"item {item_id!r} has no image in the catalog")
         return Path(row.path)
+
+    def coverage(self) -> Coverage:
+        """Every item's footprint, read once per engine (a reload reads the new index's)."""
+        with self._coverage_lock:
+            if self._coverage is None:
+                ids, boxes = self.index.footprints()
+                self._coverage = Coverage(ids, boxes)
+            return self._coverage
+
+    def explain(self, item_id: str, query_id: str | None = None) -> dict[str, Any]:
+        """Why ``item_id`` matches the indexed item ``query_id`` (its own side alone without one)."""
+        result = self.searcher.row(item_id)
+        query = self.searcher.row(query_id) if query_id is not None else None
+        ids = [item_id] if query_id is None else [item_id, query_id]
+        codes = self.index.codes_of(ids)
+        return explain_match(result, codes[0], query, codes[1] if query_id is not None else None)
 
     def health(self) -> dict[str, Any]:
         """What ``GET /health`` reports."""

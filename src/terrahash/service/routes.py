@@ -1,4 +1,5 @@
-"""HTTP endpoints: health, search (POST multipart/JSON and GET), items, thumbnails, reload."""
+"""HTTP endpoints: health, search (POST multipart/JSON and GET), items, thumbnails, coverage,
+"why this match", the basemap and reload."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from starlette.datastructures import FormData, UploadFile
 from terrahash.app import Query as SearchQuery
 from terrahash.data import decode_image
 from terrahash.errors import DatasetError
+from terrahash.index.filters import parse_bbox
 from terrahash.service import uploads
+from terrahash.service.basemap import countries_geojson
+from terrahash.service.coverage import MAX_FOOTPRINTS
 from terrahash.service.engine import Engine, NotFoundError, Outcome
 from terrahash.service.params import DEFAULT_K, MAX_K, ParamError, SearchParams, check_id, parse_params
 from terrahash.service.schemas import (
@@ -168,6 +172,48 @@ def get_item(request: Request, item_id: str) -> JSONResponse:
     entry = engine.entry(check_id(item_id))
     return JSONResponse(stac_item(entry, str(request.base_url), collection=engine.collection_id),
                         media_type=GEOJSON)
+
+
+@router.get("/coverage", tags=["map"], responses=_ERRORS, response_class=JSONResponse)
+async def coverage(
+    request: Request,
+    bbox: Annotated[str | None, Query(description="W,S,E,N: the map's viewport (default: the world)")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="Most items returned one by one; "
+                                "more are grouped into grid cells")] = MAX_FOOTPRINTS,
+) -> JSONResponse:
+    """What the archive covers: footprints (``properties.id``) of the items in the viewport, or
+    grid clusters (``properties.count``) when more than ``limit`` lie there. ``total`` counts
+    the items with coordinates (0: the index has none, so there is nothing to map)."""
+    engine = current(request)
+    box = parse_bbox(bbox) if bbox is not None else None
+    cover = await run_in_threadpool(engine.coverage)
+    body = cover.geojson(box, limit)
+    body["items"] = len(engine.index)
+    return JSONResponse(body, media_type=GEOJSON)
+
+
+@router.get("/explain", tags=["search"], responses=_ERRORS, response_class=JSONResponse)
+def explain(
+    request: Request,
+    item: Annotated[str, Query(min_length=1, max_length=256, description="The matched item.")],
+    id: Annotated[str | None, Query(min_length=1, max_length=256,
+                                    description="The query item (an id query); leave out for "
+                                                "other queries")] = None,
+) -> JSONResponse:
+    """Why ``item`` matched: Hamming distance to the query item, the taxonomy path both share
+    and how their metadata agree (platform, days apart, GSD, cloud, km between centres)."""
+    engine = current(request)
+    return JSONResponse(engine.explain(check_id(item), check_id(id) if id is not None else None))
+
+
+@router.get("/basemap/countries.geojson", tags=["map"], response_class=Response)
+def basemap(request: Request) -> Response:
+    """Natural Earth 1:110m country outlines (public domain), shipped with the package."""
+    body, etag = countries_geojson()
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 @router.post("/admin/reload", response_model=Reloaded, tags=["service"], responses=_ERRORS)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from terrahash.index.filters import Filters, lon_ranges
 from terrahash.index.items import BBox, CatalogRow, catalog_summary, record_interval
 
@@ -170,6 +172,15 @@ class Catalog:
         where, params = filter_sql(filters)
         query = "SELECT seq FROM items" + (f" WHERE {where}" if where else "") + " ORDER BY seq"
         return [s for (s,) in self.conn.execute(query, params)]
+
+    def footprints(self) -> tuple[list[str], np.ndarray]:
+        """Ids and ``W, S, E, N`` boxes of the items in the footprint R-tree, in seq order."""
+        rows = self.conn.execute(
+            "SELECT i.id, f.west, f.south, f.east, f.north FROM footprints f "
+            "JOIN items i ON i.seq = f.seq ORDER BY f.seq"
+        ).fetchall()
+        boxes = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), 4)
+        return [r[0] for r in rows], boxes
 
     def summary(self) -> dict[str, Any]:
         """Counts and ranges for ``index info``."""

@@ -189,6 +189,9 @@ class EmbeddedIndex:
         rows = self._rows(ids)
         return np.asarray(self.gen.embeddings[rows]) if self.gen.embeddings is not None else None
 
+    def footprints(self) -> tuple[list[str], np.ndarray]:
+        return self.gen.catalog.footprints()
+
     def info(self) -> dict[str, Any]:
         sizes = {p.name: p.stat().st_size for p in self.gen.path.iterdir()}
         return {

@@ -248,6 +248,14 @@ class PostgresIndex:
             return np.zeros((len(ids), int(dim)), np.int8)
         return stored
 
+    def footprints(self) -> tuple[list[str], np.ndarray]:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT id, west, south, east, north FROM {self.s}.items "
+                        "WHERE west IS NOT NULL ORDER BY seq")
+            rows = cur.fetchall()
+        boxes = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), 4)
+        return [r[0] for r in rows], boxes
+
     def info(self) -> dict[str, Any]:
         catalog, size = catalog_info(self.conn, self.schema)
         count = catalog["items"]
