@@ -58,13 +58,13 @@ class Engine:
         self.model_run = self.searcher.model_run
         self._summary = dict(self.index.info().get("catalog") or {})  # platforms/labels for the page
         self.collection_id = collection_id(self.index.manifest, self.index.where)
+        self._coverage: Coverage | None = None
+        self._coverage_lock = threading.Lock()
 
     @property
     def summary(self) -> dict[str, Any]:
         """The catalog summary (time range, footprint hull, platforms, labels) at load time."""
         return self._summary
-        self._coverage: Coverage | None = None
-        self._coverage_lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the model now (the server does so at start-up, not on the first query)."""

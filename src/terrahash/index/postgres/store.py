@@ -199,11 +199,12 @@ class PostgresIndex:
         """A page of the passing items (see ``IndexBackend.select``), by seq; one statement,
         so the page and the count come from the same snapshot."""
         where, params = filter_sql(filters, self.postgis)
-        sql = (f"WITH m AS (SELECT id, seq FROM {self.s}.items" + (f" WHERE {where}" if where else "")
-               + ") SELECT (SELECT count(*) FROM m), "
-               "array(SELECT id FROM m ORDER BY seq LIMIT %(limit)s OFFSET %(offset)s)")
+        # the filter text holds only placeholders for values; the table goes through Identifier
+        statement = (self.statement("WITH m AS (SELECT id, seq FROM {items}")
+                     + sql.SQL((f" WHERE {where}" if where else "") + ") SELECT (SELECT count(*) FROM m), "
+                           "array(SELECT id FROM m ORDER BY seq LIMIT %(limit)s OFFSET %(offset)s)"))
         with self.conn.cursor() as cur:
-            cur.execute(sql, {**params, "limit": limit, "offset": offset})
+            cur.execute(statement, {**params, "limit": limit, "offset": offset})
             matched, ids = cur.fetchone()
         return Selection(list(ids), int(matched))
 
@@ -224,7 +225,7 @@ class PostgresIndex:
 
     def ids(self) -> list[str]:
         with self.conn.cursor() as cur:
-            cur.execute(f"SELECT id FROM {self.s}.items ORDER BY seq")
+            cur.execute(self.statement("SELECT id FROM {items} ORDER BY seq"))
             return [row[0] for row in cur]
 
     def _column_of(self, ids: Sequence[str], column: str) -> list[Any]:
@@ -250,8 +251,9 @@ class PostgresIndex:
 
     def footprints(self) -> tuple[list[str], np.ndarray]:
         with self.conn.cursor() as cur:
-            cur.execute(f"SELECT id, west, south, east, north FROM {self.s}.items "
-                        "WHERE west IS NOT NULL ORDER BY seq")
+            cur.execute(self.statement(
+                "SELECT id, west, south, east, north FROM {items} WHERE west IS NOT NULL ORDER BY seq"
+            ))
             rows = cur.fetchall()
         boxes = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), 4)
         return [r[0] for r in rows], boxes
