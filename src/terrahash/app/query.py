@@ -6,6 +6,7 @@ query means the same everywhere and is always encoded by the model the index was
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -96,24 +97,70 @@ def encode_query_and_vector(
     """``encode_query``'s code and, with a ``source`` (``HashModel.VECTOR_SOURCES``), the query's
     re-ranking vector (1, D), made in the same pass as the code. An id query takes the item's
     stored embedding (dequantised; ``None`` where it has none, whatever ``source``)."""
-    query.validate()
-    if query.id is not None:
-        if index.get([query.id])[0] is None:
-            raise ItemNotFoundError(f"no item {query.id!r} in the index")
-        code = np.asarray(index.codes_of([query.id]), dtype=np.uint8).reshape(1, -1)
-        stored = index.embeddings_of([query.id]) if source is not None else None
-        return code, stored if stored is not None and stored.any() else None
-    if model is None:
-        raise QueryError(f"error: a {query.kind} query needs the index's model")
-    record = read_record(query.metadata) if query.metadata is not None else None
-    if query.image is not None:
-        image = query.image
-        pixels = image if isinstance(image, np.ndarray) else load_rgb(image, model.image_size)
-        records = [record] if record is not None else None
-        if source is None:
-            return model.encode_images([pixels], records=records), None
-        return model.encode_images_and_vectors([pixels], records=records, source=source)
-    items = [record if record is not None else str(query.text)]
+    codes, vectors = encode_queries_and_vectors([query], index, model, source, source is not None)
+    return codes, None if vectors[0] is None else vectors[0][None, :]
+
+
+def encode_queries_and_vectors(
+    queries: Sequence[Query], index: Index, model: HashModel | None, source: str | None,
+    id_vectors: bool,
+) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """Packed codes (n, bits/8) of many queries and a re-ranking vector (D,) or ``None`` each.
+
+    What ``encode_query_and_vector`` gives each query, for less work: the images (with or
+    without a record) go through the model in one pass, metadata and text in another, and
+    the ids' codes are read from the store together. ``source`` names the vector of encoded
+    queries (``None``: none); ``id_vectors`` reads the stored embeddings of id queries.
+    ``model`` may be ``None`` only when every query is an id query.
+    """
+    for query in queries:
+        query.validate()
+    codes = np.zeros((len(queries), index.bits // 8), dtype=np.uint8)
+    vectors: list[np.ndarray | None] = [None] * len(queries)
+    by_id = [i for i, q in enumerate(queries) if q.id is not None]
+    by_image = [i for i, q in enumerate(queries) if q.id is None and q.image is not None]
+    by_text = [i for i, q in enumerate(queries) if q.id is None and q.image is None]
+    if by_id:
+        ids = [str(queries[i].id) for i in by_id]
+        missing = [item_id for item_id, row in zip(ids, index.get(ids), strict=True) if row is None]
+        if missing:
+            raise ItemNotFoundError(f"no item {missing[0]!r} in the index")
+        codes[by_id] = np.asarray(index.codes_of(ids), dtype=np.uint8).reshape(len(ids), -1)
+        stored = index.embeddings_of(ids) if id_vectors else None
+        if stored is not None:
+            for i, row in zip(by_id, stored, strict=True):
+                vectors[i] = row if row.any() else None
+    for rows, encode in ((by_image, _encode_images), (by_text, _encode_texts)):
+        if not rows:
+            continue
+        if model is None:
+            raise QueryError(f"error: a {queries[rows[0]].kind} query needs the index's model")
+        found, found_vectors = encode([queries[i] for i in rows], model, source)
+        codes[rows] = found
+        if found_vectors is not None:
+            for i, vector in zip(rows, found_vectors, strict=True):
+                vectors[i] = vector
+    return codes, vectors
+
+
+def _encode_images(
+    queries: Sequence[Query], model: HashModel, source: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Image queries (with or without metadata) in one model pass."""
+    pixels = [q.image if isinstance(q.image, np.ndarray) else load_rgb(q.image, model.image_size)
+              for q in queries if q.image is not None]
+    records = [read_record(q.metadata) if q.metadata is not None else None for q in queries]
+    given = records if any(r is not None for r in records) else None
+    if source is None:
+        return model.encode_images(pixels, records=given), None
+    return model.encode_images_and_vectors(pixels, records=given, source=source)
+
+
+def _encode_texts(
+    queries: Sequence[Query], model: HashModel, source: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Metadata and text queries in one pass of the text encoder."""
+    items = [read_record(q.metadata) if q.metadata is not None else str(q.text) for q in queries]
     if source is None:
         return model.encode_text(items), None
     return model.encode_text_and_vectors(items, source=source)

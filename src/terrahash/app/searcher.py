@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from terrahash.app.models import ModelUnavailableError, load_index_model, model_run_of
-from terrahash.app.query import ItemNotFoundError, Query, encode_query_and_vector
+from terrahash.app.query import ItemNotFoundError, Query, encode_queries_and_vectors
 from terrahash.index import CatalogRow, FilterLike, Index
 from terrahash.model import HashModel
 
@@ -140,20 +140,26 @@ class Searcher:
     def encode_with_vector(self, query: Query, rerank: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """``encode``'s code and, with ``rerank`` on an index that stores embeddings, the query's
         re-ranking vector (1, D) from the same pass (else ``None``)."""
-        query.validate()
-        if query.id is None and self.model_run is None and self._model is None:
+        codes, vectors = self.encode_many([query], rerank)
+        return codes, None if vectors[0] is None else vectors[0][None, :]
+
+    def encode_many(
+        self, queries: Sequence[Query], rerank: bool = True
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Packed codes (n, bits/8) of ``queries`` and each one's re-ranking vector (D,) or
+        ``None``, as ``encode_with_vector`` makes them, with one model pass per input kind."""
+        for query in queries:
+            query.validate()
+        encoded = [q for q in queries if q.id is None]
+        if encoded and self.model_run is None and self._model is None:
             raise ModelUnavailableError(
                 f"{self.index.where}: error: the index names no model run, "
                 "so only id queries can be answered"
             )
-        source = self.index.manifest.get("embedding_source")
-        stored = self.index.manifest.get("embedding_dim") is not None
-        if not rerank or not stored or (query.id is None and source is None):
-            source = None
-        elif query.id is not None:
-            source = source or "stored"  # an id query reads the stored embedding, whatever made it
-        model = None if query.id is not None else self.model
-        return encode_query_and_vector(query, self.index, model, source)
+        stored = rerank and self.index.manifest.get("embedding_dim") is not None
+        source = self.index.manifest.get("embedding_source") if stored else None
+        model = self.model if encoded else None
+        return encode_queries_and_vectors(queries, self.index, model, source, id_vectors=stored)
 
     def search(
         self,
@@ -177,20 +183,51 @@ class Searcher:
             rerank: re-rank the Hamming shortlist by the query's vector (where the index stores
                 embeddings); ``False``: Hamming order alone. Distances stay Hamming distances.
         """
+        return self.search_many([query], k, filters, exact, nprobe, rerank)[0]
+
+    def search_many(
+        self,
+        queries: Sequence[Query],
+        k: int = 20,
+        filters: FilterLike = None,
+        exact: bool = True,
+        nprobe: int | None = None,
+        rerank: bool = True,
+    ) -> list[SearchOutcome]:
+        """``search`` for several queries with the same parameters, in one model pass per input
+        kind and one index scan: each outcome is the one ``search`` gives that query (a server
+        answering concurrent requests together). ``took_ms`` is the whole batch's time.
+
+        Raises for the whole batch when any query fails (unknown id, no model, ...).
+        """
         t0 = time.perf_counter()
-        codes, vector = self.encode_with_vector(query, rerank)
-        result = self.index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe,
-                                  embeddings=None if vector is None else [vector[0]])
-        ids = [str(i) for i in result.ids[0]]
-        rows = self.index.get(ids)
-        scores = result.scores[0] if result.scores is not None else [None] * len(ids)
-        hits = [_hit(rank, item_id, int(dist), row, score)
-                for rank, (item_id, dist, row, score) in enumerate(zip(ids, result.distances[0], rows, scores,
-                                                                        strict=True), 1)]
+        codes, vectors = self.encode_many(queries, rerank)
+        # Queries without a vector are answered in Hamming order, as a lone query would be.
+        plain = [i for i, v in enumerate(vectors) if v is None]
+        scored = [i for i, v in enumerate(vectors) if v is not None]
+        found: dict[int, tuple[list[str], list[int], int, list[float | None], str | None]] = {}
+        for rows, with_vectors in ((plain, False), (scored, True)):
+            if not rows:
+                continue
+            result = self.index.query(codes[rows], k=k, filters=filters, exact=exact, nprobe=nprobe,
+                                      embeddings=[vectors[i] for i in rows] if with_vectors else None)
+            method = result.details.get("method")
+            for j, i in enumerate(rows):
+                name = str(method[j]) if isinstance(method, list) and len(method) > j else None
+                ids = [str(x) for x in result.ids[j]]
+                scores = result.scores[j] if result.scores is not None else [None] * len(ids)
+                found[i] = (ids, [int(d) for d in result.distances[j]], int(result.scanned[j]),
+                            list(scores), name)
+        catalog = self.rows([item_id for ids, *_ in found.values() for item_id in ids])
         took = (time.perf_counter() - t0) * 1000.0
-        method = result.details.get("method")
-        return SearchOutcome(query, hits, int(result.scanned[0]), took,
-                             str(method[0]) if isinstance(method, list) and method else None)
+        outcomes = []
+        for i, query in enumerate(queries):
+            ids, distances, scanned, scores, method = found[i]
+            ranked = enumerate(zip(ids, distances, scores, strict=True), 1)
+            hits = [_hit(rank, item_id, dist, catalog.get(item_id), score)
+                    for rank, (item_id, dist, score) in ranked]
+            outcomes.append(SearchOutcome(query, hits, scanned, took, method))
+        return outcomes
 
     def rows(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
         """Catalog rows by id (ids not in the catalog are left out)."""

@@ -58,10 +58,16 @@ class Engine:
 
     def search(self, query: Query, params: SearchParams) -> Outcome:
         """Top-``k`` entries for ``query`` under ``params``' filters, nearest first."""
-        outcome = self.searcher.search(query, k=params.k, filters=params.filters, exact=params.exact,
-                                       nprobe=params.nprobe, rerank=params.rerank)
-        entries = [_entry(h.id, h.labels, h.record) for h in outcome.hits]
-        return Outcome(entries, outcome.distances, outcome.took_ms, outcome.scanned, outcome.scores)
+        return self.search_many([query], params)[0]
+
+    def search_many(self, queries: Sequence[Query], params: SearchParams) -> list[Outcome]:
+        """``search`` for several queries with the same ``params``, in one model pass and one
+        scan (``Searcher.search_many``); raises for all when any query fails."""
+        outcomes = self.searcher.search_many(queries, k=params.k, filters=params.filters,
+                                             exact=params.exact, nprobe=params.nprobe,
+                                             rerank=params.rerank)
+        return [Outcome([_entry(h.id, h.labels, h.record) for h in o.hits], o.distances, o.took_ms,
+                        o.scanned, o.scores) for o in outcomes]
 
     def entry(self, item_id: str) -> CatalogEntry:
         """The entry for ``item_id`` or ``NotFoundError``."""

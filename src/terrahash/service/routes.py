@@ -48,8 +48,9 @@ def current(request: Request) -> Engine:
 
 @router.get("/health", response_model=Health, tags=["service"])
 def health(request: Request) -> dict[str, Any]:
-    """Index size, code length, model run and version."""
-    return current(request).health()
+    """Index size, code length, model run, version and micro-batching counters."""
+    batcher = request.app.state.batcher
+    return {**current(request).health(), "batching": batcher.stats() if batcher is not None else None}
 
 
 @router.post("/search", tags=["search"], responses=_ERRORS, openapi_extra=SEARCH_REQUEST_BODY,
@@ -134,7 +135,11 @@ async def reload(request: Request) -> dict[str, Any]:
 # -- helpers ---------------------------------------------------------------------------------
 async def _run(request: Request, engine: Engine, query: SearchQuery,
                params: SearchParams) -> JSONResponse:
-    outcome = await run_in_threadpool(engine.search, query, params)
+    batcher = request.app.state.batcher
+    if batcher is None:
+        outcome = await run_in_threadpool(engine.search, query, params)
+    else:  # answered together with concurrent requests (service.batcher)
+        outcome = await batcher.search(engine, query, params)
     echo: dict[str, Any] = {"kind": query.kind, "k": params.k, "exact": params.exact, "rerank": params.rerank}
     if query.id is not None:
         echo["id"] = query.id
