@@ -29,7 +29,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,38 +102,74 @@ def serving(index_dir: Path, options: list[str], log: Path) -> Iterator[str]:
                 server.kill()
 
 
-Request = Callable[[Any, int], Awaitable[Any]]
+#: A request as the bytes sent on a keep-alive connection (built once: the load generator
+#: shares the 2 cores with the server, so it must cost far less than what it measures).
+Request = Callable[[int], bytes]
+
+
+def http_request(method: str, target: str, body: bytes = b"", content_type: str = "") -> bytes:
+    head = f"{method} {target} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n"
+    if content_type:
+        head += f"Content-Type: {content_type}\r\n"
+    return (head + "\r\n").encode() + body
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body and its content type."""
+    boundary = "terrahashbench7d1f"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
+    for name, (filename, data, ctype) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                     f'filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'.encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+) -> tuple[int, bytes]:
+    """Send one request on a keep-alive connection; (status, body) of its response."""
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next((int(line.split(":", 1)[1]) for line in lines
+                   if line.lower().startswith("content-length:")), 0)
+    return int(lines[0].split()[1]), await reader.readexactly(length)
 
 
 async def drive(url: str, make_request: Request, clients: int, duration: float) -> dict[str, Any]:
-    """``clients`` concurrent loops of ``make_request`` for ``duration`` s: rate, latency, errors.
+    """``clients`` concurrent keep-alive connections sending ``make_request`` for ``duration`` s.
 
-    A request counts as an error unless it answers 200 with results; every latency counts.
+    A request counts as an error unless it answers 200 with at least one result (a non-empty
+    ``features`` list); every latency counts, errors included.
     """
-    import httpx
-
+    host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors: list[str] = []
     deadline = time.perf_counter() + duration
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
 
-        async def worker(n: int) -> None:
-            turn = n
+    async def worker(n: int) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        turn = n
+        try:
             while time.perf_counter() < deadline:
                 t = time.perf_counter()
                 try:
-                    r = await make_request(client, turn)
-                    if r.status_code != 200 or not r.json().get("features"):
-                        errors.append(f"{r.status_code} {r.text[:120]}")
-                except Exception as exc:  # noqa: BLE001 - every failure is counted
+                    status, body = await exchange(reader, writer, make_request(turn))
+                    if status != 200 or b'"features":[{' not in body:
+                        errors.append(f"{status} {body[:120]!r}")
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     errors.append(repr(exc))
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
                 latencies.append((time.perf_counter() - t) * 1000.0)
                 turn += clients
+        finally:
+            writer.close()
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(n) for n in range(clients)))
-        wall = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(clients)))
+    wall = time.perf_counter() - start
     lat = np.asarray(latencies)
     return {
         "requests": len(latencies), "errors": len(errors), "error_samples": errors[:3],
@@ -148,17 +184,15 @@ def scenarios(data: Path, n_images: int) -> dict[str, Request]:
     from terrahash.data import load_dataset
 
     items = list(load_dataset(data))[:: max(1, 2100 // n_images)][:n_images]
-    images = [(it.id, Path(it.path).read_bytes(), Path(it.path).suffix.lstrip(".")) for it in items]
-
-    def image_query(client: Any, turn: int) -> Awaitable[Any]:
-        item_id, body, ext = images[turn % len(images)]
-        return client.post("/search", files={"image": (f"{item_id}.{ext}", body, f"image/{ext}")},
-                           data={"k": "20"})
-
-    def id_query(client: Any, turn: int) -> Awaitable[Any]:
-        return client.get("/search", params={"id": images[turn % len(images)][0], "k": "20"})
-
-    return {"image": image_query, "id": id_query}
+    image_requests, id_requests = [], []
+    for it in items:
+        ext = Path(it.path).suffix.lstrip(".")
+        body, ctype = multipart({"k": "20"}, {"image": (f"{it.id}.{ext}", Path(it.path).read_bytes(),
+                                                        f"image/{ext}")})
+        image_requests.append(http_request("POST", "/search", body, ctype))
+        id_requests.append(http_request("GET", f"/search?id={it.id}&k=20"))
+    return {"image": lambda turn: image_requests[turn % len(image_requests)],
+            "id": lambda turn: id_requests[turn % len(id_requests)]}
 
 
 def run_mode(index_dir: Path, options: list[str], requests: dict[str, Request], args: argparse.Namespace,
@@ -205,7 +239,8 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         f"{m['torch']}, Python {m['python']}).", "",
         f"Index: {report['items']} real UC Merced images, {report['bits']} bits, built by `terrahash index "
         f"build` from a {report['epochs']}-epoch `terrahash train` run at {report['image_size']} px. "
-        f"{report['clients']} concurrent clients (httpx, one process, loopback), {report['duration_s']:g} s "
+        f"{report['clients']} concurrent clients (one asyncio process, keep-alive loopback connections, "
+        f"requests pre-built), {report['duration_s']:g} s "
         f"per scenario after a {report['warmup_s']:g} s warm-up; both servers run one after the other in "
         "this run, one worker process each.", "",
         markdown_table(["mode", "scenario", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms",
