@@ -669,6 +669,8 @@ def serve(
     batch_max: Annotated[int, typer.Option(min=1, help="Most queries in one micro-batch.")] = 64,
     batch_queue: Annotated[int, typer.Option(
         min=1, help="Most requests waiting for a batch; beyond it: 503 with Retry-After.")] = 256,
+    batch_workers: Annotated[int, typer.Option(
+        min=1, help="Threads answering micro-batches (2: a scan overlaps the next model pass).")] = 1,
 ) -> None:
     """Serve the retrieval HTTP API and the map web page for one index.
 
@@ -702,6 +704,7 @@ def serve(
     os.environ[service_app.ENV_BATCH_WINDOW_MS] = str(batch_window_ms)
     os.environ[service_app.ENV_BATCH_MAX] = str(batch_max)
     os.environ[service_app.ENV_BATCH_QUEUE] = str(batch_queue)
+    os.environ[service_app.ENV_BATCH_WORKERS] = str(batch_workers)
     try:
         service_app.app_from_env(warm=False)  # fail fast, with a clear message, on a bad index
     except TerraHashError as exc:

@@ -18,6 +18,7 @@ from terrahash.service.engine import Engine
 from terrahash.service.params import parse_params
 
 EOLEARN = default_data_dir() / "scenes" / "eolearn_slovenia"
+QUERY = "TestEOPatch_2015-08-20_r000_c000"
 
 
 def test_queued_image_searches_run_as_one_batch_with_lone_results(model_index_dir: Path) -> None:
@@ -65,15 +66,16 @@ def test_full_queue_refuses_then_drains(index_dir: Path) -> None:
         batcher.submit(engine, Query(id="agricultural00"), parse_params(k=2))
 
 
-def test_http_503_with_retry_after_when_the_queue_is_full(index_dir: Path) -> None:
-    app = create_app(index_dir, batching=BatchConfig(queue_size=1))
+def test_http_503_with_retry_after_when_the_queue_is_full(model_index_dir: Path) -> None:
+    app = create_app(model_index_dir, batching=BatchConfig(queue_size=1))
     client = TestClient(app, raise_server_exceptions=False)
     stalled = MicroBatcher(BatchConfig(queue_size=1), autostart=False)  # a worker that has not started
     app.state.batcher = stalled
-    stalled.submit(app.state.holder.current, Query(id="agricultural00"), parse_params())
-    r = client.get("/search", params={"id": "agricultural00"})
+    stalled.submit(app.state.holder.current, Query(text="forest"), parse_params())
+    r = client.post("/search", json={"text": "forest"})
     assert r.status_code == 503 and r.headers["retry-after"] == "1"
     assert "queue is full" in r.json()["detail"]
+    assert client.get("/search", params={"id": QUERY}).status_code == 200  # ids skip the queue
     stalled.start()
     stalled.close()
 
@@ -88,7 +90,7 @@ def test_batched_and_unbatched_services_answer_alike(index_dir: Path) -> None:
         ids = [f["id"] for f in a.json()["features"]]
         assert ids == [f["id"] for f in b.json()["features"]] and len(ids) == params["k"]
     stats = batched.get("/health").json()["batching"]
-    assert stats["queries"] == 2 and stats["queue_size"] == 256
+    assert stats["queries"] == 0 and stats["queue_size"] == 256  # id queries need no model pass
     assert plain.get("/health").json()["batching"] is None
 
 

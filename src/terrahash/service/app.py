@@ -38,11 +38,12 @@ ENV_INDEX = "TERRAHASH_SERVICE_INDEX"
 ENV_CORS = "TERRAHASH_SERVICE_CORS"
 ENV_MAX_BODY = "TERRAHASH_SERVICE_MAX_BODY"
 ENV_ADMIN_TOKEN = "TERRAHASH_ADMIN_TOKEN"
-#: Micro-batching (``terrahash serve --batch-window-ms/--batch-max/--batch-queue/--no-batching``).
+#: Micro-batching (``terrahash serve --batch-window-ms/-max/-queue/-workers, --no-batching``).
 ENV_BATCHING = "TERRAHASH_SERVICE_BATCHING"
 ENV_BATCH_WINDOW_MS = "TERRAHASH_SERVICE_BATCH_WINDOW_MS"
 ENV_BATCH_MAX = "TERRAHASH_SERVICE_BATCH_MAX"
 ENV_BATCH_QUEUE = "TERRAHASH_SERVICE_BATCH_QUEUE"
+ENV_BATCH_WORKERS = "TERRAHASH_SERVICE_BATCH_WORKERS"
 #: Searches are micro-batched unless ``batching=None``.
 DEFAULT_BATCHING = BatchConfig()
 log = logging.getLogger("terrahash.service")
@@ -145,6 +146,7 @@ def batching_from_env() -> BatchConfig | None:
             window_ms=float(os.environ.get(ENV_BATCH_WINDOW_MS, DEFAULT_BATCHING.window_ms)),
             max_batch=int(os.environ.get(ENV_BATCH_MAX, DEFAULT_BATCHING.max_batch)),
             queue_size=int(os.environ.get(ENV_BATCH_QUEUE, DEFAULT_BATCHING.queue_size)),
+            workers=int(os.environ.get(ENV_BATCH_WORKERS, DEFAULT_BATCHING.workers)),
         )
     except ValueError as exc:
         raise TerraHashError(f"{ENV_BATCHING}*: {exc}") from exc

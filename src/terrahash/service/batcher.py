@@ -36,6 +36,8 @@ class BatchConfig:
     max_batch: int = 64
     #: Most requests waiting for a batch; beyond it requests are refused (503).
     queue_size: int = 256
+    #: Worker threads: with two, one batch's scan and rows overlap the next one's model pass.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.window_ms <= 1000:
@@ -44,6 +46,8 @@ class BatchConfig:
             raise ValueError(f"batch max: must be at least 1, got {self.max_batch}")
         if self.queue_size < 1:
             raise ValueError(f"batch queue: must be at least 1, got {self.queue_size}")
+        if self.workers < 1:
+            raise ValueError(f"batch workers: must be at least 1, got {self.workers}")
 
 
 class QueueFullError(TerraHashError):
@@ -62,9 +66,6 @@ class _Job:
     future: Future[Outcome]
 
 
-_STOP = object()
-
-
 class MicroBatcher:
     """The queue and its worker thread; ``search`` is what a request awaits."""
 
@@ -72,7 +73,7 @@ class MicroBatcher:
         self.config = config or BatchConfig()
         self._queue: queue.Queue[Any] = queue.Queue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self._autostart = autostart
         #: Seconds of work per query, smoothed over batches (for ``Retry-After``).
@@ -99,7 +100,7 @@ class MicroBatcher:
                 raise QueueFullError(f"the search queue is full ({waiting} requests waiting); "
                                      f"retry in {retry} s", retry)
             self._queue.put(_Job(engine, query, params, future))
-            if self._autostart and self._thread is None:
+            if self._autostart and not self._threads:
                 self._start_locked()
         return future
 
@@ -108,22 +109,23 @@ class MicroBatcher:
         return await asyncio.wrap_future(self.submit(engine, query, params))
 
     def start(self) -> None:
-        """Start the worker (``autostart`` does so on the first request)."""
+        """Start the workers (``autostart`` does so on the first request)."""
         with self._lock:
-            if self._thread is None:
+            if not self._threads:
                 self._start_locked()
 
     def _start_locked(self) -> None:
-        self._thread = threading.Thread(target=self._work, name="terrahash-batcher", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._work, name=f"terrahash-batcher-{i}", daemon=True)
+                         for i in range(self.config.workers)]
+        for thread in self._threads:
+            thread.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Refuse new requests, answer the queued ones, stop the worker."""
+        """Refuse new requests, answer the queued ones, stop the workers."""
         with self._lock:
             self._closed = True
-            thread = self._thread
-        self._queue.put(_STOP)
-        if thread is not None:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout)
 
     def stats(self) -> dict[str, Any]:
@@ -131,28 +133,26 @@ class MicroBatcher:
         return {"batches": self.batches, "queries": self.queries, "largest": self.largest,
                 "refused": self.refused, "waiting": self._queue.qsize(),
                 "window_ms": self.config.window_ms, "max_batch": self.config.max_batch,
-                "queue_size": self.config.queue_size}
+                "queue_size": self.config.queue_size, "workers": self.config.workers}
 
     # -- the worker ---------------------------------------------------------------------------
     def _work(self) -> None:
-        stopping = False
-        while not stopping or not self._queue.empty():
-            first = self._queue.get() if not stopping else self._queue.get_nowait()
-            if first is _STOP:
-                stopping = True
+        """Take a batch and answer it, until closed with nothing left waiting."""
+        while True:
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._closed:
+                    return
                 continue
             batch = [first]
             deadline = time.perf_counter() + self.config.window_ms / 1000.0
             while len(batch) < self.config.max_batch:
                 try:
                     left = deadline - time.perf_counter()
-                    item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                    batch.append(self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if item is _STOP:
-                    stopping = True
-                    break
-                batch.append(item)
             self._answer(batch)
 
     def _answer(self, batch: list[_Job]) -> None:

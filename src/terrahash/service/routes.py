@@ -136,10 +136,10 @@ async def reload(request: Request) -> dict[str, Any]:
 async def _run(request: Request, engine: Engine, query: SearchQuery,
                params: SearchParams) -> JSONResponse:
     batcher = request.app.state.batcher
-    if batcher is None:
-        outcome = await run_in_threadpool(engine.search, query, params)
-    else:  # answered together with concurrent requests (service.batcher)
+    if batcher is not None and query.id is None:  # one model pass for concurrent requests
         outcome = await batcher.search(engine, query, params)
+    else:  # id queries need no model: threads answer them side by side
+        outcome = await run_in_threadpool(engine.search, query, params)
     echo: dict[str, Any] = {"kind": query.kind, "k": params.k, "exact": params.exact, "rerank": params.rerank}
     if query.id is not None:
         echo["id"] = query.id
