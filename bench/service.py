@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shlex
 import signal
 import socket
@@ -72,9 +73,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``), to split the cost per request."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def serving(index_dir: Path, options: list[str], log: Path) -> Iterator[str]:
-    """``terrahash serve INDEX OPTIONS`` in a subprocess; yields its URL once /health answers."""
+def serving(index_dir: Path, options: list[str], log: Path) -> Iterator[tuple[str, int]]:
+    """``terrahash serve INDEX OPTIONS`` in a subprocess; yields (URL, pid) once /health answers."""
     import httpx
 
     port = free_port()
@@ -93,7 +100,7 @@ def serving(index_dir: Path, options: list[str], log: Path) -> Iterator[str]:
                     time.sleep(0.2)
             else:
                 raise SystemExit(f"server did not start; see {log}")
-            yield url
+            yield url, server.pid
         finally:
             server.send_signal(signal.SIGINT)
             try:
@@ -201,10 +208,15 @@ def run_mode(index_dir: Path, options: list[str], requests: dict[str, Request], 
     import httpx
 
     out: dict[str, Any] = {"serve_options": options, "scenarios": {}}
-    with serving(index_dir, options, log) as url:
+    with serving(index_dir, options, log) as (url, pid):
         for name, make in requests.items():
             asyncio.run(drive(url, make, args.clients, args.warmup))
-            out["scenarios"][name] = asyncio.run(drive(url, make, args.clients, args.duration))
+            server0, client0 = cpu_seconds(pid), time.process_time()
+            result = asyncio.run(drive(url, make, args.clients, args.duration))
+            per_request = 1000.0 / max(1, result["requests"])
+            result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - server0) * per_request, 2)
+            result["client_cpu_ms_per_request"] = round((time.process_time() - client0) * per_request, 2)
+            out["scenarios"][name] = result
             print(options or "batched", name, out["scenarios"][name], flush=True)
         health = httpx.get(f"{url}/health", timeout=10).json()
     out["items"], out["bits"], out["batching"] = health["items"], health["bits"], health["batching"]
@@ -228,8 +240,10 @@ def verdict(modes: dict[str, Any]) -> dict[str, Any]:
 def write_markdown(path: Path, report: dict[str, Any]) -> None:
     m, v = report["machine"], report["verdict"]
     p99 = report["modes"]["batched"]["scenarios"]["image"]["p99_ms"]
-    rows = [[mode, name, r["requests"], r["errors"], r["throughput_rps"], r["p50_ms"], r["p95_ms"],
-             r["p99_ms"], part.get("mean_batch", "–")]
+    rows = [[mode, name, r["requests"], r["errors"], *(f"{r[key]:g}" for key in
+                                                       ("throughput_rps", "p50_ms", "p95_ms", "p99_ms")),
+             f"{part['mean_batch']:g}" if "mean_batch" in part else "–",
+             r.get("server_cpu_ms_per_request", "–"), r.get("client_cpu_ms_per_request", "–")]
             for mode, part in report["modes"].items() for name, r in part["scenarios"].items()]
     ok = {True: "met", False: "NOT met"}
     lines = [
@@ -244,7 +258,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         f"per scenario after a {report['warmup_s']:g} s warm-up; both servers run one after the other in "
         "this run, one worker process each.", "",
         markdown_table(["mode", "scenario", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms",
-                        "mean batch"], rows),
+                        "mean batch", "server CPU ms/req", "client CPU ms/req"], rows),
         "",
         f"Image queries: batched throughput **{v['image_speedup']}x** unbatched (target >= "
         f"{TARGET_SPEEDUP:g}x: {ok[v['speedup_ok']]}); batched p99 {p99} ms (target <= {TARGET_P99_MS:g} ms: "
@@ -252,7 +266,9 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "`image`: POST /search with a real UC Merced image (cycling through "
         f"{report['query_images']}), k = 20: upload decode, model encode, Hamming scan, re-ranking. "
         "`id`: GET /search?id=… (stored code, no model). `mean batch`: queries per model pass / scan "
-        "(the batched server's /health counters, warm-up included). Batched options: "
+        "(the batched server's /health counters, warm-up included; id queries skip the batcher). "
+        "`CPU ms/req`: CPU time of the server process (all its threads) and of the load generator "
+        "over the measured seconds, per request. Batched options: "
         f"`{' '.join(report['modes']['batched']['serve_options']) or '(serve defaults)'}`.", "",
     ]
     path.write_text("\n".join(lines))
