@@ -211,8 +211,10 @@ def run_mode(index_dir: Path, options: list[str], requests: dict[str, Request], 
     with serving(index_dir, options, log) as (url, pid):
         for name, make in requests.items():
             asyncio.run(drive(url, make, args.clients, args.warmup))
-            server0, client0 = cpu_seconds(pid), time.process_time()
+            server0, client0, load0 = cpu_seconds(pid), time.process_time(), os.getloadavg()[0]
             result = asyncio.run(drive(url, make, args.clients, args.duration))
+            # other users' load on the shared machine, before and after (1-minute averages)
+            result["load_avg_1m"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             per_request = 1000.0 / max(1, result["requests"])
             result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - server0) * per_request, 2)
             result["client_cpu_ms_per_request"] = round((time.process_time() - client0) * per_request, 2)
@@ -243,7 +245,8 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     rows = [[mode, name, r["requests"], r["errors"], *(f"{r[key]:g}" for key in
                                                        ("throughput_rps", "p50_ms", "p95_ms", "p99_ms")),
              f"{part['mean_batch']:g}" if "mean_batch" in part else "–",
-             r.get("server_cpu_ms_per_request", "–"), r.get("client_cpu_ms_per_request", "–")]
+             r.get("server_cpu_ms_per_request", "–"), r.get("client_cpu_ms_per_request", "–"),
+             " → ".join(f"{x:g}" for x in r.get("load_avg_1m", []))]
             for mode, part in report["modes"].items() for name, r in part["scenarios"].items()]
     ok = {True: "met", False: "NOT met"}
     lines = [
@@ -258,7 +261,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         f"per scenario after a {report['warmup_s']:g} s warm-up; both servers run one after the other in "
         "this run, one worker process each.", "",
         markdown_table(["mode", "scenario", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms",
-                        "mean batch", "server CPU ms/req", "client CPU ms/req"], rows),
+                        "mean batch", "server CPU ms/req", "client CPU ms/req", "load avg"], rows),
         "",
         f"Image queries: batched throughput **{v['image_speedup']}x** unbatched (target >= "
         f"{TARGET_SPEEDUP:g}x: {ok[v['speedup_ok']]}); batched p99 {p99} ms (target <= {TARGET_P99_MS:g} ms: "
@@ -268,7 +271,9 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "`id`: GET /search?id=… (stored code, no model). `mean batch`: queries per model pass / scan "
         "(the batched server's /health counters, warm-up included; id queries skip the batcher). "
         "`CPU ms/req`: CPU time of the server process (all its threads) and of the load generator "
-        "over the measured seconds, per request. Batched options: "
+        "over the measured seconds, per request. `load avg`: the machine's 1-minute load average "
+        "before and after the measured seconds (this bench's own two processes add about 2; more is "
+        "other users, who slow whichever mode they overlap). Batched options: "
         f"`{' '.join(report['modes']['batched']['serve_options']) or '(serve defaults)'}`.", "",
     ]
     path.write_text("\n".join(lines))
