@@ -102,3 +102,14 @@ def test_batch_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         batching_from_env()
     monkeypatch.setenv(ENV_BATCHING, "0")
     assert batching_from_env() is None
+
+
+def test_serve_help_names_the_batching_options() -> None:
+    from typer.testing import CliRunner
+
+    from terrahash.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for option in ("--no-batching", "--batch-window-ms", "--batch-max", "--batch-queue", "--batch-workers"):
+        assert option in result.output, option
