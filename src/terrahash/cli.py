@@ -765,6 +765,15 @@ def serve(
         list[str] | None, typer.Option(help="Allow this CORS origin (repeatable); off by default.")
     ] = None,
     max_body_mb: Annotated[float, typer.Option(help="Request body limit in MiB (413 above).")] = 32.0,
+    batching: Annotated[bool, typer.Option(
+        help="Answer concurrent searches together: one model pass and one scan per micro-batch.")] = True,
+    batch_window_ms: Annotated[float, typer.Option(
+        min=0, max=1000, help="How long a micro-batch waits for more requests after its first.")] = 5.0,
+    batch_max: Annotated[int, typer.Option(min=1, help="Most queries in one micro-batch.")] = 64,
+    batch_queue: Annotated[int, typer.Option(
+        min=1, help="Most requests waiting for a batch; beyond it: 503 with Retry-After.")] = 256,
+    batch_workers: Annotated[int, typer.Option(
+        min=1, help="Threads answering micro-batches (2: a scan overlaps the next model pass).")] = 1,
 ) -> None:
     """Serve the retrieval HTTP API and the map web page for one index.
 
@@ -779,6 +788,10 @@ def serve(
         terrahash serve runs/ucm-index --host 0.0.0.0 --port 8080 --workers 2
 
         terrahash serve runs/ucm-index --cors-origin https://maps.example.org
+
+        terrahash serve runs/ucm-index --batch-window-ms 10 --batch-max 32 --batch-queue 128
+
+        terrahash serve runs/ucm-index --no-batching
     """
     import os
 
@@ -790,6 +803,11 @@ def serve(
     os.environ[service_app.ENV_INDEX] = str(index_dir.resolve())
     os.environ[service_app.ENV_CORS] = ",".join(cors_origin or [])
     os.environ[service_app.ENV_MAX_BODY] = str(int(max_body_mb * 1024 * 1024))
+    os.environ[service_app.ENV_BATCHING] = "1" if batching else "0"
+    os.environ[service_app.ENV_BATCH_WINDOW_MS] = str(batch_window_ms)
+    os.environ[service_app.ENV_BATCH_MAX] = str(batch_max)
+    os.environ[service_app.ENV_BATCH_QUEUE] = str(batch_queue)
+    os.environ[service_app.ENV_BATCH_WORKERS] = str(batch_workers)
     try:
         service_app.app_from_env(warm=False)  # fail fast, with a clear message, on a bad index
     except TerraHashError as exc:

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from terrahash.app import Query, Searcher
+from terrahash.app import ItemNotFoundError, Query, Searcher
 from terrahash.app.build import VECTOR_SOURCE, build_index
 from terrahash.data import load_dataset
 from terrahash.index import Index
+from terrahash.metadata import SceneRecord
 from tests.model.conftest import make_subset
 
 CLASSES = ("agricultural", "beach", "buildings", "forest", "harbor", "river")
@@ -70,3 +71,23 @@ def test_id_query_uses_the_stored_vector(built: tuple[Path, Path]) -> None:
         stored = searcher.index.embeddings_of([item_id])
         assert stored is not None and np.abs(stored).max() == 1.0  # dequantised: largest component 1
         assert not searcher.model_loaded  # id queries need no model, re-ranked or not
+
+
+def test_search_many_equals_one_by_one(built: tuple[Path, Path]) -> None:
+    """A server's micro-batch (images, an image with metadata, ids; re-ranked or not) gives each
+    query exactly what a lone search gives it."""
+    data, index_dir = built
+    items = list(load_dataset(data))[::5]
+    record = SceneRecord(id="q", platform="sentinel-2a", gsd_m=10.0)
+    queries = ([Query(image=item.path) for item in items] + [Query(id=items[1].id), Query(id=items[7].id)]
+               + [Query(image=items[2].path, metadata=record)])
+    with Searcher.open(index_dir) as searcher:
+        for rerank in (True, False):
+            together = searcher.search_many(queries, k=15, rerank=rerank)
+            for query, batched in zip(queries, together, strict=True):
+                alone = searcher.search(query, k=15, rerank=rerank)
+                assert batched.query is query and batched.scanned == alone.scanned == 60
+                assert batched.ids == alone.ids and batched.distances == alone.distances
+                assert batched.scores == alone.scores and batched.hits == alone.hits
+        with pytest.raises(ItemNotFoundError, match="nope"):
+            searcher.search_many([queries[0], Query(id="nope")], k=5)

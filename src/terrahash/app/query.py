@@ -6,6 +6,7 @@ query means the same everywhere and is always encoded by the model the index was
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -155,3 +156,24 @@ def prepare_query(
     if source is None:
         return PreparedQuery(model.encode_text(items), None, reading)
     return PreparedQuery(*model.encode_text_and_vectors(items, source=source), reading)
+
+
+def encode_image_queries(
+    queries: Sequence[Query], model: HashModel, source: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Codes (n, bits/8) of image queries (with or without a metadata file) in one model
+    pass, and their re-ranking vectors (n, D) with a ``source`` (else ``None``): what
+    ``prepare_query`` gives each, for a server answering concurrent requests together."""
+    for query in queries:
+        query.validate()
+        if query.image is None or query.id is not None or query.text is not None:
+            raise QueryError(f"error: encode_image_queries takes image queries, got a {query.kind} query")
+    pixels = [q.image if isinstance(q.image, np.ndarray) else load_rgb(q.image, model.image_size)
+              for q in queries if q.image is not None]
+    records = [read_record(q.metadata) if q.metadata is not None else None for q in queries]
+    given = records if any(r is not None for r in records) else None
+    if given is not None and any(r is None for r in records):
+        raise QueryError("error: image queries batched together either all have metadata or none")
+    if source is None:
+        return model.encode_images(pixels, records=given), None
+    return model.encode_images_and_vectors(pixels, records=given, source=source)

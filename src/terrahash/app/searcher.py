@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from terrahash.app.concepts import Concept
-from terrahash.app.models import load_index_model, model_run_of
-from terrahash.app.query import ItemNotFoundError, PreparedQuery, Query, prepare_query
+from terrahash.app.models import ModelUnavailableError, load_index_model, model_run_of
+from terrahash.app.query import ItemNotFoundError, PreparedQuery, Query, encode_image_queries, prepare_query
 from terrahash.app.text_reading import TextReading, text_filters
 from terrahash.index import CatalogRow, FilterLike, Index, SearchResult, normalize_filters
 from terrahash.model import HashModel
@@ -208,6 +208,58 @@ class Searcher:
         return SearchOutcome(query, hits, sum(int(r.scanned[0]) for r in results), took,
                              str(method[0]) if isinstance(method, list) and method else None,
                              prepared.reading, prepared.concept)
+
+    def search_many(
+        self,
+        queries: Sequence[Query],
+        k: int = 20,
+        filters: FilterLike = None,
+        exact: bool = True,
+        nprobe: int | None = None,
+        rerank: bool = True,
+    ) -> list[SearchOutcome]:
+        """``search`` for several queries with the same parameters: each outcome is the one
+        ``search`` gives that query. Image queries (a server's concurrent uploads) share one
+        model pass and one index scan; id and text queries are answered one by one (they
+        need no image model pass, and text may split into several date intervals).
+        ``took_ms`` of a batched query is the whole batch's time.
+
+        Raises for the whole batch when any query fails (unknown id, no model, ...).
+        """
+        t0 = time.perf_counter()
+        batched = [i for i, q in enumerate(queries)
+                   if q.image is not None and q.id is None and q.text is None]
+        with_meta = [i for i in batched if queries[i].metadata is not None]
+        plain = [i for i in batched if queries[i].metadata is None]
+        outcomes: dict[int, SearchOutcome] = {}
+        for group in (plain, with_meta):
+            if not group:
+                continue
+            if self.model_run is None and self._model is None:
+                raise ModelUnavailableError(
+                    f"{self.index.where}: error: the index names no model run, so only id queries "
+                    "and land-cover text can be answered"
+                )
+            stored = rerank and self.index.manifest.get("embedding_dim") is not None
+            source = self.index.manifest.get("embedding_source") if stored else None
+            codes, vectors = encode_image_queries([queries[i] for i in group], self.model, source)
+            result = self.index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe,
+                                      embeddings=None if vectors is None else list(vectors))
+            catalog = self.rows([str(x) for ids in result.ids for x in ids])
+            took = (time.perf_counter() - t0) * 1000.0
+            method = result.details.get("method")
+            for j, i in enumerate(group):
+                ids = [str(x) for x in result.ids[j]]
+                scores = result.scores[j] if result.scores is not None else [None] * len(ids)
+                ranked = enumerate(zip(ids, result.distances[j], scores, strict=True), 1)
+                hits = [_hit(rank, item_id, int(dist), catalog.get(item_id), score)
+                        for rank, (item_id, dist, score) in ranked]
+                name = str(method[j]) if isinstance(method, list) and len(method) > j else None
+                outcomes[i] = SearchOutcome(queries[i], hits, int(result.scanned[j]), took, name)
+        for i, query in enumerate(queries):
+            if i not in outcomes:
+                outcomes[i] = self.search(query, k, filters, exact, nprobe, rerank)
+        return [outcomes[i] for i in range(len(queries))]
 
     def rows(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
         """Catalog rows by id (ids not in the catalog are left out)."""

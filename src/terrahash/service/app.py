@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from terrahash import __version__
 from terrahash.errors import TerraHashError
 from terrahash.index.errors import CorruptIndexError, IndexMismatchError
+from terrahash.service.batcher import BatchConfig, MicroBatcher, QueueFullError
 from terrahash.service.docs import docs_page
 from terrahash.service.engine import Engine, EngineHolder, NotFoundError, ServiceUnavailableError
 from terrahash.service.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -40,6 +41,14 @@ ENV_INDEX = "TERRAHASH_SERVICE_INDEX"
 ENV_CORS = "TERRAHASH_SERVICE_CORS"
 ENV_MAX_BODY = "TERRAHASH_SERVICE_MAX_BODY"
 ENV_ADMIN_TOKEN = "TERRAHASH_ADMIN_TOKEN"
+#: Micro-batching (``terrahash serve --batch-window-ms/-max/-queue/-workers, --no-batching``).
+ENV_BATCHING = "TERRAHASH_SERVICE_BATCHING"
+ENV_BATCH_WINDOW_MS = "TERRAHASH_SERVICE_BATCH_WINDOW_MS"
+ENV_BATCH_MAX = "TERRAHASH_SERVICE_BATCH_MAX"
+ENV_BATCH_QUEUE = "TERRAHASH_SERVICE_BATCH_QUEUE"
+ENV_BATCH_WORKERS = "TERRAHASH_SERVICE_BATCH_WORKERS"
+#: Searches are micro-batched unless ``batching=None``.
+DEFAULT_BATCHING = BatchConfig()
 log = logging.getLogger("terrahash.service")
 
 
@@ -52,6 +61,7 @@ def create_app(
     admin_token: str | None = None,
     reload_on_sighup: bool = False,
     warm: bool = True,
+    batching: BatchConfig | None = DEFAULT_BATCHING,
 ) -> FastAPI:
     """Build the retrieval service for one index directory.
 
@@ -64,6 +74,8 @@ def create_app(
             when not, it answers only clients on loopback (403 for the rest).
         reload_on_sighup: reload the index on SIGHUP (the server's main thread only).
         warm: load the model at start-up rather than on the first query.
+        batching: answer concurrent searches together (``BatchConfig``: wait window, batch
+            size, queue bound); ``None`` runs each request's search on its own.
 
     Raises:
         TerraHashError: the index cannot be opened (names the folder and the problem).
@@ -71,12 +83,15 @@ def create_app(
     if not read_only:
         raise ValueError("the service has no write endpoints; read_only=False is not supported")
     holder = EngineHolder(Path(index_dir), read_only=read_only, warm=warm)
+    batcher = MicroBatcher(batching) if batching is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if reload_on_sighup and hasattr(signal, "SIGHUP"):
             _install_sighup(holder)
         yield
+        if batcher is not None:
+            await asyncio.to_thread(batcher.close)
 
     app = FastAPI(
         title="TerraHash retrieval service",
@@ -89,6 +104,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.holder = holder
+    app.state.batcher = batcher
     app.state.admin_token = admin_token
     app.include_router(router)
     app.include_router(stac_router)
@@ -138,6 +154,7 @@ def app_from_env(warm: bool = True) -> FastAPI:
         admin_token=os.environ.get(ENV_ADMIN_TOKEN) or None,
         reload_on_sighup=True,
         warm=warm,
+        batching=batching_from_env(),
     )
 
 
@@ -156,6 +173,21 @@ def _prefers_html(accept: str) -> bool:
         return best
 
     return quality("text/html") > max(quality("application/json"), quality("application/geo+json"))
+
+
+def batching_from_env() -> BatchConfig | None:
+    """The ``BatchConfig`` of the ``TERRAHASH_SERVICE_BATCH*`` variables (``None``: off)."""
+    if os.environ.get(ENV_BATCHING, "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        return BatchConfig(
+            window_ms=float(os.environ.get(ENV_BATCH_WINDOW_MS, DEFAULT_BATCHING.window_ms)),
+            max_batch=int(os.environ.get(ENV_BATCH_MAX, DEFAULT_BATCHING.max_batch)),
+            queue_size=int(os.environ.get(ENV_BATCH_QUEUE, DEFAULT_BATCHING.queue_size)),
+            workers=int(os.environ.get(ENV_BATCH_WORKERS, DEFAULT_BATCHING.workers)),
+        )
+    except ValueError as exc:
+        raise TerraHashError(f"{ENV_BATCHING}*: {exc}") from exc
 
 
 def _install_sighup(holder: EngineHolder) -> None:
@@ -197,6 +229,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def user_error(request: Request, exc: TerraHashError) -> JSONResponse:
         if isinstance(exc, NotFoundError):
             return answer(404, str(exc))
+        if isinstance(exc, QueueFullError):
+            return answer(503, str(exc), {"Retry-After": str(exc.retry_after)})
         if isinstance(exc, ServiceUnavailableError | CorruptIndexError | IndexMismatchError):
             return answer(503, str(exc))
         if isinstance(exc, UploadError):

@@ -72,11 +72,17 @@ class Engine:
 
     def search(self, query: Query, params: SearchParams) -> Outcome:
         """Top-``k`` entries for ``query`` under ``params``' filters, nearest first."""
-        outcome = self.searcher.search(query, k=params.k, filters=params.filters, exact=params.exact,
-                                       nprobe=params.nprobe, rerank=params.rerank)
-        entries = [_entry(h.id, h.labels, h.record) for h in outcome.hits]
-        concept = outcome.concept.to_json() if outcome.concept is not None else None
-        return Outcome(entries, outcome.distances, outcome.took_ms, outcome.scanned, outcome.scores, concept)
+        return self.search_many([query], params)[0]
+
+    def search_many(self, queries: Sequence[Query], params: SearchParams) -> list[Outcome]:
+        """``search`` for several queries with the same ``params``: image queries in one model
+        pass and one scan (``Searcher.search_many``); raises for all when any query fails."""
+        outcomes = self.searcher.search_many(queries, k=params.k, filters=params.filters,
+                                             exact=params.exact, nprobe=params.nprobe,
+                                             rerank=params.rerank)
+        return [Outcome([_entry(h.id, h.labels, h.record) for h in o.hits], o.distances, o.took_ms,
+                        o.scanned, o.scores, o.concept.to_json() if o.concept is not None else None)
+                for o in outcomes]
 
     def select(self, filters: Filters, offset: int, limit: int) -> tuple[list[CatalogEntry], int]:
         """A page of the items passing ``filters`` (metadata alone, index order) and the count

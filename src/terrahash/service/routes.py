@@ -68,8 +68,9 @@ def current(request: Request) -> Engine:
 
 @router.get("/health", response_model=Health, tags=["service"])
 def health(request: Request) -> dict[str, Any]:
-    """Index size, code length, model run and version."""
-    return current(request).health()
+    """Index size, code length, model run, version and micro-batching counters."""
+    batcher = request.app.state.batcher
+    return {**current(request).health(), "batching": batcher.stats() if batcher is not None else None}
 
 
 @router.post("/search", tags=["search"], responses=_ERRORS, openapi_extra=SEARCH_REQUEST_BODY,
@@ -287,7 +288,12 @@ async def _run(request: Request, engine: Engine, query: SearchQuery, params: Sea
     if wanted is not None and engine.collection_id not in wanted:
         outcome = Outcome([], [], 0.0)  # no item of this index is in those collections
     else:
-        outcome = await run_in_threadpool(engine.search, query, replace(params, k=offset + page))
+        paged = replace(params, k=offset + page)
+        batcher = request.app.state.batcher
+        if batcher is not None and query.id is None:  # one model pass for concurrent requests
+            outcome = await batcher.search(engine, query, paged)
+        else:  # id queries need no model: threads answer them side by side
+            outcome = await run_in_threadpool(engine.search, query, paged)
     echo: dict[str, Any] = {"kind": query.kind, "k": params.k, "exact": params.exact, "rerank": params.rerank}
     if query.id is not None:
         echo["id"] = query.id

@@ -79,6 +79,9 @@ class Health(BaseModel):
     read_only: bool
     platforms: list[str]
     labels: list[str]
+    #: Micro-batching settings and counters (batches, queries, largest, refused, waiting);
+    #: ``null`` when each request is searched alone (``terrahash serve --no-batching``).
+    batching: dict[str, Any] | None = None
 
 
 class Reloaded(BaseModel):
