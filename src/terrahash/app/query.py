@@ -144,14 +144,9 @@ def prepare_query(
             "it names none (only id queries, and text naming a land cover in an index with labels, "
             "can be answered without one)"
         )
-    record = read_record(query.metadata) if query.metadata is not None else None
     if query.image is not None:
-        image = query.image
-        pixels = image if isinstance(image, np.ndarray) else load_rgb(image, model.image_size)
-        records = [record] if record is not None else None
-        if source is None:
-            return PreparedQuery(model.encode_images([pixels], records=records), None)
-        return PreparedQuery(*model.encode_images_and_vectors([pixels], records=records, source=source))
+        return PreparedQuery(*encode_image_queries([query], model, source))
+    record = read_record(query.metadata) if query.metadata is not None else None
     items = [record if record is not None else str(query.text)]
     if source is None:
         return PreparedQuery(model.encode_text(items), None, reading)
