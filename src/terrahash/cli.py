@@ -525,6 +525,11 @@ def train(
     backbone_weights: Annotated[
         Path | None, typer.Option(help="torchvision ResNet-18/50 state dict (.pth or .safetensors).")
     ] = None,
+    backbone_lr_scale: Annotated[
+        float | None,
+        typer.Option(help="Vision trunk learning rate relative to --lr's. Default: 1 from scratch, "
+                     "the validated value from a pretrained backbone."),
+    ] = None,
     input_norm: Annotated[
         str | None,
         typer.Option(help="dataset (the set's channel statistics) or image (each image's own, invariant "
@@ -559,7 +564,7 @@ def train(
         method=method, bits=bits, epochs=epochs, image_size=image_size, seed=seed,
         use_text=not no_text, multiscale=not single_scale, itc=not no_itc, resume=resume,
         backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
-        input_norm=input_norm, temporal_pairs=not no_temporal_pairs,
+        backbone_lr_scale=backbone_lr_scale, input_norm=input_norm, temporal_pairs=not no_temporal_pairs,
     )
     try:
         config = run_training(data_dir, out, opts, progress=lambda d, n: RichProgress(d, n, err_console))

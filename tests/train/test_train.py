@@ -128,6 +128,7 @@ def test_cli_baseline_has_no_text_kind(tiny_data: Path, tmp_path: Path) -> None:
     [
         (["--bits", "48"], "--bits: error: 48 is not one of 16, 32, 64, 128"),
         (["--method", "nope"], "--method: error: unknown method 'nope'"),
+        (["--backbone-lr-scale", "0"], "--backbone-lr-scale: error: must be in (0, 10], got 0.0"),
     ],
 )
 def test_cli_bad_options_exit_2(args: list[str], message: str, tiny_data: Path, tmp_path: Path) -> None:
@@ -142,3 +143,24 @@ def test_cli_encode_reports_corrupt_run(tmp_path: Path, tiny_data: Path) -> None
     result = CliRunner().invoke(app, ["encode", str(tmp_path / "run"), str(tiny_data), "--out", "x.npz"])
     assert result.exit_code == 2
     assert "config.json: error: expected a JSON object" in result.stderr
+
+
+def test_trunk_learning_rate_is_scaled_and_the_rest_is_not(tiny_data: Path) -> None:
+    from terrahash.train.trainer import BACKBONE_PREFIX
+    from tests.train.helpers import tiny_trainer
+
+    trainer = tiny_trainer(tiny_data, "csq", lr=1e-3, backbone_lr_scale=0.25)
+    rate = {id(p): group["initial_lr"] for group in trainer.optimizer.param_groups for p in group["params"]}
+    named = dict(trainer.model.named_parameters())
+    trunk = {name for name in named if name.startswith(BACKBONE_PREFIX)}
+    assert trunk and len(trunk) < len(named)
+    assert sorted({rate[id(named[n])] for n in trunk}) == pytest.approx([2.5e-4])
+    assert sorted({rate[id(p)] for n, p in named.items() if n not in trunk}) == pytest.approx([1e-3])
+
+
+def test_pretrained_backbone_gets_the_validated_trunk_scale() -> None:
+    from terrahash.train.defaults import PRETRAINED_TRUNK_LR_SCALE
+
+    assert TrainOptions(backbone="none").backbone_lr_scale == 1.0
+    assert TrainOptions(backbone="default").backbone_lr_scale == PRETRAINED_TRUNK_LR_SCALE
+    assert TrainOptions(backbone="default", backbone_lr_scale=0.5).backbone_lr_scale == 0.5

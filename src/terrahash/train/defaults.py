@@ -26,6 +26,9 @@ INPUT_NORMS = ("dataset", "image")
 #: 1 epoch from the shipped backbone: recall@10 0.054 vs 0.009 with ``dataset``)
 #: ``image`` is what lets codes find the same ground again.
 METHOD_INPUT_NORM = {"unsupervised": "image"}
+#: Learning rate of a pretrained vision trunk relative to the new layers
+#: (``--backbone-lr-scale``), chosen on UC Merced's validation part (``bench/results/trunk-lr.md``).
+PRETRAINED_TRUNK_LR_SCALE = 1.0
 
 
 @cache

@@ -38,7 +38,7 @@ from terrahash.model.factory import DEFAULT_MODEL, create_model, get_model_confi
 from terrahash.model.tokenizer import PromptTokenizer
 from terrahash.model.vision import RESNET_PRESETS, detect_resnet_preset, load_backbone_state
 from terrahash.train.data import TrainingData
-from terrahash.train.defaults import INPUT_NORMS, method_defaults
+from terrahash.train.defaults import INPUT_NORMS, PRETRAINED_TRUNK_LR_SCALE, method_defaults
 from terrahash.train.losses import HashLoss, get_loss_class, list_methods
 from terrahash.train.pairs import temporal_partners
 from terrahash.train.trainer import Callback, EpochRow, Trainer
@@ -77,6 +77,9 @@ class TrainOptions:
     backbone: str = "none"
     #: A torchvision ResNet-18/50 state dict instead (replaces ``backbone``).
     backbone_weights: str | None = None
+    #: Learning rate of the vision trunk relative to ``lr``; ``None``: 1 from scratch, the
+    #: validated ``PRETRAINED_TRUNK_LR_SCALE`` when starting from pretrained weights.
+    backbone_lr_scale: float | None = None
     resume: bool = False
     #: ``dataset`` or ``image`` statistics for input normalisation; ``None``: the method's default.
     input_norm: str | None = None
@@ -91,6 +94,9 @@ class TrainOptions:
             self.lr = float(chosen["lr"])
         if self.input_norm is None:
             self.input_norm = str(chosen["input_norm"])
+        if self.backbone_lr_scale is None:
+            pretrained = self.backbone != "none" or self.backbone_weights is not None
+            self.backbone_lr_scale = PRETRAINED_TRUNK_LR_SCALE if pretrained else 1.0
         self.loss_settings = {**chosen["loss_settings"], **self.loss_settings}
 
     def validate(self) -> None:
@@ -114,6 +120,10 @@ class TrainOptions:
         if self.input_norm not in INPUT_NORMS:
             raise TrainConfigError(
                 f"--input-norm: error: {self.input_norm!r} is not one of {', '.join(INPUT_NORMS)}"
+            )
+        if not 0 < cast(float, self.backbone_lr_scale) <= 10:
+            raise TrainConfigError(
+                f"--backbone-lr-scale: error: must be in (0, 10], got {self.backbone_lr_scale}"
             )
         if not 16 <= self.image_size <= 512:
             raise TrainConfigError(f"--image-size: error: must be in 16..512, got {self.image_size}")
@@ -353,6 +363,7 @@ def train(
         batch_size=opts.batch_size,
         lr=cast(float, opts.lr),  # resolved by TrainOptions.__post_init__
         weight_decay=opts.weight_decay,
+        backbone_lr_scale=cast(float, opts.backbone_lr_scale),
         seed=opts.seed,
         callbacks=callbacks,
     )

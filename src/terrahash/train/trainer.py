@@ -58,6 +58,10 @@ class Callback:
         """After each epoch with its metrics row."""
 
 
+#: Parameter names of the vision trunk (the part a pretrained backbone provides).
+BACKBONE_PREFIX = "visual.backbone."
+
+
 class Trainer:
     """Fits a ``CCLS2T`` model with any ``HashLoss``; AdamW with warm-up and cosine decay."""
 
@@ -71,6 +75,7 @@ class Trainer:
         batch_size: int = 64,
         lr: float = 2e-3,
         weight_decay: float = 5e-4,
+        backbone_lr_scale: float = 1.0,
         seed: int = 0,
         callbacks: Sequence[Callback] = (),
     ) -> None:
@@ -82,18 +87,26 @@ class Trainer:
         # Each item's row in the training set (-1 outside it): the key of per-item loss state.
         self.train_row = torch.full((len(data.images),), -1, dtype=torch.long)
         self.train_row[data.train_idx] = torch.arange(len(data.train_idx))
-        self.optimizer, self.scheduler = self.configure_optimizer(lr, weight_decay)
+        self.optimizer, self.scheduler = self.configure_optimizer(lr, weight_decay, backbone_lr_scale)
 
     def configure_optimizer(
-        self, lr: float, weight_decay: float
+        self, lr: float, weight_decay: float, backbone_lr_scale: float = 1.0
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-        """AdamW (no decay on norms, biases and the temperature) with warm-up + cosine."""
-        decay: list[torch.nn.Parameter] = []
-        no_decay: list[torch.nn.Parameter] = []
+        """AdamW (no decay on norms, biases and the temperature) with warm-up + cosine.
+
+        ``backbone_lr_scale`` slows the vision trunk against the new layers: a pretrained
+        trunk's features are the reason to start from it, and the full rate, sized for
+        training from scratch, overwrites them in the first epochs.
+        """
+        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
         for name, param in self.model.named_parameters():
-            (no_decay if param.ndim <= 1 or "embedding" in name else decay).append(param)
+            trunk = name.startswith(BACKBONE_PREFIX)
+            decays = not (param.ndim <= 1 or "embedding" in name)
+            groups.setdefault((trunk, decays), []).append(param)
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            [{"params": params, "weight_decay": weight_decay if decays else 0.0,
+              "lr": lr * (backbone_lr_scale if trunk else 1.0)}
+             for (trunk, decays), params in groups.items()],
             lr=lr,
         )
         steps = max(1, self.steps_per_epoch * self.epochs)
