@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from terrahash.errors import lazy_import
-from terrahash.index.errors import HashIndexError
+from terrahash.index.errors import HashIndexError, IndexUnavailableError
 from terrahash.index.locations import postgres_url
 
 psycopg = lazy_import("psycopg", "postgres")
@@ -83,11 +83,12 @@ def display(dsn: str, schema: str) -> str:
 
 
 def connect(dsn: str, where: str) -> Any:
-    """An autocommit connection to a server new enough for ``bit_count`` (14+)."""
+    """An autocommit connection to a server new enough for ``bit_count`` (14+);
+    ``IndexUnavailableError`` when the server cannot be reached."""
     try:
         conn = psycopg.connect(dsn, autocommit=True)
     except psycopg.OperationalError as exc:
-        raise HashIndexError(f"{where}: error: cannot connect ({str(exc).strip()})") from exc
+        raise IndexUnavailableError(f"{where}: error: cannot connect ({str(exc).strip()})") from exc
     if conn.info.server_version < MIN_SERVER_VERSION:
         conn.close()
         raise HashIndexError(
