@@ -68,6 +68,8 @@ def markdown(result: dict[str, Any]) -> str:
     rows = "\n".join(f"| {name} | {t['median_s']:.3f} | {t['min_s']:.3f} |"
                      for name, t in result["open"].items())
     sizes = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in result["bytes"].items())
+    built = (f"the build itself took {result['build_s']} s" if result["build_s"] is not None
+             else "the index was built before this run, so its build is not timed here")
     return f"""# Embedded index checksums: what they cost
 
 Command: `{result['command']}`; commit {result['commit']}; {result['machine']['date']};
@@ -80,7 +82,7 @@ Index: {result['count']:,} items, {sizes}.
 {rows}
 
 Hashing every file of the generation at write time (`checksums_of`): {result['write_hash_s']:.2f} s
-(the build itself: {result['build_s'] if result['build_s'] is not None else 'not timed here'} s).
+({built}).
 
 Shipped: every file's size is checked on open, and the SHA-256 of the raw memory-mapped arrays
 (codes, seqs, embeddings), which nothing else would check. The SQLite catalog (the largest file)
