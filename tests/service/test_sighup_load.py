@@ -92,5 +92,5 @@ def test_sighup_reloads_under_load_fail_no_request(tmp_path: Path, items: list[S
         proc.wait(timeout=30)
     output = log.read_text(errors="replace")
     assert not failures, failures[:5]
-    assert min(answered) > 0 and sum(answered) >= 50, answered
+    assert min(answered) > 0 and sum(answered) >= 20, answered
     assert proc.returncode == 0 and "Traceback" not in output, output[-2000:]
