@@ -106,9 +106,12 @@ def verify_files(
     """Check generation folder ``gen`` against the manifest's ``checksums`` record: every
     recorded file present with its size, and the ``hashed`` ones with their SHA-256. Nothing
     to check when no record is kept for this generation (written before checksums)."""
-    if not checksums or checksums.get("generation") != gen.name:
+    if not isinstance(checksums, dict) or checksums.get("generation") != gen.name:
         return
-    for name, recorded in checksums["files"].items():
+    files = checksums.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise CorruptIndexError(f"{where} the manifest's checksums record is malformed")
+    for name, recorded in files.items():
         path = gen / name
         if not path.is_file():
             raise CorruptIndexError(f"{where} {name} is missing from {gen.name}")

@@ -179,8 +179,10 @@ def write_generation(
         checksums = checksums_of(tmp)
         os.rename(tmp, root / name)
         fsync_dir(root)
-    except (OSError, sqlite3.Error) as exc:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not isinstance(exc, OSError | sqlite3.Error):
+            raise
         kept = f"; the index still holds generation {current}" if current else ""
         raise HashIndexError(f"{root}: error: cannot write generation {name}: {_why(exc)}{kept}") from exc
     return Written(name, checksums)

@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 DEFAULT_SCHEMA = "terrahash"
+#: Seconds to wait for a server that does not answer (libpq would wait for ever, and a
+#: reconnecting index would hold its callers that long); ``connect_timeout`` in the URI wins.
+CONNECT_TIMEOUT_S = 10
 #: Lowest server version with ``bit_count(bit)``.
 MIN_SERVER_VERSION = 140000
 _OWN_PARAMS = ("schema", "cache")
@@ -85,8 +88,10 @@ def display(dsn: str, schema: str) -> str:
 def connect(dsn: str, where: str) -> Any:
     """An autocommit connection to a server new enough for ``bit_count`` (14+);
     ``IndexUnavailableError`` when the server cannot be reached."""
+    options = {} if "connect_timeout" in psycopg.conninfo.conninfo_to_dict(dsn) else {
+        "connect_timeout": CONNECT_TIMEOUT_S}
     try:
-        conn = psycopg.connect(dsn, autocommit=True)
+        conn = psycopg.connect(dsn, autocommit=True, **options)
     except psycopg.OperationalError as exc:
         raise IndexUnavailableError(f"{where}: error: cannot connect ({str(exc).strip()})") from exc
     if conn.info.server_version < MIN_SERVER_VERSION:
