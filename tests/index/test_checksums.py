@@ -89,3 +89,15 @@ def test_record_of_another_generation_is_not_checked(index_dir: Path) -> None:
     _flip_byte(_generation(index_dir) / "codes.npy", -5)
     with Index.open(index_dir) as index:
         assert len(index) == N
+
+
+def test_cli_names_the_damaged_file(index_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from terrahash.cli import app
+
+    path = _generation(index_dir) / "codes.npy"
+    _flip_byte(path, path.stat().st_size - 1)
+    result = CliRunner().invoke(app, ["index", "info", str(index_dir)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "checksum mismatch" in result.output and "codes.npy" in result.output
