@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -38,11 +39,19 @@ def _items(seed: int) -> tuple[list[str], np.ndarray, list[dict], list[list[str]
     return ids, random_codes(N, BITS, seed), records, labels, embeddings
 
 
-def _build(root: Path) -> Index:
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index (two generations: created, then filled) that each test copies."""
+    root = tmp_path_factory.mktemp("full_disk") / "index"
     ids, codes, records, labels, embeddings = _items(seed=1)
-    index = Index.create(root, bits=BITS)
-    index.add(ids, codes, records=records, labels=labels, embeddings=embeddings)
-    return index
+    with Index.create(root, bits=BITS) as index:
+        index.add(ids, codes, records=records, labels=labels, embeddings=embeddings)
+    return root
+
+
+def _copy(built: Path, root: Path) -> Index:
+    shutil.copytree(built, root)
+    return Index.open(root)
 
 
 def _answers(index: Index) -> tuple[list, list, list]:
@@ -74,9 +83,9 @@ def _file_sizes(gen: Path) -> dict[str, int]:
 
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE (POSIX)")
 @pytest.mark.parametrize("where", ["catalog.sqlite", "embeddings.npy"])
-def test_build_on_a_full_disk_keeps_the_previous_index(tmp_path: Path, where: str) -> None:
+def test_build_on_a_full_disk_keeps_the_previous_index(tmp_path: Path, built: Path, where: str) -> None:
     root = tmp_path / "index"
-    index = _build(root)
+    index = _copy(built, root)
     before = _answers(index)
     manifest = json.loads((root / "manifest.json").read_text())
     sizes = _file_sizes(root / manifest["generation"])
@@ -105,9 +114,9 @@ def test_build_on_a_full_disk_keeps_the_previous_index(tmp_path: Path, where: st
 
 
 def test_no_space_error_is_clear_and_the_writer_stays_usable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, built: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = _build(tmp_path / "index")
+    index = _copy(built, tmp_path / "index")
     before = _answers(index)
     real_save = storage.save_npy
 
