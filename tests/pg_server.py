@@ -80,51 +80,80 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class PrivateServer:
+    """A cluster in a temp dir, run by ``pg_ctl``; ``stop``/``start`` keep its port and data."""
+
+    def __init__(self, bin_dir: Path, user: str | None) -> None:
+        self.bin_dir, self.user = bin_dir, user
+        self.root = Path(tempfile.mkdtemp(prefix="terrahash-pg-"))
+        self.data, self.log = self.root / "data", self.root / "server.log"
+        if user is not None:
+            shutil.chown(self.root, user=user)
+        self.root.chmod(0o700)
+        self.port = _free_port()
+        self.base = f"postgresql://postgres@127.0.0.1:{self.port}"
+        self.running = False
+
+    def run(self, *cmd: str) -> None:
+        done = subprocess.run(_as_user(self.user, list(cmd)), capture_output=True, timeout=120,
+                              check=False)
+        if done.returncode != 0:
+            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.decode()}\n{tail}")
+
+    def init(self) -> None:
+        self.run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                 "-E", "UTF8", "--no-sync", "--no-instructions")
+
+    def start(self) -> None:
+        opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c max_connections=60 -c shared_buffers=128MB")
+        self.run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts,
+                 "-w", "-t", "60", "start")
+        self.running = True
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: sessions are closed, as in a restart or a failover)."""
+        self.run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+        self.running = False
+
+    def remove(self) -> None:
+        if self.running:
+            with contextlib.suppress(Exception):
+                self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a private server and yield a DSN for a fresh database; stop and delete it after."""
+def private_server() -> Iterator[PrivateServer]:
+    """Start a private server with a database ``terrahash`` (skips when none can be had);
+    stop and delete it after."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install terrahash[postgres])")
     bin_dir = _bin_dir()
     if bin_dir is None:
         reason = _apt_install()
         bin_dir = _bin_dir()
         if bin_dir is None:
             pytest.skip(f"cannot run a PostgreSQL server: {reason or 'install found no initdb'}")
-    user = _os_user()
-    root = Path(tempfile.mkdtemp(prefix="terrahash-pg-"))
-    data, log = root / "data", root / "server.log"
-    if user is not None:
-        shutil.chown(root, user=user)
-    root.chmod(0o700)
-    port = _free_port()
-
-    def run(*cmd: str) -> None:
-        done = subprocess.run(_as_user(user, list(cmd)), capture_output=True, timeout=120,
-                              check=False)
-        if done.returncode != 0:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.decode()}\n{tail}")
-
-    started = False
+    server = PrivateServer(bin_dir, _os_user())
     try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-            "-E", "UTF8", "--no-sync", "--no-instructions")
-        opts = (f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=60 -c shared_buffers=128MB")
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w",
-            "-t", "60", "start")
-        started = True
+        server.init()
+        server.start()
         import psycopg
 
-        base = f"postgresql://postgres@127.0.0.1:{port}"
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        with psycopg.connect(f"{server.base}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE terrahash")
-        yield f"{base}/terrahash"
+        yield server
     finally:
-        if started:
-            with contextlib.suppress(Exception):
-                run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a private server and yield a DSN for a fresh database; stop and delete it after."""
+    with private_server() as server:
+        yield f"{server.base}/terrahash"
 
 
 @pytest.fixture(scope="session")

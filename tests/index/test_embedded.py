@@ -165,6 +165,11 @@ def test_corrupt_index_gives_clear_errors(filled, tmp_path: Path) -> None:
     manifest = json.loads((root / "manifest.json").read_text())
     gen = root / manifest["generation"]
     (gen / "catalog.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(CorruptIndexError, match="catalog.sqlite: error: holds 2100 bytes, but"):
+        terrahash.Index.open(root)  # the manifest's checksums record the size written
+    # an index written before checksums: the files' own checks name the fault
+    del manifest["checksums"]
+    (root / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptIndexError, match="catalog.sqlite is not a readable database"):
         terrahash.Index.open(root)
     (gen / "codes.npy").unlink()

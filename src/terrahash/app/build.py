@@ -147,8 +147,12 @@ def _build_folder(out: Path, model: HashModel, dataset: SceneDataset, meta: dict
                   progress: Progress | None, cluster: ClusterOptions | None) -> Index:
     tmp = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    with Index.create(tmp, model.bits, **meta) as index:
-        _add(index, encode_for_index(model, dataset, progress, cluster))
+    try:
+        with Index.create(tmp, model.bits, **meta) as index:
+            _add(index, encode_for_index(model, dataset, progress, cluster))
+    except BaseException:  # a full disk, an interrupt: leave nothing half-built behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if out.exists():
         out.rmdir()
     os.rename(tmp, out)

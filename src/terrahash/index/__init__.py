@@ -11,6 +11,7 @@ from terrahash.index.errors import (
     CorruptIndexError,
     HashIndexError,
     IndexMismatchError,
+    IndexUnavailableError,
 )
 from terrahash.index.filters import (
     FilterError,
@@ -35,6 +36,7 @@ __all__ = [
     "Index",
     "IndexBackend",
     "IndexMismatchError",
+    "IndexUnavailableError",
     "LabelLike",
     "RecordLike",
     "SearchRequest",

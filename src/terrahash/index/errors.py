@@ -5,7 +5,9 @@ from __future__ import annotations
 from terrahash.codes import CodeShapeError
 from terrahash.errors import TerraHashError
 
-__all__ = ["CodeShapeError", "CorruptIndexError", "HashIndexError", "IndexMismatchError"]
+__all__ = [
+    "CodeShapeError", "CorruptIndexError", "HashIndexError", "IndexMismatchError", "IndexUnavailableError",
+]
 
 
 class HashIndexError(TerraHashError):
@@ -18,3 +20,7 @@ class CorruptIndexError(HashIndexError):
 
 class IndexMismatchError(HashIndexError):
     """A model (or its codes) does not match the index it is used with."""
+
+
+class IndexUnavailableError(HashIndexError):
+    """The index's server cannot be reached now (down, restarting); a later call may succeed."""

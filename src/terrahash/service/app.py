@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from terrahash import __version__
 from terrahash.errors import TerraHashError
-from terrahash.index.errors import CorruptIndexError, IndexMismatchError
+from terrahash.index.errors import CorruptIndexError, IndexMismatchError, IndexUnavailableError
 from terrahash.service.batcher import BatchConfig, MicroBatcher, QueueFullError
 from terrahash.service.docs import docs_page
 from terrahash.service.engine import Engine, EngineHolder, NotFoundError, ServiceUnavailableError
@@ -231,6 +231,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             return answer(404, str(exc))
         if isinstance(exc, QueueFullError):
             return answer(503, str(exc), {"Retry-After": str(exc.retry_after)})
+        if isinstance(exc, IndexUnavailableError):  # the database is down or restarting
+            return answer(503, str(exc), {"Retry-After": "1"})
         if isinstance(exc, ServiceUnavailableError | CorruptIndexError | IndexMismatchError):
             return answer(503, str(exc))
         if isinstance(exc, UploadError):

@@ -68,9 +68,10 @@ def current(request: Request) -> Engine:
 
 @router.get("/health", response_model=Health, tags=["service"])
 def health(request: Request) -> dict[str, Any]:
-    """Index size, code length, model run, version and micro-batching counters."""
+    """Index size, code length, model run, version, reloads and micro-batching counters."""
     batcher = request.app.state.batcher
-    return {**current(request).health(), "batching": batcher.stats() if batcher is not None else None}
+    return {**current(request).health(), "reloads": request.app.state.holder.reloads,
+            "batching": batcher.stats() if batcher is not None else None}
 
 
 @router.post("/search", tags=["search"], responses=_ERRORS, openapi_extra=SEARCH_REQUEST_BODY,

@@ -79,6 +79,8 @@ class Health(BaseModel):
     read_only: bool
     platforms: list[str]
     labels: list[str]
+    #: Reloads since start (``POST /admin/reload`` or SIGHUP) that published a new index.
+    reloads: int = 0
     #: Micro-batching settings and counters (batches, queries, largest, refused, waiting);
     #: ``null`` when each request is searched alone (``terrahash serve --no-batching``).
     batching: dict[str, Any] | None = None

@@ -1,7 +1,11 @@
 """One generation of an index folder, opened for reading: codes, catalog, filter columns, tree.
 
 Opening checks that the files agree with each other and with the manifest, so a damaged
-index fails here with a message naming the file, never later with a wrong answer.
+index fails here with a message naming the file, never later with a wrong answer. Where the
+manifest records checksums (indexes written since they were added), every file's size is
+checked, and the SHA-256 of the arrays that are memory-mapped as raw bytes (codes, seqs,
+embeddings: nothing else would notice a flipped bit in them). The catalog is SQLite (its
+pages are checked as they are read) and the ``.npz`` files are zip members with a CRC.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 
 from terrahash.index.embedded.catalog import Catalog
 from terrahash.index.embedded.columns import FilterColumns
+from terrahash.index.embedded.storage import file_sha256
 from terrahash.index.errors import CorruptIndexError
 from terrahash.index.flat import FlatScanner
 from terrahash.index.tree import SemanticTree
@@ -45,6 +50,7 @@ class Generation:
         gen = root / str(manifest["generation"])
         where = f"{root}: error:"
         bits, count = int(manifest["bits"]), int(manifest["count"])
+        verify_files(gen, manifest.get("checksums"), where)
         try:
             codes = np.load(gen / "codes.npy", mmap_mode="r")
             seqs = np.load(gen / "seqs.npy")
@@ -88,6 +94,38 @@ class Generation:
     def editable_tree(self) -> SemanticTree | None:
         """A fresh copy of the tree to modify for the next generation (``None``: no tree)."""
         return SemanticTree.load(self.path / "tree.npz") if self.tree is not None else None
+
+
+#: Files whose SHA-256 is checked on every open (the rest: their size).
+HASHED_ON_OPEN = ("codes.npy", "seqs.npy", "embeddings.npy")
+
+
+def verify_files(
+    gen: Path, checksums: dict[str, Any] | None, where: str, hashed: tuple[str, ...] = HASHED_ON_OPEN
+) -> None:
+    """Check generation folder ``gen`` against the manifest's ``checksums`` record: every
+    recorded file present with its size, and the ``hashed`` ones with their SHA-256. Nothing
+    to check when no record is kept for this generation (written before checksums)."""
+    if not isinstance(checksums, dict) or checksums.get("generation") != gen.name:
+        return
+    files = checksums.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise CorruptIndexError(f"{where} the manifest's checksums record is malformed")
+    for name, recorded in files.items():
+        path = gen / name
+        if not path.is_file():
+            raise CorruptIndexError(f"{where} {name} is missing from {gen.name}")
+        size = path.stat().st_size
+        if size != recorded["bytes"]:
+            raise CorruptIndexError(
+                f"{path}: error: holds {size} bytes, but {recorded['bytes']} were written "
+                "(truncated or damaged); rebuild the index or restore it from a backup"
+            )
+        if name in hashed and file_sha256(path) != recorded["sha256"]:
+            raise CorruptIndexError(
+                f"{path}: error: checksum mismatch (its SHA-256 differs from the one the manifest "
+                "recorded): the file is damaged; rebuild the index or restore it from a backup"
+            )
 
 
 def _open_embeddings(gen: Path, where: str, count: int, dim: int | None) -> np.ndarray | None:

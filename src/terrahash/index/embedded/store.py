@@ -56,7 +56,8 @@ class EmbeddedIndex:
         manifest.update(meta)
         prepare_root(root)
         empty, no_seqs = np.zeros((0, bits // 8), np.uint8), np.zeros(0, np.int64)
-        manifest["generation"] = write_generation(root, None, empty, no_seqs, None, lambda _: None)
+        written = write_generation(root, None, empty, no_seqs, None, lambda _: None)
+        manifest.update(generation=written.name, checksums=written.checksums)
         write_json_atomic(root / MANIFEST, manifest)
         return cls(root, manifest)
 
@@ -108,14 +109,16 @@ class EmbeddedIndex:
         generation is always of the current format: writing migrates an older index."""
         manifest = {**self.manifest, **write.manifest, **manifest_fields}
         base = self.gen.path / "catalog.sqlite" if write.keep_catalog else None
-        name = write_generation(
+        written = write_generation(
             self.root, self.manifest["generation"], write.codes, write.seqs, write.tree, write.edit, base,
             write.embeddings,
         )
+        name = written.name
         manifest.update(
             format_version=FORMAT_VERSION,
             embedded_items=int(has_embedding(write.embeddings).sum()) if write.embeddings is not None else 0,
             generation=name,
+            checksums=written.checksums,
             count=int(write.seqs.shape[0]),
             updated=now(),
             tree=write.tree.stats() if write.tree is not None else None,

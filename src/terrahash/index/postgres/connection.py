@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from terrahash.errors import lazy_import
-from terrahash.index.errors import HashIndexError
+from terrahash.index.errors import HashIndexError, IndexUnavailableError
 from terrahash.index.locations import postgres_url
 
 psycopg = lazy_import("psycopg", "postgres")
@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 DEFAULT_SCHEMA = "terrahash"
+#: Seconds to wait for a server that does not answer (libpq would wait for ever, and a
+#: reconnecting index would hold its callers that long); ``connect_timeout`` in the URI wins.
+CONNECT_TIMEOUT_S = 10
 #: Lowest server version with ``bit_count(bit)``.
 MIN_SERVER_VERSION = 140000
 _OWN_PARAMS = ("schema", "cache")
@@ -83,11 +86,14 @@ def display(dsn: str, schema: str) -> str:
 
 
 def connect(dsn: str, where: str) -> Any:
-    """An autocommit connection to a server new enough for ``bit_count`` (14+)."""
+    """An autocommit connection to a server new enough for ``bit_count`` (14+);
+    ``IndexUnavailableError`` when the server cannot be reached."""
+    options = {} if "connect_timeout" in psycopg.conninfo.conninfo_to_dict(dsn) else {
+        "connect_timeout": CONNECT_TIMEOUT_S}
     try:
-        conn = psycopg.connect(dsn, autocommit=True)
+        conn = psycopg.connect(dsn, autocommit=True, **options)
     except psycopg.OperationalError as exc:
-        raise HashIndexError(f"{where}: error: cannot connect ({str(exc).strip()})") from exc
+        raise IndexUnavailableError(f"{where}: error: cannot connect ({str(exc).strip()})") from exc
     if conn.info.server_version < MIN_SERVER_VERSION:
         conn.close()
         raise HashIndexError(

@@ -47,21 +47,25 @@ from terrahash.index.postgres.query import (
     ranking_sql,
     shortlists,
 )
+from terrahash.index.postgres.reconnect import LiveConnection, reading, writing
 from terrahash.index.postgres.schema import column_exists, create_schema, open_schema
 from terrahash.index.postgres.summary import catalog_info
 from terrahash.index.rerank import Candidates
 
 
 class PostgresIndex:
-    """An index stored in a PostgreSQL schema; safe for many concurrent writers and readers."""
+    """An index stored in a PostgreSQL schema; safe for many concurrent writers and readers.
+
+    It outlives a server restart: the connection is replaced once found lost (``reconnect``)."""
 
     def __init__(self, location: str, conn: Any, schema: str, cache: bool) -> None:
         self.location = location
-        self.conn = conn
         self.schema = schema
         self.use_cache = cache
         self._cache: CodeCache | None = None
-        self.where = display(*parse_location(location)[:2])
+        dsn = parse_location(location)[0]
+        self.where = display(dsn, schema)
+        self.live = LiveConnection(dsn, self.where, conn)
         with conn.cursor() as cur:
             self.postgis = column_exists(cur, schema, "footprint")
             #: Filters on bbox/time go through the (lon, lat, time) cube index (schema version 4).
@@ -104,9 +108,15 @@ class PostgresIndex:
         """Whether ``location`` names a schema that holds an index."""
         return index_exists(location)
 
-    def close(self) -> None:
-        self.conn.close()
+    @property
+    def conn(self) -> Any:
+        """The live connection (a new one after the server closed the last)."""
+        return self.live.conn
 
+    def close(self) -> None:
+        self.live.close()
+
+    @reading
     def __len__(self) -> int:
         return int(self.scalar(self.statement("SELECT count(*) FROM {items}")))
 
@@ -125,36 +135,42 @@ class PostgresIndex:
         return self.scalar(self.statement("SELECT value FROM {meta} WHERE key = %s"), (key,))
 
     # -- writes -------------------------------------------------------------------------
+    @writing
     def add(self, batch: ItemBatch, replace: bool = False, **manifest: Any) -> None:
         """Upsert items in one transaction (``replace=True``: deleting every other item in it)."""
-        lock = f"terrahash:{self.schema}:seq"
-        first = reserve_seqs(self.conn, self.schema, lock, len(batch)) if len(batch) else 0
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        lock, conn = f"terrahash:{self.schema}:seq", self.conn
+        first = reserve_seqs(conn, self.schema, lock, len(batch)) if len(batch) else 0
+        with conn.transaction(), conn.cursor() as cur:
             manifest = {**set_embedding_dim(cur, self.schema, batch, replace, self.where), **manifest}
-            upsert(self.conn, self.schema, self.postgis, batch, first, replace)
+            upsert(conn, self.schema, self.postgis, batch, first, replace)
             if manifest:
                 merge_manifest(cur, self.schema, manifest)
             bump_version(cur, self.schema)
         if manifest:
             self.manifest = self._read_meta("manifest")
         if len(batch) >= VACUUM_MIN_ROWS:  # outside the transaction, as VACUUM must be
-            self.conn.execute(self.statement("VACUUM (ANALYZE) {items}"))
+            conn.execute(self.statement("VACUUM (ANALYZE) {items}"))
 
+    @writing
     def remove(self, ids: Sequence[str]) -> int:
         """Delete items by id; unknown ids are ignored. Returns how many were removed."""
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        conn = self.conn
+        with conn.transaction(), conn.cursor() as cur:
             cur.execute(self.statement("DELETE FROM {items} WHERE id = ANY(%s)"), ([str(i) for i in ids],))
             removed = cur.rowcount
             if removed:
                 bump_version(cur, self.schema)
         return int(removed)
 
+    @writing
     def update_manifest(self, **fields: Any) -> None:
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        conn = self.conn
+        with conn.transaction(), conn.cursor() as cur:
             merge_manifest(cur, self.schema, fields)
         self.manifest = self._read_meta("manifest")
 
     # -- reads --------------------------------------------------------------------------
+    @reading
     def search(self, request: SearchRequest) -> SearchResult:
         """Top-k by ``(distance, seq)``; always exact (``exact``/``nprobe`` are tree knobs)."""
         queries, k, filters = request.queries, request.k, request.filters
@@ -179,6 +195,7 @@ class PostgresIndex:
         """The filter-first query of ``filters`` through the cube probe (see ``query.probed_sql``)."""
         return probed_sql(self.schema, self.bits, filters, self.postgis, probe, probe_params, shape)
 
+    @reading
     def candidates(self, request: SearchRequest, size: int) -> list[Candidates]:
         """Re-ranking shortlists (see ``IndexBackend.candidates``) by the plan ``search`` takes;
         always exact."""
@@ -195,6 +212,7 @@ class PostgresIndex:
         ties_sql = ranking_sql(self.schema, self.bits, filters, self.postgis, ties)[0]
         return shortlists(self.conn, query, ties_sql, params, queries, k, size, None if counts else len(self))
 
+    @reading
     def select(self, filters: Filters, offset: int, limit: int) -> Selection:
         """A page of the passing items (see ``IndexBackend.select``), by seq; one statement,
         so the page and the count come from the same snapshot."""
@@ -214,6 +232,7 @@ class PostgresIndex:
             self._cache = CodeCache.load(self.conn, self.schema, self.bits)
         return self._cache
 
+    @reading
     def get(self, ids: Sequence[str]) -> list[CatalogRow | None]:
         with self.conn.cursor() as cur:
             cur.execute(
@@ -223,6 +242,7 @@ class PostgresIndex:
             found = {r[1]: CatalogRow(int(r[0]), r[1], r[2], tuple(r[3]), r[4]) for r in cur}
         return [found.get(str(i)) for i in ids]
 
+    @reading
     def ids(self) -> list[str]:
         with self.conn.cursor() as cur:
             cur.execute(self.statement("SELECT id FROM {items} ORDER BY seq"))
@@ -239,9 +259,11 @@ class PostgresIndex:
             raise HashIndexError(f"{self.where}: error: no item with id {missing[0]!r} in this index")
         return [found[str(i)] for i in ids]
 
+    @reading
     def codes_of(self, ids: Sequence[str]) -> np.ndarray:
         return bits_to_codes(self._column_of(ids, "code::text"), self.bits)
 
+    @reading
     def embeddings_of(self, ids: Sequence[str]) -> np.ndarray | None:
         stored = bytes_to_embeddings(self._column_of(ids, "embedding"))
         dim = self._read_meta("manifest").get("embedding_dim")
@@ -249,6 +271,7 @@ class PostgresIndex:
             return np.zeros((len(ids), int(dim)), np.int8)
         return stored
 
+    @reading
     def footprints(self) -> tuple[list[str], np.ndarray]:
         with self.conn.cursor() as cur:
             cur.execute(self.statement(
@@ -258,6 +281,7 @@ class PostgresIndex:
         boxes = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), 4)
         return [r[0] for r in rows], boxes
 
+    @reading
     def info(self) -> dict[str, Any]:
         catalog, size = catalog_info(self.conn, self.schema)
         count = catalog["items"]
