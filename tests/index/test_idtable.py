@@ -11,18 +11,22 @@ from terrahash.index import Index
 from terrahash.index.embedded.idtable import IdLookup, IdTable
 
 
-@pytest.mark.parametrize("ids", [["a1", "b2", "c3"], ["x", "längere-id", "", "z" * 40]])
-def test_id_table_returns_ids_of_rows(ids: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("ids", "fixed"),
+    [(["a1", "b22", "c3", ""], True), (["x", "längere-id", "", "y"], False),
+     (["a", "b\x00", "c", "d"], False), (["a", "b\nc", "d", "e"], False), (["x", "y", "", "z" * 40], False)],
+)
+def test_id_table_returns_ids_of_rows(ids: list[str], fixed: bool) -> None:
     table = IdTable(ids)
     assert len(table) == len(ids)
-    assert table(np.array([2, 0, 2, 1])) == [ids[2], ids[0], ids[2], ids[1]]
-    assert table.width == (2 if ids[0] == "a1" else None)
+    assert (table.fixed is not None) == fixed
+    assert table(np.array([2, 0, 2, 1, 3])) == [ids[2], ids[0], ids[2], ids[1], ids[3]]
 
 
 def test_searches_name_the_same_ids_once_the_table_is_loaded(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 256, (300, 8), dtype=np.uint8)
-    ids = [f"item-{i}" + "x" * (i % 3) for i in range(300)]  # unequal lengths: offsets path
+    ids = [f"item-{i}" + "ü" * (i % 3) for i in range(300)]  # not ASCII: the offsets layout
     index = Index.create(tmp_path / "idx", bits=64)
     index.add(ids, codes)
     index.remove(ids[10:20])  # rows no longer equal seqs

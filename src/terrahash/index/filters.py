@@ -53,7 +53,7 @@ class Filters:
     @property
     def empty(self) -> bool:
         """True when nothing is constrained (every search asks: one comparison, not a loop)."""
-        return self == NO_FILTERS
+        return self is NO_FILTERS or self == NO_FILTERS
 
 
 #: The unconstrained filter set.

@@ -33,6 +33,8 @@ from terrahash.index.rerank import SHORTLIST_LOOKAHEAD, needs_ties, shortlist_le
 FAISS_MIN_ITEMS = 4096
 #: Largest k searched with FAISS's heap; above it the counting variant is faster.
 HEAP_MAX_K = 256
+#: Row positions fit in this many bits of a (distance, row) sort key (distances need 14).
+ROW_BITS = 48
 #: A filtered scan gathers the allowed codes (NumPy) while they are at most this fraction of
 #: the rows; above it, FAISS scans every row in place and skips the others by a bitmap.
 GATHER_MAX_FRACTION = 0.05
@@ -70,6 +72,8 @@ class FlatScanner:
         self._index: object | None = None
 
     def _faiss_index(self) -> object | None:
+        if self._index is not None:
+            return self._index
         faiss = faiss_module()
         if faiss is None or self.codes.shape[0] < FAISS_MIN_ITEMS:
             return None
@@ -170,11 +174,13 @@ def faiss_rerank(
         dist, rows = index.search(x, k, params=params)  # type: ignore[attr-defined]
     dist = dist.astype(np.int32, copy=False)
     rows = rows.astype(np.int64, copy=False)
-    missing = rows < 0
-    if not missing.any():  # usual case: FAISS's order only needs checking within ties
-        d0, d1 = dist[:, :-1], dist[:, 1:]
-        if ((d0 < d1) | ((d0 == d1) & (rows[:, :-1] < rows[:, 1:]))).all():
+    # usual case: nothing missing (FAISS pads at the end), and the order only needs checking
+    # within ties: one key per result, (distance, row), must rise strictly along each row
+    if rows[:, -1].min() >= 0:
+        key = (dist.astype(np.int64) << ROW_BITS) | rows
+        if (key[:, 1:] > key[:, :-1]).all():
             return dist, rows
+    missing = rows < 0
     # one lexsort over every query's row (2-D keys sort along the last axis): missing last,
     # then distance, then position
     key_rows = np.where(missing, np.iinfo(np.int64).max, rows)
