@@ -1,10 +1,11 @@
-# TerraHash: `make demo` runs the product end to end, `make test` runs the tests.
+# TerraHash: `make demo` runs the product end to end, `make test` runs the tests,
+# `make bench` regenerates every benchmark result and the README tables built from them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean backbone
+.PHONY: install demo test lint clean backbone bench bench-quick readme
 
 install: $(STAMP)
 
@@ -41,6 +42,18 @@ backbone: install
 	cp bench/runs/backbone/card.json bench/results/pretrain.json
 	cp bench/runs/backbone/CARD.md bench/results/pretrain.md
 	cp bench/runs/backbone/pretrain_curve.png bench/results/pretrain.png
+
+# Every file under bench/results/ (hours on 2 CPU cores), then the README's benchmark tables.
+# QUICK=1 (or `make bench-quick`): tiny budgets into bench/runs/quick/results, for CI time.
+bench: install
+	$(BIN)/python bench/run_all.py $(if $(QUICK),--quick)
+
+bench-quick: install
+	$(BIN)/python bench/run_all.py --quick
+
+# The README's benchmark tables from bench/results/*.json (`--check` only compares).
+readme: install
+	$(BIN)/python bench/readme.py
 
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info src/*.egg-info

@@ -13,6 +13,9 @@ import json
 import math
 import os
 import platform
+import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +89,64 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+# -- provenance: every results file states its command, commit, date and machine ------------
+#: The keys every ``bench/results/*.json`` carries at its top level.
+PROVENANCE_KEYS = ("command", "commit", "date", "machine")
+#: The checkout this file belongs to (commands run from there).
+REPO = Path(__file__).resolve().parents[1]
+
+
+def git_commit() -> str:
+    """``git rev-parse HEAD`` of the checkout, ``-dirty`` when tracked files differ from it."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, check=False)
+        return done.stdout.strip()
+
+    head = git("rev-parse", "HEAD") or "unknown"
+    return head + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def script_command(script: str, argv: Sequence[str] | None = None) -> str:
+    """The command line that reruns a bench script: ``python bench/NAME.py ARGS``."""
+    return shlex.join(["python", f"bench/{Path(script).name}", *(sys.argv[1:] if argv is None else argv)])
+
+
+def provenance(command: str) -> dict[str, Any]:
+    """``command``, ``commit``, ``date`` (UTC, ISO 8601) and ``machine`` for a results file."""
+    return {
+        "command": command,
+        "commit": git_commit(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+    }
+
+
+def provenance_line(report: Mapping[str, Any]) -> str:
+    """One Markdown line naming the command, commit, date and machine of ``report``."""
+    machine = report.get("machine")
+    if isinstance(machine, Mapping):
+        machine = (f"{machine.get('nproc')} CPUs ({machine.get('cpu_model')}), "
+                   f"torch {machine.get('torch')} with {machine.get('torch_threads')} threads")
+    return (f"Command `{report.get('command')}`, commit `{report.get('commit')}`, "
+            f"{report.get('date')}, {machine}.")
+
+
+def save_report(path: Path, report: Mapping[str, Any], markdown: str | None = None) -> None:
+    """Write ``path`` (.json) and, given ``markdown``, the ``.md`` beside it with the
+    provenance line under its title. A report lacking a provenance key is refused."""
+    missing = [key for key in PROVENANCE_KEYS if not report.get(key)]
+    if missing:
+        raise ValueError(f"{path}: error: report lacks {', '.join(missing)} (use bench.common.provenance)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_safe(dict(report)), indent=1)
+    path.with_suffix(".json").write_text(text + "\n", encoding="utf-8")
+    if markdown is not None:
+        title, _, body = markdown.partition("\n")
+        text = f"{title}\n\n{provenance_line(report)}\n{body}" if title.startswith("#") else (
+            f"{provenance_line(report)}\n\n{markdown}")
+        path.with_suffix(".md").write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def fmt(value: object, digits: int = 4) -> str:

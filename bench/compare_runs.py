@@ -23,7 +23,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import json_safe, machine_info, markdown_table, ratio  # noqa: E402
+from bench.common import markdown_table, provenance, ratio, save_report, script_command  # noqa: E402
 
 
 def _row(run: Path, data: Path) -> dict[str, Any]:
@@ -65,23 +65,18 @@ def main() -> None:
     for row in rows:
         row["val_ratio_to_first"] = ratio(row["val_map@100"], first["val_map@100"])
         row["test_ratio_to_first"] = ratio(row["test_map@100"], first["test_map@100"])
-    report = {"command": "python bench/compare_runs.py " + " ".join(sys.argv[1:]), "machine": machine_info(),
-              "dataset": str(args.data), "runs": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
+    report = {**provenance(script_command(__file__)), "dataset": str(args.data), "runs": rows}
     stem = args.out / f"compare_{args.name}"
-    stem.with_suffix(".json").write_text(json.dumps(json_safe(report), indent=1))
     table = markdown_table(
         ["run", "method", "backbone", "epochs", "val mAP@100 (decides)", "test mAP@100 (reported)",
          "test vs first", "train s"],
         [[Path(r["run"]).name, r["method"], r["backbone"], r["epochs"], r["val_map@100"], r["test_map@100"],
           r["test_ratio_to_first"], r["train_seconds"]] for r in rows],
     )
-    machine = report["machine"]
     lines = [f"# {args.name}: runs side by side ({args.data.name})", "",
-             f"`{report['command']}`, {machine['date']}, {machine['nproc']} CPUs ({machine['cpu_model']}); "
-             "training times are as each run recorded them (the CPU was shared).", "", table, "",
+             "Training times are as each run recorded them (the CPU was shared).", "", table, "",
              *[f"- `{r['command']}`" for r in rows]]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    save_report(stem.with_suffix(".json"), report, "\n".join(lines))
     import matplotlib
 
     matplotlib.use("Agg")

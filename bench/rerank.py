@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +42,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import json_safe, machine_info, markdown_table  # noqa: E402 - after the path fix
+from bench.common import json_safe, markdown_table, provenance, save_report, script_command  # noqa: E402
 from terrahash.index import Index  # noqa: E402
 from terrahash.index.rerank import SHORTLIST_FACTOR  # noqa: E402
 
@@ -58,13 +56,6 @@ CENTRES, FLIP = 1000, 0.05
 REPEATS = 3
 #: Which database embedding the stored vectors are made from (the codes are always fused).
 DB_KINDS = ("image", "fused")
-
-
-def git_describe() -> str:
-    """The checkout's commit (``-dirty`` with uncommitted changes)."""
-    done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                          cwd=Path(__file__).parent, check=False)
-    return done.stdout.strip() or "unknown"
 
 
 # -- quality: UC Merced -----------------------------------------------------------------------
@@ -241,9 +232,7 @@ def decide(report: dict[str, Any]) -> dict[str, Any]:
 def write_markdown(path: Path, report: dict[str, Any]) -> None:
     q, lat, choice = report.get("quality"), report.get("latency"), report.get("choice")
     lines = ["# Re-ranking: stored vector, mAP gain and added latency", "",
-             f"`{report['command']}` at commit `{report['commit']}` on {report['machine']['date']} "
-             f"({report['machine']['cpu_model']}, {report['machine']['nproc']} cores; machine shared "
-             "with other jobs).", ""]
+             "The machine was shared with other jobs.", ""]
     if q is not None:
         lines += [f"Run `{q['run']}` ({q['bits']} bits) on `{q['dataset']}`; image queries vs fused database "
                   "codes; mAP@100 (normaliser min(R, k)) through `Index.query`; factor = shortlist / k "
@@ -279,7 +268,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
             [[r["variant"], r["median_ms"], r["p90_ms"], r["ratio"], f"{100 * r['added']:+.1f} %",
               r["shortlist_median"], r["shortlist_p90"]] for r in lat["rows"]]))
         lines.append("")
-    path.write_text("\n".join(lines))
+    save_report(path.with_suffix(".json"), report, "\n".join(lines))
 
 
 def plot(path: Path, report: dict[str, Any]) -> None:
@@ -327,10 +316,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    report: dict[str, Any] = {
-        "command": "python bench/rerank.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "commit": git_describe(), "machine": machine_info(),
-    }
+    report: dict[str, Any] = provenance(script_command(__file__, argv))
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="terrahash-rerank-") as tmp:
         if args.run is not None:
@@ -345,7 +331,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "quality" in report:
         report["choice"] = decide(report)
     report = json_safe(report)
-    (args.out / "rerank.json").write_text(json.dumps(report, indent=1))
     write_markdown(args.out / "rerank.md", report)
     plot(args.out / "rerank.png", report)
     print(f"wrote {args.out / 'rerank.json'}, rerank.md, rerank.png; choice: {report.get('choice')}")

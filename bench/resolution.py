@@ -26,7 +26,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import json_safe, machine_info, markdown_table  # noqa: E402
+from bench.common import markdown_table, provenance, save_report, script_command  # noqa: E402
 
 
 def _run(data: Path, run: Path, size: int, epochs: int, backbone: str | None) -> dict[str, Any]:
@@ -69,8 +69,7 @@ def main() -> None:
     eligible = [r for r in rows if r["within_budget"] and r["val_map@100"] is not None]
     chosen = max(eligible, key=lambda r: r["val_map@100"]) if eligible else None
     report = {
-        "command": "python bench/resolution.py " + " ".join(sys.argv[1:]),
-        "machine": machine_info(),
+        **provenance(script_command(__file__)),
         "dataset": str(args.data),
         "budget_s": args.budget_s,
         "rule": "default = best validation mAP@100 among pairs whose training fits the budget",
@@ -78,18 +77,15 @@ def main() -> None:
         "chosen": None if chosen is None else {k: chosen[k] for k in ("image_size", "epochs")},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "resolution.json").write_text(json.dumps(json_safe(report), indent=1))
     table = markdown_table(
         ["size px", "epochs", "train s", "within budget", "val mAP@100 (decides)", "test mAP@100 (reported)",
          "encode img/s"],
         [[r["image_size"], r["epochs"], r["train_seconds"], r["within_budget"], r["val_map@100"],
           r["test_map@100"], round(r["encode_images_per_s"])] for r in rows],
     )
-    machine = report["machine"]
-    text = [f"# Resolution and budget ({args.data.name})", "", f"`{report['command']}`, "
-            f"{machine['date']}, {machine['nproc']} CPUs ({machine['cpu_model']}).",
-            "", table, "", f"Chosen: {report['chosen']} ({report['rule']})."]
-    (args.out / "resolution.md").write_text("\n".join(text) + "\n")
+    text = [f"# Resolution and budget ({args.data.name})", "", table, "",
+            f"Chosen: {report['chosen']} ({report['rule']})."]
+    save_report(args.out / "resolution.json", report, "\n".join(text))
     import matplotlib
 
     matplotlib.use("Agg")

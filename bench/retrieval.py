@@ -23,8 +23,6 @@ Writes ``bench/results/retrieval.json``, ``retrieval.md`` and ``retrieval_pr_*.p
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -47,10 +45,12 @@ from bench.common import (  # noqa: E402 - after the path fix that lets the scri
     fmt,
     fmt_ratio,
     json_safe,
-    machine_info,
     markdown_table,
     multisource_rows,
+    provenance,
     ratio,
+    save_report,
+    script_command,
     subset_folder,
     timed,
     train_images_per_s,
@@ -323,14 +323,9 @@ def verdict(rows: list[dict[str, Any]], epochs: int) -> list[str]:
 
 def write_markdown(path: Path, report: dict[str, Any]) -> None:
     """The human report: header, per-setting tables, ablations, multi-source, engines."""
-    m = report["machine"]
     out = [
         f"# Retrieval benchmark ({report['mode']}"
         + ("" if report.get("complete") else ", INCOMPLETE: the run was still going") + ")", "",
-        f"- Date: {m['date']}",
-        f"- Machine: {m['nproc']} cores ({m['cpu_model']}), torch {m['torch']} with "
-        f"{m['torch_threads']} threads, Python {m['python']}",
-        f"- Command: `{report['command']}`",
         f"- Wall time: {report['wall_seconds']:.0f} s ({report['wall_seconds'] / 60:.1f} min)",
         f"- Budget: {report['epochs']} epochs per run, seed {report['seed']}, same for every method; "
         f"datasets subsampled to {report['per_label'] or 'all'} items per label.",
@@ -381,7 +376,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
                                ([e["engine"], e["params"], e.get("map@100"), fmt(e["latency_ms"], 3),
                                  fmt(e["batch_ms_per_query"], 4), fmt(e["bytes_per_item"], 1),
                                  e["code_bytes"]] for e in engines)), ""]
-    path.write_text("\n".join(out) + "\n")
+    save_report(path.with_suffix(".json"), report, "\n".join(out))
 
 
 # -- main ---------------------------------------------------------------------------------
@@ -424,7 +419,6 @@ def save(report: dict[str, Any], out: Path, started: float, complete: bool) -> N
     """Write the JSON and Markdown so far (a long run leaves usable partial results)."""
     report["complete"] = complete
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    (out / "retrieval.json").write_text(json.dumps(json_safe(report), indent=1))
     write_markdown(out / "retrieval.md", json_safe(report))
 
 
@@ -439,9 +433,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     mode = "quick" if args.quick else "full"
     work = args.work / mode
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python bench/retrieval.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     report: dict[str, Any] = {
-        "mode": mode, "command": command.strip(), "machine": machine_info(), "epochs": args.epochs,
+        "mode": mode, **provenance(script_command(__file__, argv)), "epochs": args.epochs,
         "seed": args.seed, "per_label": args.per_label,
         "protocol": PROTOCOL + "; image queries vs fused database codes; AP@k normalised by "
         "min(R, k), zero-hit queries excluded; tie-aware mAP = expectation over tie orders",

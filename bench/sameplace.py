@@ -31,10 +31,7 @@ Writes ``sameplace.json``, ``sameplace.md`` and ``sameplace.png`` (recall@k) und
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -52,10 +49,12 @@ from bench.common import (  # noqa: E402 - after the path fix that lets the scri
     Variant,
     fmt_ratio,
     json_safe,
-    machine_info,
     markdown_table,
+    provenance,
     ratio,
     read_manifest,
+    save_report,
+    script_command,
     train_run,
 )
 from terrahash.evaluate.overlap import DEFAULT_MIN_OVERLAP, covers, overlap_fraction  # noqa: E402
@@ -227,13 +226,6 @@ def tile_statistics(tiles: Path, dates: Sequence[str]) -> dict[str, dict[str, fl
         out[date] = {"tiles": len(pixels), "brightness": float(np.median([p.mean() for p in pixels])),
                      "contrast": float(np.median([p.std() for p in pixels]))}
     return out
-
-
-def git_describe() -> str:
-    """The checkout's commit (``-dirty`` with uncommitted changes)."""
-    done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                          cwd=ROOT, check=False)
-    return done.stdout.strip() or "unknown"
 
 
 def cut_tiles(raster_dir: Path, out: Path, tile_size: int) -> Path:
@@ -410,9 +402,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     p = report["protocol"]
     lines = [
         "# Same-place retrieval across dates (issue 13, point 8)", "",
-        f"`{report['command']}` at commit `{report['commit']}` on {report['machine']['date']}, "
-        f"{report['machine']['nproc']} cores ({report['machine']['cpu_model']}); "
-        f"wall time {report.get('wall_seconds', '–')} s.", "",
+        f"Wall time {report.get('wall_seconds', '–')} s.", "",
         f"Tiles of {p['query_date']} query, by image alone, the {p['db_tiles']} tiles of {p['db_date']} "
         f"(date filter) in an index of all {p['tiles']} tiles; relevant = footprint covers ≥ "
         f"{p['min_overlap']:.0%} of the query's ground. {p['queries']} queries ({p['no_relevant']} "
@@ -437,7 +427,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     lines += [f"- `{v['name']}`: `{v['train_command']}`; backbone: {v['backbone_card']}"
               for v in report["variants"]]
     lines += ["", f"Recall@k curves: `{report['png']}`.", ""]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    save_report(path.with_suffix(".json"), report, "\n".join(lines))
 
 
 def plot_curves(path: Path, report: dict[str, Any]) -> None:
@@ -473,7 +463,6 @@ def save(report: dict[str, Any], out: Path, started: float) -> None:
     """Write JSON, Markdown and PNG so far (a long run leaves usable partial results)."""
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     safe = json_safe(report)
-    (out / "sameplace.json").write_text(json.dumps(safe, indent=1), encoding="utf-8")
     write_markdown(out / "sameplace.md", safe)
     plot_curves(out / report["png"], safe)
 
@@ -521,8 +510,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     splits = split_queries(len(n_rel), args.seed)
     chance = chance_ap(n_rel, len(protocol.db_ids), args.seed)
     report: dict[str, Any] = {
-        "command": "python bench/sameplace.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "commit": git_describe(), "machine": machine_info(), "png": "sameplace.png",
+        **provenance(script_command(__file__, argv)), "png": "sameplace.png",
         "split": f"seed {args.seed}: {len(splits['validation'])} validation / "
                  f"{len(splits['test'])} test queries",
         "protocol": {

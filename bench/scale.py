@@ -22,6 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import provenance, save_report, script_command  # noqa: E402 - after the path fix
+
 BITS = 64
 T0 = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 SPAN_S = 4 * 365 * 86400
@@ -178,9 +180,7 @@ def bench_dask(run: Path, images: int) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = ["# Scale-out benchmark", "", f"Run {result['when']} on {result['cpus']} CPU cores.", ""]
-    if result.get("command"):
-        lines += [f"Command: `{result['command']}`", ""]
+    lines = ["# Scale-out benchmark", ""]
     lines += [f"- {note}" for note in result.get("notes", [])] + [""] * bool(result.get("notes"))
     for section in ("postgres", "dask"):
         if section in result:
@@ -212,9 +212,7 @@ def main() -> None:
     result: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                               "cpus": os.cpu_count(), "args": {k: str(v) for k, v in
                                                                vars(args).items()},
-                              "command": " ".join([".venv/bin/python", "bench/scale.py",
-                                                   *sys.argv[1:]]),
-                              "notes": args.note}
+                              **provenance(script_command(__file__)), "notes": args.note}
     previous_file = args.out / "scale.json"
     previous = json.loads(previous_file.read_text()) if previous_file.is_file() else {}
     if args.no_postgres:
@@ -237,8 +235,7 @@ def main() -> None:
     elif "dask" in previous:  # not rerun: keep the last numbers, marked with their date
         result["dask"] = {**previous["dask"], "not_rerun": f"from the run of {previous['when']}"}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scale.json").write_text(json.dumps(result, indent=2))
-    (args.out / "scale.md").write_text(markdown(result))
+    save_report(args.out / "scale.json", result, markdown(result))
 
 
 if __name__ == "__main__":

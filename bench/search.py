@@ -1,11 +1,15 @@
-"""Search benchmark: flat (FAISS + tie re-rank) vs FAISS vs NumPy, RSHST exact/approx, filters.
+"""Search benchmark: ``terrahash.Index.search`` vs FAISS vs NumPy, RSHST exact/approx, filters.
 
-Run: ``.venv/bin/python bench/search.py [--quick] [--no-10m] [--no-tree] [--queries N]``;
-writes ``bench/results/search.{json,md,png}``. All numbers come from one run on this machine;
-FAISS and ours are timed interleaved, query by query, so load from other processes hits both
-alike and the ratios are side by side. The clustered ("learned-like") codes are random centres
-with per-bit noise (parameters in the JSON). ``--no-tree`` skips the RSHST builds (minutes) and
-carries the previous run's RSHST rows over, marked as such.
+Run: ``python bench/search.py [--quick] [--no-10m] [--no-tree] [--queries N]``; writes
+``bench/results/search.{json,md,png}``. All numbers come from one run on this machine. The flat
+rows time the path users call, ``Index.search`` on an embedded index (one query per call, ids
+included), beside FAISS ``IndexBinaryFlat`` and the scanner alone, interleaved query by query
+(one FAISS thread), so load from other processes hits all alike and the ratios are side by
+side; a NumPy ``bitwise_count`` reference, written here without TerraHash code, checks that
+the distances and ids are identical. The clustered codes are random centres with per-bit
+noise (parameters in the JSON); RSHST on real learned codes is ``bench/rshst.py``.
+``--no-tree`` skips the RSHST builds (minutes) and carries the previous run's RSHST rows
+over, marked as such.
 """
 
 from __future__ import annotations
@@ -13,8 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import shutil
 import statistics
 import sys
@@ -25,6 +27,10 @@ from typing import Any
 
 import numpy as np
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import provenance, save_report, script_command  # noqa: E402 - after the path fix
 from terrahash.codes import as_words, hamming
 from terrahash.index import Index
 from terrahash.index.codes import topk_stable
@@ -50,6 +56,23 @@ def clustered_codes(
         noise = np.packbits(rng.random((m, bits), dtype=np.float32) < flip, axis=1)
         out[s : s + m] = centres[which] ^ noise
     return out
+
+
+def numpy_reference(db: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distances, rows) of the ``k`` nearest codes by ``np.bitwise_count``, ties by row: the
+    independent reference the index's answers must equal."""
+    word = np.uint64 if db.shape[1] % 8 == 0 else np.uint8  # 64-bit words: one popcount each
+    xor = np.bitwise_xor(db.view(word), query.view(word)[None, :])
+    dist = np.bitwise_count(xor).sum(axis=1, dtype=np.int64)
+    rows = np.argsort(dist, kind="stable")[:k]
+    return dist[rows], rows
+
+
+def public_index(db: np.ndarray, folder: Path) -> Index:
+    """An embedded index holding ``db`` (ids ``c0``, ``c1``, ...), as ``Index.add`` builds it."""
+    index = Index.create(folder, bits=db.shape[1] * 8)
+    index.add([f"c{i}" for i in range(db.shape[0])], db)
+    return index
 
 
 def timed(fn, repeat: int) -> tuple[float, Any]:  # noqa: ANN001
@@ -78,24 +101,42 @@ def bench_codes(
     index.add(db)
     flat = FlatScanner(db)
     flat.search(queries[:1], K)  # build its FAISS copy outside the timing
-    nq = min(n_single, len(queries))
-    # interleaved, so that load from other processes hits both alike; the order within a
-    # pair alternates so that neither side always runs on the other's warm cache
-    faiss_ms, flat_ms = [], []
-    for i, q in enumerate(queries[:nq]):
-        pair = [
-            (faiss_ms, lambda q=q: index.search(q[None], K)),
-            (flat_ms, lambda q=q: flat.search(q[None], K)),
-        ]
-        for out, fn in pair if i % 2 == 0 else pair[::-1]:
-            out.append(timed(fn, 1)[0])
-    row["faiss_single_ms"] = statistics.median(faiss_ms)
-    row["flat_single_ms"] = statistics.median(flat_ms)
+    with tempfile.TemporaryDirectory(prefix="thbench-") as tmp:
+        public = public_index(db, Path(tmp) / "idx")
+        for q in queries[:20]:  # warm up: FAISS copy, id table (see index/embedded/idtable.py)
+            public.search(q, k=K)
+        nq = min(n_single, len(queries))
+        # interleaved, so that load from other processes hits all alike; the order rotates so
+        # that no side always runs on another's warm cache
+        times: dict[str, list[float]] = {"faiss": [], "index": [], "flat": []}
+        answers = []
+        for i, q in enumerate(queries[:nq]):
+            calls = [
+                ("faiss", lambda q=q: index.search(q[None], K)),
+                ("index", lambda q=q: public.search(q[None], k=K)),
+                ("flat", lambda q=q: flat.search(q[None], K)),
+            ]
+            for key, fn in calls[i % 3:] + calls[: i % 3]:
+                ms, got = timed(fn, 1)
+                times[key].append(ms)
+                if key == "index":
+                    answers.append(got)
+        ref_ms, same = [], True
+        for q, (ids, dist) in zip(queries[:nq], answers, strict=True):
+            ms, (ref_d, ref_r) = timed(lambda q=q: numpy_reference(db, q, K), 1)
+            ref_ms.append(ms)
+            same &= dist[0] == ref_d.tolist() and ids[0] == [f"c{r}" for r in ref_r.tolist()]
+        public.close()
+    row["faiss_single_ms"] = statistics.median(times["faiss"])
+    row["index_single_ms"] = statistics.median(times["index"])
+    row["flat_single_ms"] = statistics.median(times["flat"])
     # ratio of each interleaved pair, then the median: robust to load that changes between pairs
-    row["flat_vs_faiss_single"] = statistics.median(b / a for a, b in zip(faiss_ms, flat_ms, strict=True))
-    row["numpy_single_ms"] = statistics.median(
-        timed(lambda q=q: numpy_search(db, q[None], K), 1)[0] for q in queries[:3]
-    )
+    row["index_vs_faiss_single"] = statistics.median(
+        b / a for a, b in zip(times["faiss"], times["index"], strict=True))
+    row["flat_vs_faiss_single"] = statistics.median(
+        b / a for a, b in zip(times["faiss"], times["flat"], strict=True))
+    row["numpy_single_ms"] = statistics.median(ref_ms)
+    row["index_equals_numpy"] = bool(same)
     faiss_batch, flat_batch = [], []
     for _ in range(3):  # batch calls interleaved too; median of 3
         faiss_batch.append(timed(lambda: index.search(queries, K), 1)[0] / len(queries))
@@ -220,29 +261,31 @@ def bench_filtered(n: int, rng: np.random.Generator, n_single: int = 30) -> dict
 
 
 def write_report(result: dict[str, Any]) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "search.json").write_text(json.dumps(result, indent=2))
     lines = [
-        f"# Search benchmark ({result['when']}, {result['machine']})",
-        "",
-        f"Command: `{result['command']}`",
+        "# Search benchmark",
         "",
         *[f"- {note}" for note in result.get("notes", [])],
         "",
-        "k = 100; single = one query per call (median of the queries); batch = all queries in one"
-        " call (median of 3). FAISS and flat are timed interleaved, query by query; flat/FAISS is"
-        " the median of the per-query ratios. Target: flat/FAISS <= 1.2.",
+        "k = 100, one FAISS thread; single = one query per call (median of the queries); batch = all"
+        " queries in one call (median of 3). `Index.search` (the public path: an embedded index,"
+        " ids included), FAISS `IndexBinaryFlat` and the flat scanner alone are timed interleaved,"
+        " query by query; the ratios are medians of the per-query ratios. Target: Index.search /"
+        " FAISS <= 1.1. NumPy = the `bitwise_count` reference (stable sort); `= NumPy`: every"
+        " query's ids and distances from `Index.search` equal it.",
         "",
-        "| codes | n | bits | FAISS ms | flat ms | flat/FAISS | NumPy ms | FAISS batch ms/q"
-        " | flat batch ms/q | flat/FAISS batch | flat = NumPy | tree exact scanned | tree exact ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| codes | n | bits | FAISS ms | Index.search ms | Index.search/FAISS | scanner ms | scanner/FAISS"
+        " | NumPy ms | = NumPy | FAISS batch ms/q | scanner batch ms/q | scanner/FAISS batch"
+        " | tree exact scanned | tree exact ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['codes']} | {r['n']:,} | {r['bits']} | {r['faiss_single_ms']:.2f} | "
+            f"{r['index_single_ms']:.2f} | {r['index_vs_faiss_single']:.2f} | "
             f"{r['flat_single_ms']:.2f} | {r['flat_vs_faiss_single']:.2f} | {r['numpy_single_ms']:.2f} | "
+            f"{r['index_equals_numpy'] and r['flat_equals_numpy']} | "
             f"{r['faiss_batch_ms_per_query']:.3f} | {r['flat_batch_ms_per_query']:.3f} | "
-            f"{r.get('flat_vs_faiss_batch', float('nan')):.2f} | {r.get('flat_equals_numpy', '-')} | "
+            f"{r.get('flat_vs_faiss_batch', float('nan')):.2f} | "
             + (
                 f"{r['tree_exact_scanned_fraction']:.1%} | {r['tree_exact_single_ms']:.2f} |"
                 if "tree" in r
@@ -280,7 +323,7 @@ def write_report(result: dict[str, Any]) -> None:
             f"- build (records validated, catalog, tree): {f['build_items_per_s']:,.0f} items/s",
             f"- on disk: {f['bytes_per_item']:.0f} bytes per item (codes + catalog + tree)",
         ]
-    (OUT / "search.md").write_text("\n".join(lines) + "\n")
+    save_report(OUT / "search.json", result, "\n".join(lines))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -291,7 +334,7 @@ def write_report(result: dict[str, Any]) -> None:
     x = np.arange(len(names))
     for off, key, lab in (
         (-0.25, "faiss_single_ms", "FAISS"),
-        (0, "flat_single_ms", "flat (ours)"),
+        (0, "index_single_ms", "Index.search"),
         (0.25, "tree_exact_single_ms", "RSHST exact"),
     ):
         a1.bar(x + off, [r.get(key, 0) for r in result["rows"]], 0.25, label=lab)
@@ -361,28 +404,29 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
         del db
     result: dict[str, Any] = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 FAISS thread",
-        "command": " ".join([".venv/bin/python", "bench/search.py", *sys.argv[1:]]),
+        **provenance(script_command(__file__)),
+        "faiss_threads": 1,
         "notes": args.note,
         "clustered": {"centres": n_centres, "flip_probability": flip},
         "rows": rows,
     }
     previous = json.loads(previous_file.read_text()) if previous_file.is_file() else {}
+    if previous:
+        previous.setdefault("date", previous.get("when"))  # files written before save_report
     if args.filtered_only and previous:
         result["rows"] = previous["rows"]
         result["notes"] = [
             *previous.get("notes", []),
-            f"Flat/FAISS rows from the run of {previous['when']} (`{previous.get('command')}`); "
-            f"the filtered part rerun at {result['when']} (`{result['command']}`).",
+            f"Flat/FAISS rows from the run of {previous['date']} (`{previous.get('command')}`); "
+            f"the filtered part rerun at {result['date']} (`{result['command']}`).",
             *args.note,
         ]
-        result["when"], result["command"] = previous["when"], previous.get("command")
+        result["date"], result["command"] = previous["date"], previous.get("command")
     if (not tree or args.filtered_only) and previous:
         kept = [r for r in previous["rows"] if r.get("approx")]
         result["approx_rows"] = previous.get("approx_rows") or kept
         result["approx_from"] = previous.get("approx_from") or (
-            f"RSHST code unchanged; rows from the run of {previous['when']}"
+            f"RSHST code unchanged; rows from the run of {previous['date']}"
         )
     if not args.no_filtered:
         result["filtered"] = bench_filtered(n, rng, args.queries)

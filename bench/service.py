@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -38,8 +37,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import json_safe, machine_info, markdown_table  # noqa: E402 - after the path fix
-from bench.rerank import git_describe  # noqa: E402
+from bench.common import markdown_table, provenance, save_report, script_command  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -251,9 +249,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     ok = {True: "met", False: "NOT met"}
     lines = [
         "# Service load test: micro-batched vs unbatched", "",
-        f"`{report['command']}` at commit `{report['commit']}` on {m['date']} ({m['cpu_model']}, "
-        f"{m['nproc']} cores shared with other engineers' jobs, so figures are noisy; torch "
-        f"{m['torch']}, Python {m['python']}).", "",
+        f"{m['nproc']} cores shared with other engineers' jobs, so figures are noisy.", "",
         f"Index: {report['items']} real UC Merced images, {report['bits']} bits, built by `terrahash index "
         f"build` from a {report['epochs']}-epoch `terrahash train` run at {report['image_size']} px. "
         f"{report['clients']} concurrent clients (one asyncio process, keep-alive loopback connections, "
@@ -276,7 +272,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "other users, who slow whichever mode they overlap). Batched options: "
         f"`{' '.join(report['modes']['batched']['serve_options']) or '(serve defaults)'}`.", "",
     ]
-    path.write_text("\n".join(lines))
+    save_report(path.with_suffix(".json"), report, "\n".join(lines))
 
 
 def plot(path: Path, report: dict[str, Any]) -> None:
@@ -340,15 +336,13 @@ def main() -> None:
                             args.work / "batched.log"),
     }
     report = {
-        "command": "python bench/service.py " + shlex.join(sys.argv[1:]),
-        "commit": git_describe(), "machine": machine_info(), "dataset": str(data),
+        **provenance(script_command(__file__)), "dataset": str(data),
         "epochs": args.epochs, "image_size": args.image_size, "items": modes["batched"]["items"],
         "bits": modes["batched"]["bits"], "clients": args.clients, "duration_s": args.duration,
         "warmup_s": args.warmup, "query_images": args.query_images, "modes": modes,
         "verdict": verdict(modes), "png": "service.png",
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "service.json").write_text(json.dumps(json_safe(report), indent=1) + "\n")
     write_markdown(args.out / "service.md", report)
     plot(args.out / "service.png", report)
     print((args.out / "service.md").read_text())

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
 import sys
 import tempfile
@@ -44,9 +43,11 @@ from bench.common import (  # noqa: E402 - after the path fix that lets the scri
     RunSpec,
     fmt,
     json_safe,
-    machine_info,
     markdown_table,
+    provenance,
     record_matches,
+    save_report,
+    script_command,
     train_run,
 )
 
@@ -197,11 +198,9 @@ def check_filters(name: str, encoded: dict[str, np.ndarray], records: list[Any],
 
 # -- report -------------------------------------------------------------------------------
 def write_markdown(path: Path, report: dict[str, Any]) -> None:
-    m = report["machine"]
     out = [
         "# Spatiotemporal check", "",
-        f"- Date: {m['date']}; machine: {m['nproc']} cores ({m['cpu_model']}), torch {m['torch']}",
-        f"- Command: `{report['command']}`; wall time {report['wall_seconds']:.0f} s",
+        f"- Wall time {report['wall_seconds']:.0f} s",
         f"- Budget: {report['epochs']} epochs, {report['bits']} bits, seed {report['seed']}.",
         "- **These sets are tiny** (6, 54 and 45 items): the retrieval numbers are a functional "
         "check of image / image+metadata / metadata-only queries, not a measure of accuracy. "
@@ -234,7 +233,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     out += [markdown_table(("set", "filter", "value", "items", "brute force", "index", "same ids",
                             f"same top-{TOP_K}"), cells), "",
             f"{agree} of {total} filter cases agree with brute force.", ""]
-    path.write_text("\n".join(out) + "\n")
+    save_report(path.with_suffix(".json"), report, "\n".join(out))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -253,8 +252,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     variants = [v for v in VARIANTS if v.name in ("ccls2t", "ccls2t --no-text")]
     report: dict[str, Any] = {
-        "command": "python bench/spatiotemporal.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(), "epochs": args.epochs, "bits": args.bits, "seed": args.seed, "sets": [],
+        **provenance(script_command(__file__, argv)),
+        "epochs": args.epochs, "bits": args.bits, "seed": args.seed, "sets": [],
     }
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         data_dir = default_data_dir() / "scenes" / name
@@ -279,7 +278,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["sets"].append(entry)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "spatiotemporal.json").write_text(json.dumps(json_safe(report), indent=1))
     write_markdown(args.out / "spatiotemporal.md", json_safe(report))
     for s in report["sets"]:
         for f in s["filters"]:

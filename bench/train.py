@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import provenance, save_report  # noqa: E402 - after the path fix
 
 RUNS: dict[str, list[str]] = {
     "ccls2t": ["--method", "ccls2t"],
@@ -85,6 +84,7 @@ def main() -> None:
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--only", default="", help="comma-separated run names (default: all)")
     parser.add_argument("--runs-dir", type=Path, default=Path("bench/runs"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results"), help="results folder")
     parser.add_argument(
         "--per-label",
         type=int,
@@ -96,7 +96,7 @@ def main() -> None:
                         help="terrahash train --backbone (default: the CLI's default, the shipped one)")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(RUNS)
-    out_dir = Path("bench/results")
+    out_dir = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
     from bench.common import subset_folder
 
@@ -147,14 +147,6 @@ def main() -> None:
         write_reports(args, tag, out_dir, results)
 
 
-def _commit() -> str:
-    import subprocess
-
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          check=False)
-    return done.stdout.strip() or "unknown"
-
-
 def write_reports(
     args: argparse.Namespace, tag: str, out_dir: Path, results: dict[str, dict[str, object]]
 ) -> None:
@@ -165,26 +157,21 @@ def write_reports(
         "dataset": str(args.data),
         "bits": args.bits,
         "epochs": args.epochs,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"load average {os.getloadavg()[0]:.1f} (CPU shared with other jobs)",
-        "date": time.strftime("%Y-%m-%d"),
-        "commit": _commit(),
-        "command": f"python bench/train.py --data {args.data} "
-        f"--epochs {args.epochs} --bits {args.bits}"
-        + (f" --per-label {args.per_label}" if args.per_label is not None else "")
-        + (f" --seed {args.seed}" if args.seed else "")
-        + (f" --backbone {args.backbone}" if args.backbone is not None else "")
-        + (f" --only '{args.only}'" if args.only else ""),
+        **provenance(
+            f"python bench/train.py --data {args.data} --epochs {args.epochs} --bits {args.bits}"
+            + (f" --per-label {args.per_label}" if args.per_label is not None else "")
+            + (f" --seed {args.seed}" if args.seed else "")
+            + (f" --backbone {args.backbone}" if args.backbone is not None else "")
+            + (f" --only '{args.only}'" if args.only else "")
+            + (f" --out {args.out}" if args.out != Path("bench/results") else "")
+        ),
         "protocol": "queries: test split (image codes); database: train split fused codes in a "
         "seeded random order; Hamming ranking, stable ties; AP@100 / min(R, 100)",
         "results": results,
         "best_baseline_map@100": best_baseline,
     }
-    (out_dir / f"train_{tag}.json").write_text(json.dumps(report, indent=1))
     lines = [
         f"# Training benchmark: {tag}, {args.bits} bits, {args.epochs} epochs",
-        "",
-        f"`{report['command']}` on {report['date']}, commit {report['commit']} ({report['machine']}).",
         "",
         "| run | mAP@100 image->fused | mAP@100 fused->fused | vs best baseline | train s | "
         "train img/s | encode img/s | best epoch |",
@@ -197,7 +184,7 @@ def write_reports(
             f"{r['train_seconds']:.0f} | {r['train_images_per_s']:.0f} | "
             f"{r['encode_images_per_s']:.0f} | {r['best_epoch']} |"
         )
-    (out_dir / f"train_{tag}.md").write_text("\n".join(lines) + "\n")
+    save_report(out_dir / f"train_{tag}.json", report, "\n".join(lines))
     import matplotlib
 
     matplotlib.use("Agg")

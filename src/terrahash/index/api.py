@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -179,7 +178,8 @@ class Index:
                 details={"method": "rerank", "shortlist": [len(c.distances) for c in shortlists]},
                 scores=[r.scores for r in ranked],
             )
-        return replace(result, took_ms=(time.perf_counter() - start) * 1000.0)
+        result.took_ms = (time.perf_counter() - start) * 1000.0
+        return result
 
     def select(self, filters: FilterLike = None, offset: int = 0, limit: int = 100) -> Selection:
         """Browse by metadata alone: the ids of the items passing ``filters`` in insertion order,

@@ -11,7 +11,7 @@ pages are checked as they are read) and the ``.npz`` files are zip members with 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from terrahash.index.embedded.catalog import Catalog
 from terrahash.index.embedded.columns import FilterColumns
+from terrahash.index.embedded.idtable import IdLookup
 from terrahash.index.embedded.storage import file_sha256
 from terrahash.index.errors import CorruptIndexError
 from terrahash.index.flat import FlatScanner
@@ -40,6 +41,8 @@ class Generation:
     flat: FlatScanner
     #: Stored ``int8`` embeddings (n, D), memory-mapped; ``None`` when the index has none.
     embeddings: np.ndarray | None = None
+    #: Row position -> id (SQLite at first, in memory for a generation searched many times).
+    id_lookup: IdLookup | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.seqs.shape[0])
@@ -89,7 +92,9 @@ class Generation:
 
     def ids(self, rows: np.ndarray) -> list[str]:
         """Ids of row positions, in their order."""
-        return self.catalog.ids(self.seqs[rows])
+        if self.id_lookup is None:
+            self.id_lookup = IdLookup(self.catalog, self.seqs)
+        return self.id_lookup(np.asarray(rows, np.int64))
 
     def editable_tree(self) -> SemanticTree | None:
         """A fresh copy of the tree to modify for the next generation (``None``: no tree)."""

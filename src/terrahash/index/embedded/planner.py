@@ -40,7 +40,7 @@ def allowed_rows(gen: Generation, filters: Filters) -> np.ndarray:
 def _result(gen: Generation, ranked: Ranked, scanned: list[int], method: str) -> SearchResult:
     return SearchResult(
         [gen.ids(rows) for _, rows in ranked],
-        [[int(x) for x in dist] for dist, _ in ranked],
+        [dist.tolist() for dist, _ in ranked],
         scanned,
         details={"method": method},
     )
@@ -65,7 +65,8 @@ def plan_search(gen: Generation, request: SearchRequest) -> SearchResult:
         return _result(gen, ranked, [int(allowed.size)] * len(queries), "filtered")
     if request.exact or gen.tree is None:
         dist, rows = gen.flat.search(queries, k)
-        ranked = [(d[r >= 0], r[r >= 0]) for d, r in zip(dist, rows, strict=True)]
+        full = rows.shape[1] == 0 or rows[:, -1].min() >= 0  # no -1 padding (k <= items)
+        ranked = [(d, r) if full else (d[r >= 0], r[r >= 0]) for d, r in zip(dist, rows, strict=True)]
         return _result(gen, ranked, [len(gen)] * len(queries), "flat")
     return tree_search(gen, queries, k, exact=False, nprobe=request.nprobe)
 

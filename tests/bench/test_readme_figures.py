@@ -1,0 +1,57 @@
+"""The README's benchmark figures come from ``bench/results``: generated blocks, nothing typed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.common import PROVENANCE_KEYS, save_report
+from bench.readme import BLOCK, BLOCKS, README, differing_blocks, render, stray_figures
+from bench.run_all import ROOT, STEPS, main
+
+TEXT = README.read_text(encoding="utf-8")
+
+
+def test_every_readme_block_equals_its_results_file() -> None:
+    assert differing_blocks(TEXT) == [], "run: python bench/readme.py"
+
+
+def test_no_measured_figure_outside_the_generated_blocks() -> None:
+    assert stray_figures(TEXT) == []
+
+
+def test_every_generator_has_its_block_in_the_readme() -> None:
+    assert sorted(m["name"] for m in BLOCK.finditer(TEXT)) == sorted(BLOCKS)
+
+
+def test_an_edited_figure_is_caught() -> None:
+    match = next(m for m in BLOCK.finditer(TEXT) if m["name"] == "train_default")
+    body = match["body"]
+    figure = re.search(r"\b0\.\d{3}\b", body)
+    assert figure is not None
+    wrong = f"{float(figure.group(0)) + 0.001:.3f}"
+    edited = TEXT.replace(body, body[: figure.start()] + wrong + body[figure.end():], 1)
+    assert differing_blocks(edited) == ["train_default"]
+    assert render(edited) == render(TEXT)  # regenerating restores it
+    assert stray_figures(TEXT + "\nDefault training took 304 s at 650 img/s.\n") != []
+
+
+def test_save_report_refuses_a_report_without_provenance(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="lacks commit, date"):
+        save_report(tmp_path / "x.json", {"command": "python bench/x.py", "machine": "m"})
+    report = {"command": "python bench/x.py", "commit": "abc", "date": "2026-12-06", "machine": "m", "v": 1}
+    save_report(tmp_path / "x.json", report, "# Title\n\nbody")
+    assert json.loads((tmp_path / "x.json").read_text()) == report
+    lines = (tmp_path / "x.md").read_text().splitlines()
+    assert lines[0] == "# Title" and all(report[k] in lines[2] for k in PROVENANCE_KEYS)
+
+
+def test_run_all_names_scripts_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list", "--quick"]) == 0 and main(["--list"]) == 0
+    for step in STEPS:
+        for command in (*step.full, *(step.quick or ())):
+            if command[0].startswith("bench/"):
+                assert (ROOT / command[0]).is_file(), command
