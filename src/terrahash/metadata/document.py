@@ -153,15 +153,22 @@ class Document:
             return json.loads(self.text)
         except json.JSONDecodeError as exc:
             raise self.error(f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+        except RecursionError as exc:
+            raise self.error("malformed JSON: nested too deeply") from exc
 
     @cached_property
     def yaml(self) -> Any:
         import yaml
 
+        # libyaml when present: fast, and it refuses deep nesting with a YAMLError (the pure
+        # Python loader spends seconds recursing into ``[[[[...`` before a RecursionError).
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            return yaml.safe_load(self.text)
+            return yaml.load(self.text, Loader=loader)
         except yaml.YAMLError as exc:
-            raise self.error(f"malformed YAML: {exc}") from exc
+            raise self.error(f"malformed YAML: {_yaml_problem(exc)}") from exc
+        except RecursionError as exc:
+            raise self.error("malformed YAML: nested too deeply") from exc
 
     @property
     def root_tag(self) -> str | None:
@@ -170,3 +177,14 @@ class Document:
             return None
         match = re.search(r"<(?![?!])(?:[\w.-]+:)?([\w.-]+)", self.text)
         return match.group(1) if match else None
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error on one line (PyYAML's own text spans several): problem, place, context."""
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"{problem}{where}" + (f" ({context})" if context else "")
