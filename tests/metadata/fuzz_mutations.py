@@ -24,7 +24,7 @@ Mutator = Callable[[bytes, random.Random], bytes | None]
 WRONG_VALUES: list[Any] = [
     None, "", " ", "NaN", "nan", "inf", "-inf", "1e400", "-9999", "0", "-1", "99999999999999999999",
     "abc", "2020-13-45T25:61:61Z", "9999-12-31", "0000-00-00", "1.2.3", "１２３", "é", "\u202e",
-    0, -1, 1e308, float("nan"), True, [], {}, [1, 2], {"a": 1}, "POLYGON((",
+    0, -1, 1e308, float("nan"), True, [], {}, [1, 2], {"a": 1}, "POLYGON((", 10**400, "9" * 5000,
 ]
 
 
@@ -81,6 +81,17 @@ def duplicate_span(data: bytes, rng: random.Random) -> bytes:
     at = rng.randrange(len(data))
     span = data[at:at + rng.randint(1, 256)]
     return data[:at] + span * rng.randint(2, 5) + data[at:]
+
+
+def long_run(data: bytes, rng: random.Random) -> bytes:
+    """A long run of one token (digits, spaces, separators) at a random point: catastrophic
+    regex backtracking shows up as a slow case."""
+    token = rng.choice([
+        b"9", b" ", b"\t", b"\n", b"\r\n", b" \n", b"0.", b"-", b"a", b"1,", b"=", b"\\", b"EPSG:", b"T12:",
+        b"\"", b"e", b"<a>",
+    ])
+    at = rng.randrange(len(data) + 1)
+    return data[:at] + token * rng.choice([5_000, 50_000]) + data[at:]
 
 
 def truncate(data: bytes, rng: random.Random) -> bytes:
@@ -331,6 +342,16 @@ def json_deep(data: bytes, rng: random.Random) -> bytes | None:
     return json.dumps(_with_slot(value, rng)).replace(f'"{_SLOT}"', nested, 1).encode()
 
 
+def json_huge_number(data: bytes, rng: random.Random) -> bytes | None:
+    """A number literal of thousands of digits (Python refuses to convert it to int)."""
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    number = rng.choice(["9" * 5000, "-" + "9" * 400, "1e99999", "0." + "0" * 5000 + "1"])
+    return json.dumps(_with_slot(value, rng)).replace(f'"{_SLOT}"', number, 1).encode()
+
+
 def yaml_structure(data: bytes, rng: random.Random) -> bytes | None:
     try:
         value = yaml.safe_load(data)
@@ -349,17 +370,20 @@ def alias_bomb(levels: int = 9) -> str:
 
 
 def yaml_hostile(data: bytes, rng: random.Random) -> bytes | None:
-    """An alias bomb, a python tag or deep nesting as one member's value, or a second document."""
+    """An alias bomb, a python tag, deep nesting or a huge number as one member's value, or a
+    second document."""
     try:
         value = yaml.safe_load(data)
     except yaml.YAMLError:
         return None
     if not isinstance(value, dict | list) or not value:
         return None
-    choice = rng.randrange(4)
-    if choice == 3:
+    choice = rng.randrange(5)
+    if choice == 4:
         return data + b"\n---\n" + data
-    hostile = [alias_bomb(), "!!python/object/apply:os.system ['true']", "[" * 2000 + "]" * 2000][choice]
+    hostile = [
+        alias_bomb(), "!!python/object/apply:os.system ['true']", "[" * 2000 + "]" * 2000, "9" * 5000
+    ][choice]
     text = yaml.safe_dump(_with_slot(value, rng), default_flow_style=False)
     return text.replace(_SLOT, hostile, 1).encode()
 
@@ -413,12 +437,12 @@ def text_values(data: bytes, rng: random.Random) -> bytes | None:
     return b"".join(lines)
 
 
-BYTE_MUTATORS: list[Mutator] = [flip_bytes, insert_bytes, delete_bytes, duplicate_span, truncate]
+BYTE_MUTATORS: list[Mutator] = [flip_bytes, insert_bytes, delete_bytes, duplicate_span, long_run, truncate]
 ENCODING_MUTATORS: list[Mutator] = [utf16, latin1_with_accents, toggle_bom, redeclare_encoding]
 STRUCTURE_MUTATORS: dict[str, list[Mutator]] = {
     "xml": [xml_drop, xml_duplicate, xml_reorder, xml_wrong_text, xml_nest, xml_unclose, xml_entities,
             xml_external_dtd, xml_deep],
-    "json": [json_structure, json_structure, json_deep],
+    "json": [json_structure, json_structure, json_deep, json_huge_number],
     "yaml": [yaml_structure, yaml_structure, yaml_hostile, text_values],
     "text": [text_lines, text_values],
 }

@@ -211,9 +211,22 @@ def test_yaml_errors_are_one_line() -> None:
 def test_infinite_numbers_are_missing_values() -> None:
     from terrahash.metadata.values import to_float
 
-    assert [to_float(v) for v in ("inf", "-inf", "1e400", float("inf"), "12.5")] == [
-        None, None, None, None, 12.5
+    assert [to_float(v) for v in ("inf", "-inf", "1e400", float("inf"), 10**400, "12.5")] == [
+        None, None, None, None, None, 12.5
     ]
+
+
+def test_numbers_of_thousands_of_digits_are_clear_errors() -> None:
+    """Past Python's int conversion limit the parsers raise a plain ValueError; a huge int that
+    parses overflows ``float()`` inside a reader."""
+    assert "malformed JSON" in _parse_error(b'{"a": ' + b"9" * 5000 + b"}", "json")
+    assert "malformed YAML" in _parse_error(b"a: " + b"9" * 5000 + b"\n", "yaml")
+    tile = METADATA_DIR / "sentinel2_aws" / "S2B_MSIL1C_20201011T000249_N0209_R030_T55HFA__tileInfo.json"
+    if not tile.exists():
+        pytest.skip(f"{tile} not present")
+    item = json.loads(tile.read_bytes())
+    item["tileGeometry"]["coordinates"][0][0][0] = 10**400
+    assert "could not read the file" in _error(json.dumps(item).encode(), "tileInfo.json")
 
 
 def test_degenerate_projected_footprint_is_a_clear_error() -> None:
@@ -316,3 +329,36 @@ def test_malformed_footprint_is_an_invalid_value_not_a_type_error() -> None:
         with pytest.raises(ValidationError) as info:
             SceneRecord(footprint={"type": "Polygon", "coordinates": coordinates})
         assert "footprint" in info.value.errors()[0]["msg"]
+
+
+#: Files whose readers match lines with regexes, and the line to lengthen (default: the line a
+#: third into the file).
+BLANK_RUN_FILES = {
+    "landsat_mtl/LC08_L2SP_017036_20130419_20200913_02_T2_MTL.txt": None,
+    "landsat_ang/LC08_L2SP_005009_20150710_20200908_02_T2_ANG.txt": None,
+    "maxar_imd/18OCT02053604-P1BS-502544562030_01_P007.IMD": None,
+    "roscosmos_xml/KV5_15173_15173_01_3NP2_08_ORT_S_262214_210921.xml": None,
+    "satellogic_xml/20240314_172620_SN30_L1_SR_MS_metadata_iso.xml": b"Satellite Name: NewSat",
+    "naip_fgdc/m_4107212_se_18_060_20180816.txt": None,
+    "isro_txt/203660031_P_MET.TXT": None,
+}
+
+
+@pytest.mark.parametrize("relative", BLANK_RUN_FILES)
+def test_long_runs_of_blanks_do_not_make_the_regexes_backtrack(relative: str) -> None:
+    """``(.*?)\\s*$`` and a MULTILINE ``^\\s*`` took seconds to minutes on a long run of blanks
+    (inside a value line, or as blank lines); each run here must read within the case limit."""
+    path = METADATA_DIR / relative
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    data = path.read_bytes()
+    anchor = BLANK_RUN_FILES[relative]
+    at = data.rindex(b"\n", 0, data.index(anchor)) + 1 if anchor else data.index(b"\n", len(data) // 3) + 1
+    inside = data.index(anchor) + len(anchor) if anchor else data.index(b"\n", at)
+    runs = {
+        "blanks inside a line": data[:inside] + b" " * 50_000 + b"x" + data[inside:],
+        "blank lines": data[:at] + b"\n" * 20_000 + data[at:],
+        "blank lines at the top": b"\n" * 20_000 + data,
+    }
+    for name, mutated in runs.items():
+        assert problem_with(path, "long_run", mutated) is None, name

@@ -155,6 +155,8 @@ class Document:
             raise self.error(f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
         except RecursionError as exc:
             raise self.error("malformed JSON: nested too deeply") from exc
+        except ValueError as exc:  # a number of thousands of digits (Python's int conversion limit)
+            raise self.error(f"malformed JSON: {exc}") from exc
 
     @cached_property
     def yaml(self) -> Any:
@@ -169,6 +171,8 @@ class Document:
             raise self.error(f"malformed YAML: {_yaml_problem(exc)}") from exc
         except RecursionError as exc:
             raise self.error("malformed YAML: nested too deeply") from exc
+        except ValueError as exc:  # a number of thousands of digits (Python's int conversion limit)
+            raise self.error(f"malformed YAML: {exc}") from exc
 
     @property
     def root_tag(self) -> str | None:

@@ -104,7 +104,7 @@ def read_metadata(path: str | Path, data: bytes | None = None) -> list[SceneReco
         fields_list = reader.read(doc)
     except MetadataError:
         raise
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError) as exc:
         raise doc.error(f"{reader_cls.name}: could not read the file: {exc}") from exc
     if not fields_list:
         raise doc.error(f"{reader_cls.name}: no scene found in the file")

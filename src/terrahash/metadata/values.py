@@ -59,7 +59,10 @@ def to_float(value: Any, missing: tuple[float, ...] = ()) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int of hundreds of digits
+            return None
     else:
         text = str(value).strip().strip('"').strip()
         if text.lower() in MISSING_MARKERS:

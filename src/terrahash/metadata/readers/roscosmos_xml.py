@@ -39,7 +39,7 @@ from terrahash.metadata.readers._vendor_common import (
 )
 from terrahash.metadata.values import MOSCOW, combine_date_time, dms_to_degrees, tag, to_float
 
-_KV = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(.*?)\s*$")
+_KV = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(.*)$")  # value stripped in code: no backtracking
 #: SPP/PASP corner names -> projected corner names (``nLUpNord``...).
 _SPP_CORNERS = {"NW": "LUp", "NE": "RUp", "SE": "RDown", "SW": "LDown"}
 _PASP_CORNERS = ("LUp", "RUp", "RDown", "LDown")
