@@ -94,6 +94,15 @@ def long_run(data: bytes, rng: random.Random) -> bytes:
     return data[:at] + token * rng.choice([5_000, 50_000]) + data[at:]
 
 
+def raster_magic(data: bytes, rng: random.Random) -> bytes:
+    """TIFF / BigTIFF / JPEG 2000 magic bytes in front: the content must be read as a (broken)
+    raster from these bytes, never from whatever file the path names on disk."""
+    magic = rng.choice(
+        [b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"\x00\x00\x00\x0cjP  ", b"\xffO\xffQ"]
+    )
+    return magic + rng.choice([data, b"\x08\x00\x00\x00" + data, b"\x00" * 64])
+
+
 def truncate(data: bytes, rng: random.Random) -> bytes:
     return data[:rng.randrange(len(data) + 1)]
 
@@ -437,7 +446,9 @@ def text_values(data: bytes, rng: random.Random) -> bytes | None:
     return b"".join(lines)
 
 
-BYTE_MUTATORS: list[Mutator] = [flip_bytes, insert_bytes, delete_bytes, duplicate_span, long_run, truncate]
+BYTE_MUTATORS: list[Mutator] = [
+    flip_bytes, insert_bytes, delete_bytes, duplicate_span, long_run, raster_magic, truncate,
+]
 ENCODING_MUTATORS: list[Mutator] = [utf16, latin1_with_accents, toggle_bom, redeclare_encoding]
 STRUCTURE_MUTATORS: dict[str, list[Mutator]] = {
     "xml": [xml_drop, xml_duplicate, xml_reorder, xml_wrong_text, xml_nest, xml_unclose, xml_entities,

@@ -362,3 +362,21 @@ def test_long_runs_of_blanks_do_not_make_the_regexes_backtrack(relative: str) ->
     }
     for name, mutated in runs.items():
         assert problem_with(path, "long_run", mutated) is None, name
+
+
+def test_given_raster_bytes_are_read_not_the_file_the_name_points_at(tmp_path: Path) -> None:
+    """``read_metadata(name, data)`` (an upload) read the local file called ``name`` when one
+    existed and ``data`` looked like a TIFF: the client chose which server file was opened."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import Affine
+
+    local = tmp_path / "LC08_L1TP_047027_20201204_20210313_02_T1_B4.TIF"
+    with rasterio.open(
+        local, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8", crs="EPSG:32610",
+        transform=Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 5000000.0),
+    ) as ds:
+        ds.write(np.zeros((1, 4, 4), dtype="uint8"))
+    assert read_metadata(local)[0].platform == "landsat-8"  # the file itself still reads
+    message = _error(b"II*\x00" + b"\x00" * 64, str(local))
+    assert "raster" in message

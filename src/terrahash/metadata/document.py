@@ -34,6 +34,9 @@ class Document:
 
     def __init__(self, path: str | Path, data: bytes | None = None) -> None:
         self.path = str(path)
+        #: Whether the bytes came from ``path`` (else the caller's ``data``: an upload, a test).
+        #: Only then may a reader open ``path`` itself: with given bytes it names no local file.
+        self.from_disk = data is None
         if data is None:
             try:
                 size = Path(path).stat().st_size
