@@ -25,6 +25,9 @@ WRONG_VALUES: list[Any] = [
     None, "", " ", "NaN", "nan", "inf", "-inf", "1e400", "-9999", "0", "-1", "99999999999999999999",
     "abc", "2020-13-45T25:61:61Z", "9999-12-31", "0000-00-00", "1.2.3", "１２３", "é", "\u202e",
     0, -1, 1e308, float("nan"), True, [], {}, [1, 2], {"a": 1}, "POLYGON((", 10**400, "9" * 5000,
+    # instants at the ends of the calendar: a time-zone shift leaves the datetime range
+    "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59",
+    "0001-01-01", "9999-12-31T23:59:59.999999", "00:00:00", "24:00:00", "2020-02-30",
 ]
 
 
@@ -105,6 +108,19 @@ def raster_magic(data: bytes, rng: random.Random) -> bytes:
 
 def truncate(data: bytes, rng: random.Random) -> bytes:
     return data[:rng.randrange(len(data) + 1)]
+
+
+_DATE = re.compile(rb"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?|\b\d{8}\b")
+
+
+def calendar_ends(data: bytes, rng: random.Random) -> bytes | None:
+    """Every date-like value set to one instant at an end of the calendar (or an impossible day)."""
+    instant = rng.choice([
+        b"9999-12-31T23:59:59-05:00", b"0001-01-01T00:00:00+05:00", b"9999-12-31T23:59:59",
+        b"0001-01-01T00:00:00", b"0001-01-01", b"99991231", b"00010101", b"2020-02-30T10:00:00",
+    ])
+    mutated, count = _DATE.subn(instant, data)
+    return mutated if count else None
 
 
 # -- encodings ----------------------------------------------------------------------------
@@ -450,6 +466,7 @@ BYTE_MUTATORS: list[Mutator] = [
     flip_bytes, insert_bytes, delete_bytes, duplicate_span, long_run, raster_magic, truncate,
 ]
 ENCODING_MUTATORS: list[Mutator] = [utf16, latin1_with_accents, toggle_bom, redeclare_encoding]
+VALUE_MUTATORS: list[Mutator] = [calendar_ends]
 STRUCTURE_MUTATORS: dict[str, list[Mutator]] = {
     "xml": [xml_drop, xml_duplicate, xml_reorder, xml_wrong_text, xml_nest, xml_unclose, xml_entities,
             xml_external_dtd, xml_deep],
@@ -461,4 +478,4 @@ STRUCTURE_MUTATORS: dict[str, list[Mutator]] = {
 
 def mutators_for(data: bytes, name: str) -> list[Mutator]:
     """Every mutator that applies to a file, structure-specific ones included."""
-    return BYTE_MUTATORS + ENCODING_MUTATORS + STRUCTURE_MUTATORS[family(data, name)]
+    return BYTE_MUTATORS + ENCODING_MUTATORS + VALUE_MUTATORS + STRUCTURE_MUTATORS[family(data, name)]

@@ -216,6 +216,20 @@ def test_infinite_numbers_are_missing_values() -> None:
     ]
 
 
+def test_instants_past_the_ends_of_the_calendar_in_utc_are_invalid_values() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from terrahash.metadata import SceneRecord
+
+    for when in (
+        datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=5))),
+    ):
+        with pytest.raises(ValidationError) as info:
+            SceneRecord(datetime=when)
+        assert "outside the representable range" in info.value.errors()[0]["msg"]
+
+
 def test_numbers_of_thousands_of_digits_are_clear_errors() -> None:
     """Past Python's int conversion limit the parsers raise a plain ValueError; a huge int that
     parses overflows ``float()`` inside a reader."""

@@ -137,7 +137,10 @@ class SceneRecord(BaseModel):
             return None
         if value.tzinfo is None:
             raise ValueError("datetime must be timezone-aware (readers convert local times)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59-05:00 is past the end of the calendar in UTC
+            raise ValueError(f"datetime {value.isoformat()} is outside the representable range") from None
 
     @field_validator(*_RANGES)
     @classmethod
