@@ -147,7 +147,10 @@ def toggle_bom(data: bytes, rng: random.Random) -> bytes:
 
 
 def redeclare_encoding(data: bytes, rng: random.Random) -> bytes | None:
-    codec = rng.choice(["utf-16", "windows-1251", "gb2312", "ascii", "no-such-codec", "utf-32", "latin-1"])
+    codec = rng.choice([
+        "utf-16", "windows-1251", "gb2312", "ascii", "no-such-codec", "utf-32", "latin-1", "utf-7", "cp500",
+        "rot13", "base64", "zlib", "punycode", "undefined", "unicode_escape", "idna",
+    ])
     if re.match(rb"\s*<\?xml", data):
         new, n = re.subn(rb"encoding\s*=\s*[\"'][^\"']*[\"']", f'encoding="{codec}"'.encode(), data, count=1)
         if n:

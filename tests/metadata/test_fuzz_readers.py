@@ -106,7 +106,7 @@ def problem_with(path: Path, mutation: str, data: bytes) -> str | None:
         message = str(exc)
         if not message.startswith(f"{path}: error: "):
             outcome = f"error does not start with 'FILE: error: ': {message[:200]!r}"
-        elif "\n" in message:
+        elif len(message.splitlines()) > 1:
             outcome = f"error spans several lines: {message[:300]!r}"
         elif LEAK in message:
             outcome = "the error holds the content of a file the XML refers to"
@@ -167,10 +167,12 @@ def test_the_checker_catches_what_it_must(monkeypatch: pytest.MonkeyPatch) -> No
             return []
         return read
 
+    two_lines = MetadataError(xml, "a")
+    two_lines.args = (f"{xml}: error: a\nb",)  # as if MetadataError let a line break through
     cases = {
         "KeyError": fake(KeyError("x")),
         "does not start with": fake(MetadataError("elsewhere.xml", "x")),
-        "several lines": fake(MetadataError(xml, "a\nb")),
+        "several lines": fake(two_lines),
         "took": fake(sleep=0.2),
     }
     monkeypatch.setattr(sys.modules[__name__], "CASE_LIMIT_S", 0.1)
@@ -184,7 +186,7 @@ def _error(data: bytes, name: str = "f.dat") -> str:
     with pytest.raises(MetadataError) as info:
         read_metadata(name, data)
     message = str(info.value)
-    assert message.startswith(f"{name}: error: ") and "\n" not in message
+    assert message.startswith(f"{name}: error: ") and len(message.splitlines()) == 1
     return message
 
 
@@ -192,7 +194,7 @@ def _parse_error(data: bytes, view: str) -> str:
     with pytest.raises(MetadataError) as info:
         getattr(Document("f.dat", data), view)
     message = str(info.value)
-    assert message.startswith("f.dat: error: ") and "\n" not in message
+    assert message.startswith("f.dat: error: ") and len(message.splitlines()) == 1
     return message
 
 
@@ -203,9 +205,22 @@ def test_deeply_nested_json_and_yaml_are_malformed_not_a_recursion_error() -> No
     assert time.perf_counter() - start < 1.0
 
 
+@pytest.mark.parametrize("codec", ["rot13", "base64", "zlib", "punycode", "undefined"])
+def test_a_prolog_naming_a_codec_that_is_no_text_encoding_is_a_clear_error(codec: str) -> None:
+    data = f'<?xml version="1.0" encoding="{codec}"?><ProductMetaData/>'.encode()
+    assert f"{codec}" in _parse_error(data, "text")
+
+
 def test_yaml_errors_are_one_line() -> None:
     message = _parse_error(b"id: x\nproduct: {name: [\n  b: c: d\n", "yaml")
     assert "at line 3" in message
+
+
+def test_any_error_message_is_one_line() -> None:
+    """Parsers quote the file (a punycode error quotes a newline): the error keeps to one line."""
+    data = b'<?xml version="1.0" encoding="punycode"?>\nGROUP = L1_METADATA_FILE\n'
+    assert "punycode" in _parse_error(data, "text")
+    assert str(MetadataError("f", "a\nb\rc\u2028d")) == "f: error: a b c d"
 
 
 def test_infinite_numbers_are_missing_values() -> None:
@@ -355,6 +370,7 @@ BLANK_RUN_FILES = {
     "satellogic_xml/20240314_172620_SN30_L1_SR_MS_metadata_iso.xml": b"Satellite Name: NewSat",
     "naip_fgdc/m_4107212_se_18_060_20180816.txt": None,
     "isro_txt/203660031_P_MET.TXT": None,
+    "odc_eo3_yaml/ga_ls8c_ard_3-1-0_088080_2020-05-25_final.odc-metadata.yaml": None,
 }
 
 
@@ -394,3 +410,14 @@ def test_given_raster_bytes_are_read_not_the_file_the_name_points_at(tmp_path: P
     assert read_metadata(local)[0].platform == "landsat-8"  # the file itself still reads
     message = _error(b"II*\x00" + b"\x00" * 64, str(local))
     assert "raster" in message
+
+
+def test_a_platform_name_with_a_long_run_of_zeros_is_normalised_quickly() -> None:
+    from terrahash.metadata.platforms import normalize_platform
+
+    start = time.perf_counter()
+    assert normalize_platform("DE" + "0" * 50_000 + "xy") is not None
+    assert time.perf_counter() - start < 1.0
+    assert [normalize_platform(n) for n in ("GF02", "x007", "x070", "x00", "landsat10")] == [
+        "gf-2", "x-7", "x-70", "x-0", "landsat-10"
+    ]

@@ -91,17 +91,18 @@ class Document:
             raise self.error("binary file (contains NUL bytes), not a metadata document")
         declared = _XML_DECL.match(data[:512])
         codec = declared.group(1).decode("ascii") if declared else "utf-8"
+        how = f"the XML prolog declares {codec}" if declared else "no encoding is declared"
         try:
             codecs.lookup(codec)
-        except LookupError as exc:
-            raise self.error(f"unknown encoding {codec!r} declared in the XML prolog") from exc
-        try:
             text = data.decode(codec)
+        except LookupError as exc:  # no such codec, or not a text encoding (rot13, base64, zlib)
+            raise self.error(f"unknown encoding {codec!r} declared in the XML prolog") from exc
         except UnicodeDecodeError as exc:
-            how = f"the XML prolog declares {codec}" if declared else "no encoding is declared"
             raise self.error(
                 f"not valid {codec} text at byte {exc.start} ({how}); wrong encoding or binary data"
             ) from exc
+        except UnicodeError as exc:  # codecs such as punycode fail without a byte position
+            raise self.error(f"not valid {codec} text ({how}): {exc}") from exc
         bad = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\r\n\f")
         if bad > 8:
             raise self.error("binary file (control characters), not a metadata document")

@@ -145,7 +145,9 @@ def normalize_platform(raw: str | None, number: str | int | None = None) -> str 
     compact = re.sub(r"[\s_\-.№#]+", "", low)
     if compact in _ALIASES:
         return _ALIASES[compact]
-    match = re.fullmatch(r"([a-z]+?)0*(\d+)([a-z]?)", compact)
+    # leading zeros and the number kept apart ([1-9]... or a lone 0): "0*\d+" backtracks
+    # quadratically over a long run of zeros
+    match = re.fullmatch(r"([a-z]+?)0*([1-9]\d*|0)([a-z]?)", compact)
     if match:
         family, digits, suffix = match.groups()
         if family in _FAMILIES:
