@@ -11,6 +11,7 @@ the mutation and the seed, which reproduce it.
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import signal
@@ -142,6 +143,9 @@ def test_mutated_files_give_records_or_a_clear_error(folder: str) -> None:
 def test_every_real_file_is_fuzzed_with_every_family_of_mutation() -> None:
     if not FILES:
         pytest.skip(f"{METADATA_DIR} not present")
+    with open(METADATA_DIR / "INDEX.csv", newline="") as fh:
+        index = list(csv.DictReader(fh))
+    assert {METADATA_DIR / row["path"] for row in index} <= set(FILES)  # all 34 formats
     families = {fm.family(p.read_bytes(), p.name) for p in FILES}
     assert families == {"xml", "json", "yaml", "text"}
     for path in FILES:
@@ -174,8 +178,10 @@ def test_the_checker_catches_what_it_must(monkeypatch: pytest.MonkeyPatch) -> No
         "does not start with": fake(MetadataError("elsewhere.xml", "x")),
         "several lines": fake(two_lines),
         "took": fake(sleep=0.2),
+        "hang": fake(sleep=5.0),
     }
     monkeypatch.setattr(sys.modules[__name__], "CASE_LIMIT_S", 0.1)
+    monkeypatch.setattr(sys.modules[__name__], "HANG_LIMIT_S", 0.3)
     for expect, read in cases.items():
         monkeypatch.setattr(sys.modules[__name__], "read_metadata", read)
         assert expect in (problem_with(xml, "truncate", b"") or ""), expect
@@ -421,3 +427,20 @@ def test_a_platform_name_with_a_long_run_of_zeros_is_normalised_quickly() -> Non
     assert [normalize_platform(n) for n in ("GF02", "x007", "x070", "x00", "landsat10")] == [
         "gf-2", "x-7", "x-70", "x-0", "landsat-10"
     ]
+
+
+@pytest.mark.parametrize("command", [["meta", "--stac"], ["prompt", "--features"]])
+def test_other_cli_commands_report_a_fuzzed_file_on_one_line(command: list[str], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from terrahash.cli import app
+
+    if not GOOD_XML.exists():
+        pytest.skip(f"{GOOD_XML} not present")
+    bad = tmp_path / "entities.xml"
+    bad.write_bytes(dict(mutations(GOOD_XML))["xml_entities"])
+    result = CliRunner().invoke(app, [*command, str(bad)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # no exception escaped the command
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{bad}: error: XML refused"), result.stderr
