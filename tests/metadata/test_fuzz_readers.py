@@ -418,11 +418,13 @@ def test_given_raster_bytes_are_read_not_the_file_the_name_points_at(tmp_path: P
     assert "raster" in message
 
 
-def test_a_platform_name_with_a_long_run_of_zeros_is_normalised_quickly() -> None:
+def test_a_platform_name_with_a_long_number_is_normalised_quickly() -> None:
+    """``0*(\\d+)`` backtracked over a run of zeros; ``int()`` of 5000 digits raised ValueError."""
     from terrahash.metadata.platforms import normalize_platform
 
     start = time.perf_counter()
     assert normalize_platform("DE" + "0" * 50_000 + "xy") is not None
+    assert normalize_platform("GF" + "9" * 5000) == "gf-" + "9" * 5000
     assert time.perf_counter() - start < 1.0
     assert [normalize_platform(n) for n in ("GF02", "x007", "x070", "x00", "landsat10")] == [
         "gf-2", "x-7", "x-70", "x-0", "landsat-10"

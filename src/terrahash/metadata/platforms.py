@@ -152,8 +152,8 @@ def normalize_platform(raw: str | None, number: str | int | None = None) -> str 
         family, digits, suffix = match.groups()
         if family in _FAMILIES:
             name = _FAMILIES[family]
-            return f"{name}-{int(digits)}{suffix}"
-        return f"{family}-{int(digits)}{suffix}"
+            return f"{name}-{digits}{suffix}"
+        return f"{family}-{digits}{suffix}"  # digits has no leading zero: no int() of 5000 digits
     if compact in _FAMILIES:
         return _FAMILIES[compact]
     return re.sub(r"[\s_]+", "-", low).strip("-")
