@@ -20,6 +20,7 @@ from defusedxml import DefusedXmlException
 from lxml import etree
 
 from terrahash.errors import MetadataError
+from terrahash.metadata.bounds import oversized
 
 #: Largest metadata file accepted (Maxar full XML with tables is ~1 MB; STAC lists a few MB).
 MAX_METADATA_BYTES = 64 * 1024 * 1024
@@ -170,13 +171,18 @@ class Document:
         # Python loader spends seconds recursing into ``[[[[...`` before a RecursionError).
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            return yaml.load(self.text, Loader=loader)
+            data = yaml.load(self.text, Loader=loader)
         except yaml.YAMLError as exc:
             raise self.error(f"malformed YAML: {_yaml_problem(exc)}") from exc
         except RecursionError as exc:
             raise self.error("malformed YAML: nested too deeply") from exc
         except ValueError as exc:  # a number of thousands of digits (Python's int conversion limit)
             raise self.error(f"malformed YAML: {exc}") from exc
+        # Without aliases a document cannot hold more values than it has characters; past that,
+        # anchors multiply them (a YAML billion laughs), and every later walk or str() hangs.
+        if problem := oversized(data, max_depth=10_000, max_values=max(len(self.text), 1000)):
+            raise self.error(f"YAML refused: the document {problem} (alias expansion)")
+        return data
 
     @property
     def root_tag(self) -> str | None:

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from terrahash.metadata.bounds import oversized
+
 #: Version of the record schema; bump it and add a migration in ``migrate_record``.
 RECORD_SCHEMA_VERSION = 1
 
@@ -51,26 +53,6 @@ def _finite(value: float | None, name: str, low: float, high: float) -> float | 
 #: past a few hundred levels and a YAML alias bomb expands to a billion shared values.
 MAX_EXTRA_DEPTH = 32
 MAX_EXTRA_VALUES = 100_000
-
-
-def _oversized(value: Any) -> str | None:
-    """What makes ``value`` too deep or too large for a record, or ``None``.
-
-    The walk stops at the limits, so it stays cheap on the very values it refuses.
-    """
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    seen = 0
-    while stack:
-        item, depth = stack.pop()
-        seen += 1
-        if seen > MAX_EXTRA_VALUES:
-            return f"holds more than {MAX_EXTRA_VALUES} values"
-        if isinstance(item, dict | list | tuple):
-            if depth >= MAX_EXTRA_DEPTH:
-                return f"is nested more than {MAX_EXTRA_DEPTH} levels deep"
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return None
 
 
 #: Physical ranges of the numeric fields: field -> (name in messages, low, high).
@@ -174,7 +156,7 @@ class SceneRecord(BaseModel):
     @field_validator("extra")
     @classmethod
     def _shallow_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if problem := _oversized(value):
+        if problem := oversized(value, max_depth=MAX_EXTRA_DEPTH, max_values=MAX_EXTRA_VALUES):
             raise ValueError(f"extra {problem}")
         return value
 
