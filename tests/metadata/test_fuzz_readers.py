@@ -283,6 +283,13 @@ def test_unprojectable_geometry_is_a_value_error() -> None:
         to_wgs84(far, crs)
 
 
+def test_unprojectable_roscosmos_corner_is_no_corner() -> None:
+    from terrahash.metadata.readers.roscosmos_xml import _projected_latlon
+
+    far = {"nULEast": "1e30", "nULNord": "1e30", "nCoordSystCode": "32650"}
+    assert _projected_latlon(far, "UL") is None
+
+
 def test_oversized_extra_is_refused_quickly() -> None:
     from terrahash.metadata import SceneRecord
 
