@@ -9,6 +9,7 @@ of formats (XML, JSON, YAML, ``KEY = VALUE`` text such as MTL and ODL).
 from __future__ import annotations
 
 import codecs
+import copy
 import json
 import random
 import re
@@ -328,7 +329,7 @@ def _mutate_tree(value: Any, rng: random.Random) -> Any:
         if action == 0 and node is not holder:
             del node[key]
         elif action == 1:
-            node[key] = rng.choice(WRONG_VALUES)
+            node[key] = copy.deepcopy(rng.choice(WRONG_VALUES))  # never share a list or dict
         elif action == 2:
             node[key] = rng.choice([[node[key]], {"value": node[key]}, [[node[key]]]])
         elif isinstance(node[key], dict | list):  # swap an object for an array and back
