@@ -2,8 +2,8 @@
 
 Each mutator takes the file's bytes and a ``random.Random`` and returns new bytes; it
 returns ``None`` where it does not apply (an XML mutation of a JSON file). Mutations are
-grouped by what they break: raw bytes, text encoding, and the structure of each family
-of formats (XML, JSON, YAML, ``KEY = VALUE`` text such as MTL and ODL).
+grouped by what they break: raw bytes, text encoding, values (dates), and the structure of
+each family of formats (XML, JSON, YAML, ``KEY = VALUE`` text such as MTL and ODL).
 """
 
 from __future__ import annotations

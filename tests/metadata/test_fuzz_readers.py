@@ -1,9 +1,10 @@
 """Readers under fuzzing (issue 15, point 5).
 
 Every real metadata file is mutated with a fixed seed: bytes (flips, insertions, deletions,
-truncation), encodings (UTF-16/32, Latin-1 with accents, BOMs, a false XML prolog) and the
-structure of its family (XML elements, entities and depth; JSON/YAML keys, types, nesting
-and alias bombs; MTL/ODL lines and values). Each outcome must be records that the CLI can
+long runs of one token, raster magic, truncation), encodings (UTF-16/32, Latin-1 with accents,
+BOMs, a false XML prolog), dates at the ends of the calendar, and the structure of its family
+(XML elements, entities and depth; JSON/YAML keys, types, nesting, huge numbers and alias
+bombs; MTL/ODL lines and values). Each outcome must be records that the CLI can
 print, or a ``MetadataError`` reading ``FILE: error: ...`` on one line; anything else (another
 exception, a multi-line message, a case slower than ``CASE_LIMIT_S``) fails with the file,
 the mutation and the seed, which reproduce it.
