@@ -11,12 +11,14 @@ class TerraHashError(Exception):
 
 
 class MetadataError(TerraHashError):
-    """A metadata file could not be read; ``str(err)`` is ``"PATH: error: WHAT"``."""
+    """A metadata file could not be read; ``str(err)`` is ``"PATH: error: WHAT"`` on one line."""
 
     def __init__(self, path: str | Path | None, message: str) -> None:
         self.path = str(path) if path is not None else "<input>"
-        self.message = message
-        super().__init__(f"{self.path}: error: {message}")
+        # One line whatever a parser quoted from the file: a newline or carriage return in the
+        # message would split, or overwrite, the "PATH: error:" a user or a script reads.
+        self.message = " ".join(message.splitlines())
+        super().__init__(f"{self.path}: error: {self.message}")
 
 
 class DatasetError(TerraHashError):

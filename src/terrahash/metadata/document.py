@@ -20,6 +20,7 @@ from defusedxml import DefusedXmlException
 from lxml import etree
 
 from terrahash.errors import MetadataError
+from terrahash.metadata.bounds import oversized
 
 #: Largest metadata file accepted (Maxar full XML with tables is ~1 MB; STAC lists a few MB).
 MAX_METADATA_BYTES = 64 * 1024 * 1024
@@ -34,6 +35,9 @@ class Document:
 
     def __init__(self, path: str | Path, data: bytes | None = None) -> None:
         self.path = str(path)
+        #: Whether the bytes came from ``path`` (else the caller's ``data``: an upload, a test).
+        #: Only then may a reader open ``path`` itself: with given bytes it names no local file.
+        self.from_disk = data is None
         if data is None:
             try:
                 size = Path(path).stat().st_size
@@ -88,17 +92,18 @@ class Document:
             raise self.error("binary file (contains NUL bytes), not a metadata document")
         declared = _XML_DECL.match(data[:512])
         codec = declared.group(1).decode("ascii") if declared else "utf-8"
+        how = f"the XML prolog declares {codec}" if declared else "no encoding is declared"
         try:
             codecs.lookup(codec)
-        except LookupError as exc:
-            raise self.error(f"unknown encoding {codec!r} declared in the XML prolog") from exc
-        try:
             text = data.decode(codec)
+        except LookupError as exc:  # no such codec, or not a text encoding (rot13, base64, zlib)
+            raise self.error(f"unknown encoding {codec!r} declared in the XML prolog") from exc
         except UnicodeDecodeError as exc:
-            how = f"the XML prolog declares {codec}" if declared else "no encoding is declared"
             raise self.error(
                 f"not valid {codec} text at byte {exc.start} ({how}); wrong encoding or binary data"
             ) from exc
+        except UnicodeError as exc:  # codecs such as punycode fail without a byte position
+            raise self.error(f"not valid {codec} text ({how}): {exc}") from exc
         bad = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\r\n\f")
         if bad > 8:
             raise self.error("binary file (control characters), not a metadata document")
@@ -153,15 +158,31 @@ class Document:
             return json.loads(self.text)
         except json.JSONDecodeError as exc:
             raise self.error(f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+        except RecursionError as exc:
+            raise self.error("malformed JSON: nested too deeply") from exc
+        except ValueError as exc:  # a number of thousands of digits (Python's int conversion limit)
+            raise self.error(f"malformed JSON: {exc}") from exc
 
     @cached_property
     def yaml(self) -> Any:
         import yaml
 
+        # libyaml when present: fast, and it refuses deep nesting with a YAMLError (the pure
+        # Python loader spends seconds recursing into ``[[[[...`` before a RecursionError).
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            return yaml.safe_load(self.text)
+            data = yaml.load(self.text, Loader=loader)
         except yaml.YAMLError as exc:
+            raise self.error(f"malformed YAML: {_yaml_problem(exc)}") from exc
+        except RecursionError as exc:
+            raise self.error("malformed YAML: nested too deeply") from exc
+        except ValueError as exc:  # a number of thousands of digits (Python's int conversion limit)
             raise self.error(f"malformed YAML: {exc}") from exc
+        # Without aliases a document cannot hold more values than it has characters; past that,
+        # anchors multiply them (a YAML billion laughs), and every later walk or str() hangs.
+        if problem := oversized(data, max_depth=10_000, max_values=max(len(self.text), 1000)):
+            raise self.error(f"YAML refused: the document {problem} (alias expansion)")
+        return data
 
     @property
     def root_tag(self) -> str | None:
@@ -170,3 +191,14 @@ class Document:
             return None
         match = re.search(r"<(?![?!])(?:[\w.-]+:)?([\w.-]+)", self.text)
         return match.group(1) if match else None
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error on one line (PyYAML's own text spans several): problem, place, context."""
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"{problem}{where}" + (f" ({context})" if context else "")

@@ -145,13 +145,15 @@ def normalize_platform(raw: str | None, number: str | int | None = None) -> str 
     compact = re.sub(r"[\s_\-.№#]+", "", low)
     if compact in _ALIASES:
         return _ALIASES[compact]
-    match = re.fullmatch(r"([a-z]+?)0*(\d+)([a-z]?)", compact)
+    # leading zeros and the number kept apart ([1-9]... or a lone 0): "0*\d+" backtracks
+    # quadratically over a long run of zeros
+    match = re.fullmatch(r"([a-z]+?)0*([1-9]\d*|0)([a-z]?)", compact)
     if match:
         family, digits, suffix = match.groups()
         if family in _FAMILIES:
             name = _FAMILIES[family]
-            return f"{name}-{int(digits)}{suffix}"
-        return f"{family}-{int(digits)}{suffix}"
+            return f"{name}-{digits}{suffix}"
+        return f"{family}-{digits}{suffix}"  # digits has no leading zero: no int() of 5000 digits
     if compact in _FAMILIES:
         return _FAMILIES[compact]
     return re.sub(r"[\s_]+", "-", low).strip("-")

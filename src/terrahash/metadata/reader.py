@@ -86,7 +86,9 @@ def build_record(fields: dict[str, Any], doc: Document, reader: str) -> SceneRec
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise doc.error(f"{reader}: invalid values: {problems}") from exc
+        # ``from None``: the message names every problem, and printing the pydantic error
+        # would repr the input, which for a hostile file (a YAML alias bomb) never ends.
+        raise doc.error(f"{reader}: invalid values: {problems}") from None
 
 
 def read_metadata(path: str | Path, data: bytes | None = None) -> list[SceneRecord]:
@@ -102,7 +104,7 @@ def read_metadata(path: str | Path, data: bytes | None = None) -> list[SceneReco
         fields_list = reader.read(doc)
     except MetadataError:
         raise
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError) as exc:
         raise doc.error(f"{reader_cls.name}: could not read the file: {exc}") from exc
     if not fields_list:
         raise doc.error(f"{reader_cls.name}: no scene found in the file")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from datetime import UTC
+from numbers import Real
 from typing import Any
 
 from pydantic import (
@@ -21,6 +22,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from terrahash.metadata.bounds import oversized
 
 #: Version of the record schema; bump it and add a migration in ``migrate_record``.
 RECORD_SCHEMA_VERSION = 1
@@ -44,6 +47,12 @@ def _finite(value: float | None, name: str, low: float, high: float) -> float | 
     if not (low <= value <= high):
         raise ValueError(f"{name} must be within [{low}, {high}], got {value}")
     return value
+
+
+#: Bounds on ``extra``: vendor values are flat or shallow, while pydantic cannot serialise
+#: past a few hundred levels and a YAML alias bomb expands to a billion shared values.
+MAX_EXTRA_DEPTH = 32
+MAX_EXTRA_VALUES = 100_000
 
 
 #: Physical ranges of the numeric fields: field -> (name in messages, low, high).
@@ -110,7 +119,10 @@ class SceneRecord(BaseModel):
             return None
         if value.tzinfo is None:
             raise ValueError("datetime must be timezone-aware (readers convert local times)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59-05:00 is past the end of the calendar in UTC
+            raise ValueError(f"datetime {value.isoformat()} is outside the representable range") from None
 
     @field_validator(*_RANGES)
     @classmethod
@@ -134,10 +146,18 @@ class SceneRecord(BaseModel):
             return None
         if value.get("type") not in ("Polygon", "MultiPolygon"):
             raise ValueError(f"footprint must be a GeoJSON Polygon, got type {value.get('type')!r}")
+        _check_shape(value)
         for ring in _rings(value):
             for lon, lat, *_ in ring:
                 if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
                     raise ValueError(f"footprint vertex ({lon}, {lat}) is not WGS84 lon/lat")
+        return value
+
+    @field_validator("extra")
+    @classmethod
+    def _shallow_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if problem := oversized(value, max_depth=MAX_EXTRA_DEPTH, max_values=MAX_EXTRA_VALUES):
+            raise ValueError(f"extra {problem}")
         return value
 
     @field_validator("provenance")
@@ -195,6 +215,28 @@ def migrate_record(data: dict[str, Any]) -> dict[str, Any]:
         )
     data["schema_version"] = RECORD_SCHEMA_VERSION
     return data
+
+
+def _check_shape(geometry: dict[str, Any]) -> None:
+    """``ValueError`` unless every ring is a non-empty list of numeric (lon, lat) pairs, so the
+    range check and ``footprint_center`` never meet a string, an empty ring or a bare number."""
+    coords = geometry.get("coordinates")
+    polygons = coords if geometry.get("type") == "MultiPolygon" else [coords]
+    if not isinstance(polygons, list | tuple) or not polygons:
+        raise ValueError("footprint has no coordinates")
+    for rings in polygons:
+        if not isinstance(rings, list | tuple) or not rings:
+            raise ValueError("footprint polygon has no rings")
+        for ring in rings:
+            if not isinstance(ring, list | tuple) or not ring:
+                raise ValueError("footprint ring is not a list of vertices")
+            for vertex in ring:
+                if not (
+                    isinstance(vertex, list | tuple)
+                    and len(vertex) >= 2
+                    and all(isinstance(c, Real) and not isinstance(c, bool) for c in vertex[:2])
+                ):
+                    raise ValueError(f"footprint vertex {vertex!r:.60} is not a (lon, lat) pair")
 
 
 def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:

@@ -6,6 +6,7 @@ reader stays a plain field mapping.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -51,13 +52,17 @@ def plain_value(value: Any) -> Any:
 
 
 def to_float(value: Any, missing: tuple[float, ...] = ()) -> float | None:
-    """A float, or ``None`` for empty text, missing markers and the given sentinel values."""
+    """A float, or ``None`` for empty text, missing markers, the given sentinel values and
+    non-finite numbers (``inf``, ``1e400``: never a measurement, and ``int()`` of one raises)."""
     if value is None:
         return None
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int of hundreds of digits
+            return None
     else:
         text = str(value).strip().strip('"').strip()
         if text.lower() in MISSING_MARKERS:
@@ -70,7 +75,7 @@ def to_float(value: Any, missing: tuple[float, ...] = ()) -> float | None:
             if not match:
                 return None
             number = float(match.group(0))
-    if number != number or number in missing:  # NaN
+    if not math.isfinite(number) or number in missing:
         return None
     return number
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rasterio._err import CPLE_BaseError  # GDAL's errors; rasterio exports no public base class
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from rasterio.warp import transform, transform_geom
@@ -39,7 +40,10 @@ def to_wgs84(geometry: dict[str, Any], crs: CRS) -> dict[str, Any]:
     """A GeoJSON geometry reprojected to lon/lat (coordinates as plain lists)."""
     if crs == WGS84:
         return geometry
-    out = transform_geom(crs, WGS84, geometry)
+    try:
+        out = transform_geom(crs, WGS84, geometry)
+    except CPLE_BaseError as exc:
+        raise ValueError(f"cannot reproject the footprint to WGS84: {exc}") from exc
     return {"type": out["type"], "coordinates": _lists(out["coordinates"])}
 
 
@@ -56,5 +60,14 @@ def centre_lonlat(geometry: dict[str, Any], crs: CRS) -> tuple[float, float]:
     x, y = ring_centroid(ring)
     if crs == WGS84:
         return x, y
-    lons, lats = transform(crs, WGS84, [x], [y])
-    return float(lons[0]), float(lats[0])
+    lons, lats = points_to_wgs84(crs, [x], [y])
+    return lons[0], lats[0]
+
+
+def points_to_wgs84(crs: CRS, xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+    """Map coordinates to (lons, lats); ``ValueError`` where GDAL/PROJ cannot reproject them."""
+    try:
+        lons, lats = transform(crs, WGS84, xs, ys)
+    except CPLE_BaseError as exc:
+        raise ValueError(f"cannot reproject to WGS84: {exc}") from exc
+    return [float(v) for v in lons], [float(v) for v in lats]

@@ -22,7 +22,9 @@ MTL_ROOTS = ("LANDSAT_METADATA_FILE", "L1_METADATA_FILE", "LPGS_METADATA_FILE")
 
 _CORNERS = ("UL", "UR", "LR", "LL")  # ring order
 _BAND_KEY = re.compile(r"^FILE_NAME_BAND_(?:[A-Z]+_)?B?(\d+(?:_VCID_\d)?)$|^BAND(\d+)_FILE_NAME$")
-_ODL_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*(.*?)\s*$")
+#: ``KEY = value``; the value is stripped in code (a lazy ``(.*?)\s*$`` backtracks quadratically
+#: over a long run of blanks).
+_ODL_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=(.*)$")
 
 
 def parse_odl(text: str) -> dict[str, Any]:

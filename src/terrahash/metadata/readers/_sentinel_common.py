@@ -86,18 +86,22 @@ def projected_to_wgs84(
     """
     from rasterio.crs import CRS
     from rasterio.errors import CRSError
-    from rasterio.warp import transform
+
+    from terrahash.metadata.readers._geo import points_to_wgs84
 
     if points and points[0] == points[-1]:
         points = points[:-1]
+    if len(set(points)) < 3:
+        raise ValueError(f"projected footprint has {len(set(points))} distinct corners, not a polygon")
     cx = sum(p[0] for p in points) / len(points)
     cy = sum(p[1] for p in points) / len(points)
     xs = [p[0] for p in points] + [cx]
     ys = [p[1] for p in points] + [cy]
     try:
-        lons, lats = transform(CRS.from_epsg(epsg), CRS.from_epsg(4326), xs, ys)
+        crs = CRS.from_epsg(epsg)
     except CRSError as exc:
         raise ValueError(f"unknown projection EPSG:{epsg}") from exc
+    lons, lats = points_to_wgs84(crs, xs, ys)
     ring = list(zip(lons[:-1], lats[:-1], strict=True))
     return polygon(ring), (round(lons[-1], 6), round(lats[-1], 6))
 

@@ -24,7 +24,7 @@ from terrahash.metadata.readers._vendor_common import (
 )
 from terrahash.metadata.values import combine_date_time, parse_datetime, to_float
 
-_SAT_ID = re.compile(r"^\s*SatID\s*=", re.M)
+_SAT_ID = re.compile(r"^[ \t]*SatID\s*=", re.M)
 
 
 def _pass_date(value: str | None) -> datetime | None:

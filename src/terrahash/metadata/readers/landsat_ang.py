@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
 
-_HEADER = re.compile(r"^\s*GROUP\s*=\s*FILE_HEADER\s*$", re.MULTILINE)
-_ANGLE_GROUPS = re.compile(r"^\s*GROUP\s*=\s*(EPHEMERIS|SOLAR_VECTOR|RPC_BAND\d+)\s*$", re.M)
+_HEADER = re.compile(r"^[ \t]*GROUP\s*=\s*FILE_HEADER\s*$", re.MULTILINE)
+_ANGLE_GROUPS = re.compile(r"^[ \t]*GROUP\s*=\s*(EPHEMERIS|SOLAR_VECTOR|RPC_BAND\d+)\s*$", re.M)
 
 
 class LandsatAngReader(MetadataReader):

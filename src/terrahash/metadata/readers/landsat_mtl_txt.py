@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from terrahash.metadata.document import Document
 from terrahash.metadata.readers._landsat_common import MTL_ROOTS, LandsatMtlReader, parse_odl
 
-_ROOT = re.compile(r"^\s*GROUP\s*=\s*(" + "|".join(MTL_ROOTS) + r")\s*$", re.MULTILINE)
+_ROOT = re.compile(r"^[ \t]*GROUP\s*=\s*(" + "|".join(MTL_ROOTS) + r")\s*$", re.MULTILINE)
 
 
 class LandsatMtlTxtReader(LandsatMtlReader):

@@ -8,7 +8,7 @@ from typing import ClassVar
 from terrahash.metadata.document import Document
 from terrahash.metadata.readers._maxar_common import TOP, MaxarImdReaderBase, Tree
 
-_LINE = re.compile(r"^\s*([A-Za-z_][\w]*)\s*=\s*(.*?)\s*;?\s*$")
+_LINE = re.compile(r"^\s*([A-Za-z_][\w]*)\s*=(.*)$")  # value stripped in code: no backtracking
 
 
 class MaxarImdReader(MaxarImdReaderBase):
@@ -22,7 +22,7 @@ class MaxarImdReader(MaxarImdReaderBase):
         if doc.is_raster or doc.looks_xml or doc.looks_json:
             return False
         head = doc.text[:200_000]
-        return re.search(r"^\s*BEGIN_GROUP\s*=\s*IMAGE_\d", head, re.M) is not None and "satId" in head
+        return re.search(r"^[ \t]*BEGIN_GROUP\s*=\s*IMAGE_\d", head, re.M) is not None and "satId" in head
 
     def tree(self, doc: Document) -> Tree:
         tree: Tree = {TOP: {}}
@@ -31,7 +31,7 @@ class MaxarImdReader(MaxarImdReaderBase):
             m = _LINE.match(line)
             if not m:
                 continue
-            key, value = m.group(1), m.group(2).strip().strip('"')
+            key, value = m.group(1), m.group(2).strip().removesuffix(";").strip().strip('"')
             if key == "BEGIN_GROUP":
                 group = value
                 tree.setdefault(group, {})

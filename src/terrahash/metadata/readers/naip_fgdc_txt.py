@@ -9,17 +9,17 @@ from typing import ClassVar
 from terrahash.metadata.document import Document
 from terrahash.metadata.readers._fgdc_common import FgdcFields, FgdcReader
 
-_SNIFF = re.compile(r"^\s*Identification_Information:\s*$", re.M)
+_SNIFF = re.compile(r"^[ \t]*Identification_Information:\s*$", re.M)
 
 
 def _first(text: str, key: str) -> str | None:
-    match = re.search(rf"^\s*{key}:[ \t]*(\S.*?)\s*$", text, re.M)
-    return match.group(1) if match else None
+    match = re.search(rf"^[ \t]*{key}:[ \t]*(\S.*)$", text, re.M)
+    return match.group(1).rstrip() if match else None
 
 
 def _block_value(text: str, key: str) -> str | None:
     """A value written on the same line or on the next, more indented, line."""
-    match = re.search(rf"^(\s*){key}:[ \t]*(.*)$\n?((?:\1\s+.*\n?)*)", text, re.M)
+    match = re.search(rf"^([ \t]*){key}:[ \t]*(.*)$\n?((?:\1\s+.*\n?)*)", text, re.M)
     if not match:
         return None
     value = (match.group(2).strip() or " ".join(match.group(3).split())).strip()
@@ -43,18 +43,18 @@ class NaipFgdcTxtReader(FgdcReader):
         text = doc.text.replace("\r\n", "\n")
         start = text.find("Time_Period_of_Content:")
         period = text[start:]
-        stop = re.search(r"^\s*(Currentness_Reference|Status|Spatial_Domain):", period, re.M)
+        stop = re.search(r"^[ \t]*(Currentness_Reference|Status|Spatial_Domain):", period, re.M)
         period = period[: stop.start()] if stop else period
         dates, times = [], []
         for match in re.finditer(
-            r"^\s*(Calendar_Date|Beginning_Date|Ending_Date):\s*(\S+)\s*$", period, re.M
+            r"^[ \t]*(Calendar_Date|Beginning_Date|Ending_Date):\s*(\S+)\s*$", period, re.M
         ):
             dates.append(match.group(2))
             label = {"Calendar_Date": "Time_of_Day", "Beginning_Date": "Beginning_Time",
                      "Ending_Date": "Ending_Time"}[match.group(1)]
             clock = _first(period[match.end():], label)
             times.append(clock if clock and clock.lower() != "unknown" else "")
-        keywords = " ".join(re.findall(r"^\s*Theme_Keyword:\s*(.+)$", text, re.M))
+        keywords = " ".join(re.findall(r"^[ \t]*Theme_Keyword:\s*(.+)$", text, re.M))
         return FgdcFields(
             dates=dates,
             times=times,

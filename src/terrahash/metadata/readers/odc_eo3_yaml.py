@@ -56,7 +56,7 @@ class OdcEo3YamlReader(MetadataReader):
         if _SCHEMA.search(head):
             return True
         return bool(_EO3_KEYS.search(doc.text) and re.search(r"^crs:", doc.text, re.M)
-                    and re.search(r"^\s+(eo|odc):\w+:", doc.text, re.M))
+                    and re.search(r"^[ \t]+(eo|odc):\w+:", doc.text, re.M))
 
     def read(self, doc: Document) -> list[dict[str, Any]]:
         data = doc.yaml

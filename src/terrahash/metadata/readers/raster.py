@@ -122,7 +122,7 @@ class RasterReader(MetadataReader):
 
     def read(self, doc: Document) -> list[dict[str, Any]]:
         try:
-            if Path(doc.path).is_file():
+            if doc.from_disk:  # only the first bytes were read: GDAL reads the file itself
                 with rasterio.open(doc.path) as ds:
                     return [self._fields(doc, ds)]
             with MemoryFile(doc.data) as mem, mem.open() as ds:

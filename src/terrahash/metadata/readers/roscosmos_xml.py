@@ -25,10 +25,10 @@ from typing import Any, ClassVar
 
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
-from rasterio.warp import transform
 
 from terrahash.metadata.base import MetadataReader
 from terrahash.metadata.document import Document
+from terrahash.metadata.readers._geo import points_to_wgs84
 from terrahash.metadata.readers._vendor_common import (
     centre_fields,
     corner_footprint,
@@ -39,7 +39,7 @@ from terrahash.metadata.readers._vendor_common import (
 )
 from terrahash.metadata.values import MOSCOW, combine_date_time, dms_to_degrees, tag, to_float
 
-_KV = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(.*?)\s*$")
+_KV = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(.*)$")  # value stripped in code: no backtracking
 #: SPP/PASP corner names -> projected corner names (``nLUpNord``...).
 _SPP_CORNERS = {"NW": "LUp", "NE": "RUp", "SE": "RDown", "SW": "LDown"}
 _PASP_CORNERS = ("LUp", "RUp", "RDown", "LDown")
@@ -77,11 +77,11 @@ def _projected_latlon(kv: dict[str, str], corner: str) -> tuple[float, float] | 
     code = kv.get("nCoordSystCode")
     if x is None or y is None or not code or not code.isdigit():
         return None
-    try:
-        lons, lats = transform(CRS.from_epsg(int(code)), CRS.from_epsg(4326), [x], [y])
+    try:  # ValueError too where PROJ cannot reproject the point (outside the zone's domain)
+        lons, lats = points_to_wgs84(CRS.from_epsg(int(code)), [x], [y])
     except (CRSError, ValueError):
         return None
-    return float(lats[0]), float(lons[0])
+    return lats[0], lons[0]
 
 
 def _dms_signed(text: str | None, reference: float | None) -> float | None:

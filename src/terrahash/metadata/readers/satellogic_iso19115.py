@@ -93,7 +93,7 @@ class SatellogicIso19115Reader(MetadataReader):
         stamp = parse_datetime(xml_text(root, "dateStamp/Date", "dateStamp/DateTime"))
         when, how = self._acquisition(stamp, ident, sun_el, centre)
         info = xml_text(root, "supplementalInformation/CharacterString") or ""
-        sat = dict(re.findall(r"^\s*([\w ]+?)\s*:\s*(.+?)\s*$", info, re.M))
+        sat = _key_values(info)
         return [{
             "id": ident or None,
             "platform": sat.get("Satellite Name"),
@@ -128,3 +128,15 @@ class SatellogicIso19115Reader(MetadataReader):
             if abs(computed - sun_el) <= 2.0:
                 return stamp, "dateStamp (consistent with the stated sun elevation)"
         return None, None
+
+
+def _key_values(text: str) -> dict[str, str]:
+    """``Key Words: value`` lines (last one wins), split in code: a regex with a lazy key and
+    optional blanks around the colon backtracks for ever on a long run of spaces."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, colon, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if colon and value and re.fullmatch(r"[\w ]+", key):
+            out[key] = value
+    return out
