@@ -208,7 +208,7 @@ def bench_dask(run: Path, items: int) -> dict[str, Any]:
     machine runs at the time.
     """
     import torch
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from terrahash.app import ClusterOptions
     from terrahash.app import distributed as dist
@@ -249,8 +249,7 @@ def bench_dask(run: Path, items: int) -> dict[str, Any]:
     torch.set_num_threads(threads_before)
     for workers in (1, 2):
         load0, cpu0, start = load_average(), cpu_seconds(True), time.perf_counter()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = dist.local_cluster(workers)  # the cluster encode_rasters_distributed starts
         client = Client(cluster)
         started = time.perf_counter() - start
         try:
