@@ -313,6 +313,16 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def run_table(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """The Dask part's configurations side by side, one row each."""
+    keys = list(dict.fromkeys(k for run in runs.values() for k in run))
+    lines = ["", "| configuration | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for name, run in runs.items():
+        cells = (json.dumps(run[k]) if k in run else "-" for k in keys)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = ["# Scale-out benchmark", "", f"Run {result['when']} on {result['cpus']} CPU cores"
              f" ({result.get('machine', 'machine not recorded')}), commit {result.get('commit', '?')}.", ""]
@@ -322,8 +332,10 @@ def markdown(result: dict[str, Any]) -> str:
     for section in ("postgres", "dask"):
         if section in result:
             lines += [f"## {section}", "", "| metric | value |", "|---|---|"]
-            rows = {k: v for k, v in result[section].items() if k != "filtered_explain"}
+            rows = {k: v for k, v in result[section].items() if k not in ("filtered_explain", "runs")}
             lines += [f"| {k} | {json.dumps(v)} |" for k, v in rows.items()]
+            if result[section].get("runs"):
+                lines += run_table(result[section]["runs"])
             if result[section].get("filtered_explain"):
                 lines += ["", "EXPLAIN (ANALYZE, BUFFERS) of the filtered query (plan lines):", "",
                           "```", *result[section]["filtered_explain"], "```"]
@@ -359,10 +371,19 @@ def main() -> None:
                         help="raster tiles (64 px, overlapping windows) for the Dask part")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--note", action="append", default=[], help="a line for the report")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite scale.md and scale.png from scale.json, measuring nothing")
     parser.add_argument("--no-postgres", action="store_true",
                         help="skip the PostgreSQL part (its last numbers are kept, marked)")
     args = parser.parse_args()
     import os
+
+    if args.report_only:
+        kept = json.loads((args.out / "scale.json").read_text())
+        (args.out / "scale.md").write_text(markdown(kept))
+        if "runs" in kept.get("dask", {}):
+            plot(kept, args.out / "scale.png")
+        return
 
     result: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                               "cpus": os.cpu_count(), "args": {k: str(v) for k, v in
@@ -373,9 +394,9 @@ def main() -> None:
     previous_file = args.out / "scale.json"
     previous = json.loads(previous_file.read_text()) if previous_file.is_file() else {}
     if args.no_postgres:
-        if "postgres" in previous:
-            result["postgres"] = {**previous["postgres"], "not_rerun": f"from the run of "
-                                  f"{previous['when']} (`{previous.get('command', '?')}`)"}
+        if "postgres" in previous:  # a section already carried over keeps its first origin
+            result["postgres"] = {"not_rerun": f"from the run of {previous['when']} "
+                                  f"(`{previous.get('command', '?')}`)", **previous["postgres"]}
     else:
         if args.dsn:
             server = contextlib.nullcontext(args.dsn)

@@ -383,8 +383,11 @@ def encode_rasters_distributed(
     rasters on the workers; returns (manifest rows, code rows) in window order.
 
     The rows are the ones ``write_tiles`` writes (``tile_record`` makes their records), and
-    the codes those of the written tiles. ``progress(n)`` is called per finished partition
-    with the windows it covered. No staging: a failed partition is retried, not resumed.
+    the codes those of the written tiles: partitions are whole batches of windows, and the
+    windows a worker drops shift its batches, which leaves the codes unchanged (each item's
+    code depends on its own pixels and record only; the tests and the benchmark compare them
+    bit for bit). ``progress(n)`` is called per finished partition with the windows it
+    covered. No staging: a failed partition is retried, not resumed.
     """
     windows = sum(len(job.windows) for job in jobs)
     size = raster_partition_size(windows, model.batch_size, options.workers or 1, options.partition_size)
