@@ -420,29 +420,6 @@ def sameplace(results: Path) -> str:
     )
 
 
-def scale_projection(results: Path) -> str:
-    """The 10 M-scene projection from the measured encoding rates and catalog size."""
-    data = load(results, "scale")
-    dask, pg = data["dask"], data.get("postgres", {})
-    single = dask["single_process_img_s"]
-    hours = 10_000_000 / single / 3600
-    text = (
-        f"Projection for a 10 M-scene archive, from the measured {single:,.0f} images/s "
-        f"({dask['kind']} codes) of one process on 2 cores: {hours * 2:.1f} core-hours, {hours:.1f} h on "
-        f"this 2-core box. Local Dask workers reached {dask['dask_2_workers_img_s']:,.0f} images/s here "
-        f"(2 workers, {dask['images']:,} images: worker start-up and model loading weigh heavily on "
-        "so small a job), so "
-        f"{dask['projection_10M']['hours_on_2_workers_here']:.1f} h at that rate. Codes take "
-        f"{dask['projection_10M']['codes_gb'] * 1000:.0f} MB"
-    )
-    if pg:
-        text += (
-            f", the PostgreSQL catalog {pg['bytes_per_item'] * 1e7 / 1e9:.0f} GB, and its COPY load at "
-            f"{pg['bulk_load_items_per_s']:,} items/s per client becomes the longer step"
-        )
-    return text + " (details in `docs/scale.md`). " + source(results, "scale")
-
-
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "train_default": train_default,
     "retrieval_quick": retrieval_quick,
@@ -450,7 +427,6 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "index_scale_service": index_scale_service,
     "rshst_real": rshst_real,
     "sameplace": sameplace,
-    "scale_projection": scale_projection,
 }
 
 

@@ -1,4 +1,5 @@
-"""Dask encoding: same codes as one process, retried partitions, resumed builds, both backends."""
+"""Dask encoding: same codes as one process, retried partitions, resumed builds, both backends,
+and tiles read straight from rasters on the workers."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ from terrahash.app.distributed import (
     ClusterOptions,
     encode_distributed,
     encode_partition,
+    encode_rasters_distributed,
+    encode_tile_partition,
     plan_partitions,
+    plan_window_partitions,
 )
 from terrahash.data import load_dataset
+from terrahash.data.scan import scan_archive
+from terrahash.data.tiling import TileSpec, plan_scene, tile_record, write_tiles
 from terrahash.index import Index
+from tests.data._rasters import PARAGUAY_MTL, RASTERS, write_band
 from tests.model.conftest import UCM, make_subset
 from tests.pg_server import pg_index_uri, pg_server  # noqa: F401 - fixtures
 
@@ -63,6 +70,68 @@ def test_plan_is_whole_batches() -> None:
                                                  (512, 640), (640, 768), (768, 896), (896, 1000)]
     assert plan_partitions(10, 256, workers=4) == [range(0, 10)]
     assert plan_partitions(0, 256, workers=4) == []
+
+
+@pytest.fixture(scope="module")
+def raster_scenes(tmp_path_factory: pytest.TempPathFactory) -> list:
+    """Two small Landsat-like scenes (160 x 160 and 96 x 128 px): a nodata strip, a cloud mask,
+    the real MTL for dates and platform."""
+    root = tmp_path_factory.mktemp("rasters")
+    rng = np.random.default_rng(3)
+    stem = "LC08_L2SP_224078_20200127_20200823_02_"
+    for product, shape, origin in ((stem + "T1", (160, 160), (600000, -2870000)),
+                                   (stem + "T2", (96, 128), (610000, -2880000))):
+        for band in ("SR_B2", "SR_B3", "SR_B4"):
+            data = rng.integers(7000, 12000, size=shape, dtype=np.uint16)
+            data[:, :40] = 0  # nodata: windows over it are dropped
+            write_band(root / f"{product}_{band}.TIF", 32621, origin, data)
+        qa = np.full(shape, 21824, dtype=np.uint16)
+        qa[:48, 64:] = 22280  # cloud
+        write_band(root / f"{product}_QA_PIXEL.TIF", 32621, origin, qa)
+    (root / PARAGUAY_MTL).symlink_to(RASTERS / "landsat_paraguay" / PARAGUAY_MTL)
+    scenes = scan_archive(root).scenes
+    assert len(scenes) == 2
+    return scenes
+
+
+def test_window_partitions_split_scenes_in_reading_order(raster_scenes) -> None:
+    jobs = [plan_scene(s, TileSpec(32, (1, 2), stride=16)) for s in raster_scenes]
+    # 160 x 160 at stride 16: 10 x 10 level-1 windows + 5 x 5 level-2; 96 x 128: 8 x 6 + 4 x 3
+    assert [len(j.windows) for j in jobs] == [125, 60]
+    parts = plan_window_partitions(jobs, 100)
+    assert [[len(p.windows) for p in part] for part in parts] == [[100], [25, 60]]
+    flat = [w for part in parts for p in part for w in p.windows]
+    assert flat == [w for j in jobs for w in j.windows]
+
+
+def test_raster_tiles_on_workers_equal_the_tiling_path(model, run: Path, raster_scenes, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows read on 2 workers give the tiles, records and codes of write_tiles + index build."""
+    spec = TileSpec(32, (1, 2), stride=16)
+    write_tiles(raster_scenes, tmp_path / "tiles", spec)
+    dataset = load_dataset(tmp_path / "tiles")
+    single = model.encode_dataset(dataset, kinds=("fused",), batch_size=BATCH)["codes_fused"]
+    jobs = [plan_scene(s, spec) for s in raster_scenes]
+    options = ClusterOptions(workers=2, partition_size=48)
+    rows, codes = encode_rasters_distributed(model, jobs, "fused", options)
+    assert 40 < len(rows) < 185  # the nodata strip dropped some windows, not all
+    assert [r["id"] for r in rows] == [item.id for item in dataset]
+    np.testing.assert_array_equal(codes, single)
+    clouds = {r["cloud_cover"] for r in rows}
+    assert "0.00" in clouds and "100.00" in clouds  # each tile's own cover, from the mask
+    for row, item in zip(rows, dataset, strict=True):
+        got = tile_record(row, "x").model_dump(exclude={"source"})
+        assert got == item.record.model_dump(exclude={"source"})
+    # one open of each raster per scene part of a partition, not one per tile
+    import rasterio
+
+    opened: list[str] = []
+    real_open = rasterio.open
+    monkeypatch.setattr(rasterio, "open",
+                        lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    part = plan_window_partitions(jobs, 150)[0]
+    part_rows, _ = encode_tile_partition(str(run), part, "image", BATCH)
+    assert len(part_rows) > 10 and len(opened) == 4 * len(part) == 8  # 3 bands + the mask, 2 scenes
 
 
 def test_dask_codes_equal_single_process_with_retries_and_resume(

@@ -2,9 +2,14 @@
 
 Each partition is a run of whole model batches, so every image is encoded in exactly the
 batch it would meet in a single-process build, and the codes come out identical. Workers load
-the model and the dataset once (``functools.cache`` lives as long as the worker process).
-Finished partitions are saved in a staging folder keyed by the model, the data and the
-partitioning; a rerun after a crash or a kill skips them, and failed tasks are retried.
+the model and the dataset once (``functools.cache`` lives as long as the worker process) and
+run torch on one thread: the workers are the parallelism. Finished partitions are saved in a
+staging folder keyed by the model, the data and the partitioning; a rerun after a crash or a
+kill skips them, and failed tasks are retried.
+
+Large rasters need no tile files: ``encode_rasters_distributed`` sends each worker runs of
+tile windows (raster paths, windows, the scene's stretch), and the worker opens each raster
+once per partition, reads its windows and encodes them as ``write_tiles`` would have cut them.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ import numpy as np
 
 from terrahash.app.models import model_fingerprint
 from terrahash.data import SceneDataset, load_dataset
+from terrahash.data.tiling import SceneWindows, read_tiles, tile_record
 from terrahash.errors import lazy_import
 from terrahash.index import HashIndexError, is_postgres_uri
 from terrahash.model import HashModel, load_model
@@ -30,6 +36,9 @@ from terrahash.model import HashModel, load_model
 Progress = Callable[[int], None]
 #: Partitions per worker when no size is given: enough to balance, few enough to be cheap.
 PARTITIONS_PER_WORKER = 4
+#: Fewest windows in a raster partition when no size is given: a task must outweigh its
+#: scheduling, its transfer and the raster opens it starts with.
+MIN_WINDOWS_PER_PARTITION = 1024
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,23 @@ class ClusterOptions:
             raise HashIndexError(f"--scheduler {self.scheduler!r}: expected an address like tcp://HOST:8786")
 
 
+def _one_thread_on_worker() -> None:
+    """On a Dask worker, torch runs on one thread: one worker process per core is the
+    parallelism, and workers each spreading over every core would only contend."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):  # not on a worker: leave the caller's threads alone
+        return
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @functools.cache
 def _model(run_dir: str) -> HashModel:
+    _one_thread_on_worker()
     return load_model(run_dir)
 
 
@@ -171,6 +195,24 @@ def _plan_key(model: HashModel, ids: Sequence[str], kind: str, parts: list[range
     return digest.hexdigest()
 
 
+#: Dask settings of the local workers. Dask makes workers return freed memory to the OS at
+#: 64 KiB (``MALLOC_TRIM_THRESHOLD_``), which also turns off glibc's adaptive mmap threshold:
+#: every batch's arrays are then mapped and unmapped afresh, and reading + encoding tiles
+#: spent about 25 % more CPU (in the kernel) than in a plain process. Workers keep glibc's
+#: defaults (a value set in the environment still wins).
+LOCAL_WORKER_CONFIG: dict[str, Any] = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+def local_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes of one thread each, set up for encoding."""
+    distributed = lazy_import("distributed", "distributed")
+    dask = lazy_import("dask", "distributed")
+    with dask.config.set(LOCAL_WORKER_CONFIG):
+        return distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+
+
 def _client(options: ClusterOptions) -> tuple[Any, Any]:
     distributed = lazy_import("distributed", "distributed")
     if options.scheduler:
@@ -180,12 +222,7 @@ def _client(options: ClusterOptions) -> tuple[Any, Any]:
             raise HashIndexError(
                 f"--scheduler {options.scheduler}: error: cannot reach the scheduler ({exc})"
             ) from exc
-    cluster = distributed.LocalCluster(
-        n_workers=options.workers or 1,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-    )
+    cluster = local_cluster(options.workers or 1)
     return distributed.Client(cluster), cluster
 
 
@@ -216,50 +253,158 @@ def encode_distributed(
             if progress:
                 progress(len(part))
     todo = [i for i in range(len(parts)) if i not in results]
-    if todo:
-        distributed = lazy_import("distributed", "distributed")
-        client, cluster = _client(options)
-        try:
-            task = options.task or encode_partition
-            futures = {
-                client.submit(
-                    task,
-                    str(model.run_dir),
-                    str(dataset.root),
-                    parts[i].start,
-                    parts[i].stop,
-                    kind,
-                    model.batch_size,
-                    ids[parts[i].start : parts[i].stop],
-                    *([vector] if vector is not None else []),
-                    retries=options.retries,
-                    pure=False,
-                    key=f"terrahash-encode-{i}-{os.getpid()}",
-                ): i
-                for i in todo
-            }
-            for future in distributed.as_completed(futures):
-                i = futures[future]
-                try:
-                    codes = future.result()
-                except HashIndexError:
-                    raise
-                except Exception as exc:
-                    raise HashIndexError(
-                        f"{dataset.root}: error: partition {i} (items {parts[i].start}:"
-                        f"{parts[i].stop}) failed after {options.retries} retries: {exc}"
-                    ) from exc
-                results[i] = np.asarray(codes, np.uint8)
-                if staging:
-                    staging.save(i, results[i])
-                if progress:
-                    progress(len(parts[i]))
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    task = options.task or encode_partition
+    calls = {
+        i: (str(model.run_dir), str(dataset.root), parts[i].start, parts[i].stop, kind, model.batch_size,
+            ids[parts[i].start : parts[i].stop], *([vector] if vector is not None else []))
+        for i in todo
+    }
+    for i, codes in _run_partitions(task, calls, options, dataset.root,
+                                    {i: f"items {parts[i].start}:{parts[i].stop}" for i in todo}):
+        results[i] = np.asarray(codes, np.uint8)
+        if staging:
+            staging.save(i, results[i])
+        if progress:
+            progress(len(parts[i]))
     nbytes = model.bits // 8
     codes = (
         np.concatenate([results[i] for i in range(len(parts))]) if parts else np.zeros((0, nbytes), np.uint8)
     )
     return codes, {"encoded": todo, "reused": [i for i in range(len(parts)) if i not in todo]}
+
+
+def _run_partitions(
+    task: Callable[..., Any], calls: dict[int, tuple[Any, ...]], options: ClusterOptions, source: Path | str,
+    what: dict[int, str],
+) -> Iterator[tuple[int, Any]]:
+    """``(i, task(*calls[i]))`` for every partition, as they finish on the cluster.
+
+    Raises:
+        HashIndexError: a partition still failed after its retries (naming ``what[i]``).
+    """
+    if not calls:
+        return
+    distributed = lazy_import("distributed", "distributed")
+    client, cluster = _client(options)
+    try:
+        futures = {
+            client.submit(task, *args, retries=options.retries, pure=False,
+                          key=f"terrahash-encode-{i}-{os.getpid()}"): i
+            for i, args in calls.items()
+        }
+        for future in distributed.as_completed(futures):
+            i = futures[future]
+            try:
+                result = future.result()
+            except HashIndexError:
+                raise
+            except Exception as exc:
+                raise HashIndexError(
+                    f"{source}: error: partition {i} ({what[i]}) failed after "
+                    f"{options.retries} retries: {exc}"
+                ) from exc
+            yield i, result
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def plan_window_partitions(jobs: Sequence[SceneWindows], size: int) -> list[list[SceneWindows]]:
+    """Runs of ``size`` windows in reading order (the last shorter), each a list of scene
+    parts; a scene split between partitions is opened once in each."""
+    if size < 1:
+        raise HashIndexError(f"partition size must be at least 1 window, got {size}")
+    parts: list[list[SceneWindows]] = []
+    current: list[SceneWindows] = []
+    room = size
+    for job in jobs:
+        start = 0
+        while start < len(job.windows):
+            take = min(room, len(job.windows) - start)
+            current.append(job.part(start, start + take))
+            start, room = start + take, room - take
+            if room == 0:
+                parts.append(current)
+                current, room = [], size
+    if current:
+        parts.append(current)
+    return parts
+
+
+def raster_partition_size(windows: int, batch_size: int, workers: int, size: int | None = None) -> int:
+    """Windows per partition: ``size``, else a share of ``PARTITIONS_PER_WORKER`` per worker
+    but at least ``MIN_WINDOWS_PER_PARTITION``; whole model batches either way."""
+    if size is None:
+        size = max(MIN_WINDOWS_PER_PARTITION, -(-windows // max(1, workers * PARTITIONS_PER_WORKER)))
+    return max(batch_size, -(-size // batch_size) * batch_size)
+
+
+def encode_tile_partition(
+    run_dir: str,
+    jobs: Sequence[SceneWindows],
+    kind: str,
+    batch_size: int,
+    vector: tuple[str, str] | None = None,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """(manifest rows, code rows) of the tiles kept in ``jobs`` (runs on a worker, or in
+    process for a single-process baseline: the same reads, stretch, records and batches).
+
+    Each scene part's rasters are opened once; tiles below the valid-pixel threshold are
+    dropped as ``write_tiles`` drops them. Rows carry re-ranking vectors as in ``encode_partition``.
+    """
+    if kind not in ("image", "fused"):
+        raise HashIndexError(f"raster tiles are encoded as 'image' or 'fused' codes, not {kind!r}")
+    tiles = [tile for job in jobs for tile in read_tiles(job)]
+    images = [np.repeat(t.image, 3, axis=2) if t.image.shape[2] == 1 else t.image for t in tiles]
+    records = [tile_record(t.row, source=t.row["path"]) for t in tiles] if kind == "fused" else None
+    model = _model(run_dir)
+    model.batch_size = batch_size
+    rows = [t.row for t in tiles]
+    if vector is None:
+        return rows, model.encode_images(images, records)
+    if vector[0] != kind:
+        raise HashIndexError(
+            f"raster tiles carry re-ranking vectors of their code kind {kind!r}, not {vector[0]!r}"
+        )
+    codes, vectors = model.encode_images_and_vectors(images, records, vector[1])
+    return rows, np.concatenate([codes, np.ascontiguousarray(vectors, np.float32).view(np.uint8)], axis=1)
+
+
+def encode_rasters_distributed(
+    model: HashModel,
+    jobs: Sequence[SceneWindows],
+    kind: str,
+    options: ClusterOptions,
+    progress: Progress | None = None,
+    vector: tuple[str, str] | None = None,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Encode the tiles of ``jobs`` (from ``plan_scene``) on a Dask cluster, reading the
+    rasters on the workers; returns (manifest rows, code rows) in window order.
+
+    The rows are the ones ``write_tiles`` writes (``tile_record`` makes their records), and
+    the codes those of the written tiles: partitions are whole batches of windows, and the
+    windows a worker drops shift its batches, which leaves the codes unchanged (each item's
+    code depends on its own pixels and record only; the tests and the benchmark compare them
+    bit for bit). ``progress(n)`` is called per finished partition with the windows it
+    covered. No staging: a failed partition is retried, not resumed.
+    """
+    windows = sum(len(job.windows) for job in jobs)
+    size = raster_partition_size(windows, model.batch_size, options.workers or 1, options.partition_size)
+    parts = plan_window_partitions(jobs, size)
+    task = options.task or encode_tile_partition
+    calls = {i: (str(model.run_dir), part, kind, model.batch_size, *([vector] if vector else []))
+             for i, part in enumerate(parts)}
+    what = {i: f"{sum(len(j.windows) for j in part)} windows of "
+               f"{', '.join(dict.fromkeys(j.scene.scene_id for j in part))}" for i, part in enumerate(parts)}
+    source = jobs[0].scene.bands[0].path.parent if jobs else "rasters"
+    results: dict[int, tuple[list[dict[str, Any]], np.ndarray]] = {}
+    for i, (rows, codes) in _run_partitions(task, calls, options, source, what):
+        results[i] = rows, np.asarray(codes, np.uint8)
+        if progress:
+            progress(sum(len(j.windows) for j in parts[i]))
+    rows_out = [row for i in range(len(parts)) for row in results[i][0]]
+    width = model.bits // 8
+    codes_out = (np.concatenate([results[i][1] for i in range(len(parts))]) if parts
+                 else np.zeros((0, width), np.uint8))
+    return rows_out, codes_out

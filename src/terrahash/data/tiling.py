@@ -14,14 +14,16 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from terrahash.data.dataset import record_from_row
 from terrahash.data.scan import AUX_BANDS, BandFile, Scene, canonical_band
 from terrahash.errors import DatasetError
+from terrahash.metadata.record import SceneRecord
 
 MANIFEST_COLUMNS = (
     "path",
@@ -63,15 +65,19 @@ STRETCH_PERCENTILES = (2.0, 98.0)
 
 @dataclass(frozen=True)
 class TileSpec:
-    """How to cut: tile edge in pixels, pyramid levels, minimum valid-pixel fraction."""
+    """How to cut: tile edge in pixels, pyramid levels, minimum valid-pixel fraction, and the
+    step between windows (``stride``, at level 1; default the tile size: no overlap)."""
 
     tile_size: int = 256
     levels: tuple[int, ...] = (1,)
     min_valid: float = 0.5
+    stride: int | None = None
 
     def __post_init__(self) -> None:
         if self.tile_size < 8:
             raise DatasetError(f"tile size must be at least 8 pixels, got {self.tile_size}")
+        if self.stride is not None and self.stride < 1:
+            raise DatasetError(f"stride must be at least 1 pixel, got {self.stride}")
         if not self.levels or min(self.levels) < 1:
             raise DatasetError(f"levels must be 1 or more (1 = native resolution), got {self.levels}")
         if not 0.0 <= self.min_valid <= 1.0:
@@ -246,11 +252,15 @@ def read_composite(scene: Scene, max_side: int = 4096, bands: Sequence[str] | No
     return np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb
 
 
-def tile_windows(width: int, height: int, tile_size: int, level: int) -> Iterator[tuple[int, int, int]]:
-    """(row_off, col_off, native size) of every window covering a grid at one level."""
+def tile_windows(
+    width: int, height: int, tile_size: int, level: int, stride: int | None = None
+) -> Iterator[tuple[int, int, int]]:
+    """(row_off, col_off, native size) of every window covering a grid at one level, one
+    ``stride`` (level-1 pixels, default ``tile_size``) apart."""
     size = tile_size * 2 ** (level - 1)
-    for row in range(0, height, size):
-        for col in range(0, width, size):
+    step = (stride or tile_size) * 2 ** (level - 1)
+    for row in range(0, height, step):
+        for col in range(0, width, step):
             yield row, col, size
 
 
@@ -291,8 +301,8 @@ def count_windows(scenes: Sequence[Scene], spec: TileSpec) -> int:
     for scene in scenes:
         with rasterio.open(scene.bands[0].path) as ds:
             for level in spec.levels:
-                size = spec.tile_size * 2 ** (level - 1)
-                total += math.ceil(ds.width / size) * math.ceil(ds.height / size)
+                step = (spec.stride or spec.tile_size) * 2 ** (level - 1)
+                total += math.ceil(ds.width / step) * math.ceil(ds.height / step)
     return total
 
 
@@ -320,6 +330,8 @@ def write_tiles(
     Raises:
         DatasetError: ``out_dir`` already holds a dataset, or a scene cannot be composited.
     """
+    from PIL import Image
+
     out_dir = Path(out_dir)
     manifest = out_dir / "manifest.csv"
     if manifest.exists() and not overwrite:
@@ -328,11 +340,15 @@ def write_tiles(
     rows: list[dict[str, Any]] = []
     step = progress or (lambda n: None)
     for scene in scenes:
-        stack = _Stack(composite_bands(scene, bands), scene.scene_id)
-        try:
-            rows.extend(_tile_scene(scene, stack, spec, out_dir, step))
-        finally:
-            stack.close()
+        job = plan_scene(scene, spec, bands)
+        (out_dir / scene.scene_id).mkdir(exist_ok=True)
+        for tile in read_tiles(job, step):
+            rel = Path(tile.row["path"])
+            image = tile.image
+            Image.fromarray(image[..., 0] if image.shape[2] == 1 else image).save(
+                out_dir / rel, compress_level=1
+            )
+            rows.append(tile.row)
     with open(manifest, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
         writer.writeheader()
@@ -340,45 +356,90 @@ def write_tiles(
     return TilingResult(manifest, len(rows))
 
 
-def _tile_scene(
-    scene: Scene, stack: _Stack, spec: TileSpec, out_dir: Path, step: Callable[[int], None]
-) -> list[dict[str, Any]]:
-    """Write one scene's tiles; return their manifest rows."""
-    (out_dir / scene.scene_id).mkdir(exist_ok=True)
+@dataclass(frozen=True)
+class SceneWindows:
+    """One scene's windows to read and how to stretch them: small and picklable, so a
+    Dask worker gets (raster paths, windows, tile metadata) instead of pixels or tile files."""
+
+    scene: Scene
+    layers: tuple[tuple[BandFile, int], ...]
+    limits: tuple[tuple[float, float], ...]
+    #: (level, row_off, col_off, native size) of each window, in reading order.
+    windows: tuple[tuple[int, int, int, int], ...]
+    tile_size: int
+    min_valid: float
+
+    def part(self, start: int, stop: int) -> SceneWindows:
+        """The same scene with only windows ``start:stop``."""
+        return replace(self, windows=self.windows[start:stop])
+
+
+@dataclass(frozen=True)
+class TileImage:
+    """A tile read from its raster: stretched pixels (h, w, 1 or 3) and its manifest row."""
+
+    image: np.ndarray
+    row: dict[str, Any]
+
+
+def plan_scene(scene: Scene, spec: TileSpec = TileSpec(), bands: Sequence[str] | None = None) -> SceneWindows:
+    """Every window of ``scene`` at ``spec``'s levels and stride, with the scene's stretch.
+
+    The stretch is fixed here, from one decimated read of the whole scene, so every window
+    is stretched the same way wherever and in whatever groups it is read.
+
+    Raises:
+        DatasetError: the scene cannot be composited (bands on different grids, no CRS).
+    """
+    layers = composite_bands(scene, bands)
+    stack = _Stack(layers, scene.scene_id)
+    try:
+        limits = stretch_limits(stack)
+        width, height = stack.ref.width, stack.ref.height
+        windows = tuple(
+            (level, row, col, size)
+            for level in spec.levels
+            for row, col, size in tile_windows(width, height, spec.tile_size, level, spec.stride)
+        )
+    finally:
+        stack.close()
+    return SceneWindows(scene, tuple(layers), tuple(limits), windows, spec.tile_size, spec.min_valid)
+
+
+def read_tiles(job: SceneWindows, progress: Callable[[int], None] | None = None) -> Iterator[TileImage]:
+    """Read ``job``'s windows (the rasters opened once) and yield the tiles valid enough to keep.
+
+    ``progress(1)`` is called per window visited, kept or not.
+    """
+    from rasterio.windows import Window
+
+    scene = job.scene
+    stack = _Stack(list(job.layers), scene.scene_id)
     mask = _cloud_mask(scene)
     try:
-        return _tile_levels(scene, stack, spec, out_dir, step, mask)
+        gsd = _native_gsd(stack.ref)
+        for level, row, col, size in job.windows:
+            if progress is not None:
+                progress(1)
+            window = Window(col, row, size, size)
+            layers, valid = stack.read(window, job.tile_size)
+            if valid.mean() < job.min_valid:
+                continue
+            center, bbox = tile_geometry(stack.ref, row, col, size)
+            tile = Tile(scene.scene_id, level, row, col, size, center, bbox)
+            rel = Path(scene.scene_id) / f"{tile.id}.png"
+            cloud = _tile_cloud(mask, stack.ref, window) if mask else None
+            row_data = _manifest_row(scene, tile, rel, stack.ref, gsd, cloud)
+            yield TileImage(to_uint8(layers, job.limits), row_data)
     finally:
+        stack.close()
         if mask:
             mask[1].close()
 
 
-def _tile_levels(
-    scene: Scene, stack: _Stack, spec: TileSpec, out_dir: Path, step: Callable[[int], None],
-    mask: tuple[str, Any] | None,
-) -> list[dict[str, Any]]:
-    from PIL import Image
-    from rasterio.windows import Window
-
-    limits = stretch_limits(stack)
-    gsd = _native_gsd(stack.ref)
-    rows = []
-    for level in spec.levels:
-        for row, col, size in tile_windows(stack.ref.width, stack.ref.height, spec.tile_size, level):
-            step(1)
-            layers, valid = stack.read(Window(col, row, size, size), spec.tile_size)
-            if valid.mean() < spec.min_valid:
-                continue
-            center, bbox = tile_geometry(stack.ref, row, col, size)
-            tile = Tile(scene.scene_id, level, row, col, size, center, bbox)
-            image = to_uint8(layers, limits)
-            rel = Path(scene.scene_id) / f"{tile.id}.png"
-            Image.fromarray(image[..., 0] if image.shape[2] == 1 else image).save(
-                out_dir / rel, compress_level=1
-            )
-            cloud = _tile_cloud(mask, stack.ref, Window(col, row, size, size)) if mask else None
-            rows.append(_manifest_row(scene, tile, rel, stack.ref, gsd, cloud))
-    return rows
+def tile_record(row: dict[str, Any], source: str) -> SceneRecord:
+    """The record ``load_dataset`` makes of a tile's manifest row, without the file round trip."""
+    return record_from_row({k: str(v) for k, v in row.items()}, source=source)
 
 
 def _cloud_mask(scene: Scene) -> tuple[str, Any] | None:
