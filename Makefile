@@ -30,18 +30,19 @@ lint: install
 	$(BIN)/mypy
 
 # The shipped default backbone: pretrained on ../shared/data (labelled sets: train part only),
-# then copied with its model card into the package. 2 of 8 scheduled epochs took 51 min on
-# 2 shared CPU cores (bench/results/pretrain.md); the cosine schedule spans 8 epochs.
+# then copied with its model card into the package. 20 epochs took about an hour on 2 shared
+# CPU cores (bench/results/pretrain.md); one torch thread, because OpenMP threads that share
+# their cores with other jobs spin and slow each other down (12 vs 74-138 images/s measured).
 PRETRAIN_SOURCES := $(addprefix ../shared/data/scenes/,ucmerced aid bigearthnet_configilm eolearn_slovenia \
 	bigearthnet_s2_examples) ../shared/data/rasters
 backbone: install
-	$(BIN)/terrahash pretrain $(PRETRAIN_SOURCES) --out bench/runs/backbone --epochs 2 --schedule-epochs 8 \
+	OMP_NUM_THREADS=1 $(BIN)/terrahash pretrain $(PRETRAIN_SOURCES) --out bench/runs/backbone20 --epochs 20 \
 		--batch-size 128 --resume
-	cp bench/runs/backbone/backbone.safetensors bench/runs/backbone/card.json bench/runs/backbone/CARD.md \
-		bench/runs/backbone/pretrain_curve.png src/terrahash/model/weights/
-	cp bench/runs/backbone/card.json bench/results/pretrain.json
-	cp bench/runs/backbone/CARD.md bench/results/pretrain.md
-	cp bench/runs/backbone/pretrain_curve.png bench/results/pretrain.png
+	cp bench/runs/backbone20/backbone.safetensors bench/runs/backbone20/card.json bench/runs/backbone20/CARD.md \
+		bench/runs/backbone20/pretrain_curve.png src/terrahash/model/weights/
+	cp bench/runs/backbone20/card.json bench/results/pretrain.json
+	cp bench/runs/backbone20/CARD.md bench/results/pretrain.md
+	cp bench/runs/backbone20/pretrain_curve.png bench/results/pretrain.png
 
 # Every file under bench/results/ (hours on 2 CPU cores), then the README's benchmark tables.
 # QUICK=1 (or `make bench-quick`): tiny budgets into bench/runs/quick/results, for CI time.

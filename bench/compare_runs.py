@@ -43,13 +43,16 @@ def _row(run: Path, data: Path) -> dict[str, Any]:
         "epochs": options.get("epochs"),
         "image_size": config.get("image_size"),
         "lr": options.get("lr"),
+        "backbone_lr_scale": options.get("backbone_lr_scale", 1.0),
         "val_map@100": config.get("best_val_map@100"),
         "best_epoch": config.get("best_epoch"),
         "test_map@100": report["map@100"],
         "test_tie_aware_map@100": report.get("tie_aware_map@100"),
         "train_seconds": config.get("train_seconds"),
         "command": f"terrahash train {config['dataset']} --out {run} --method {config['method']} "
-        f"--epochs {options.get('epochs')} --backbone {options.get('backbone', 'none')}",
+        f"--epochs {options.get('epochs')} --backbone {options.get('backbone', 'none')}"
+        + (f" --backbone-lr-scale {options['backbone_lr_scale']:g}"
+           if options.get("backbone_lr_scale") else ""),
     }
 
 
@@ -68,10 +71,10 @@ def main() -> None:
     report = {**provenance(script_command(__file__)), "dataset": str(args.data), "runs": rows}
     stem = args.out / f"compare_{args.name}"
     table = markdown_table(
-        ["run", "method", "backbone", "epochs", "val mAP@100 (decides)", "test mAP@100 (reported)",
-         "test vs first", "train s"],
-        [[Path(r["run"]).name, r["method"], r["backbone"], r["epochs"], r["val_map@100"], r["test_map@100"],
-          r["test_ratio_to_first"], r["train_seconds"]] for r in rows],
+        ["run", "method", "backbone", "trunk lr scale", "epochs", "val mAP@100 (decides)",
+         "test mAP@100 (reported)", "test vs first", "train s"],
+        [[Path(r["run"]).name, r["method"], r["backbone"], r["backbone_lr_scale"], r["epochs"],
+          r["val_map@100"], r["test_map@100"], r["test_ratio_to_first"], r["train_seconds"]] for r in rows],
     )
     lines = [f"# {args.name}: runs side by side ({args.data.name})", "",
              "Training times are as each run recorded them (the CPU was shared).", "", table, "",

@@ -68,46 +68,42 @@ def _f3(value: float | None) -> str:
 
 # -- blocks ----------------------------------------------------------------------------------
 def train_default(results: Path) -> str:
-    """Default-budget mAP@100 per method on UC Merced and the AID sample, then train/encode speed."""
-    ucm, aid = load(results, "train_ucmerced"), load(results, "train_aid_70pl")
-    methods = [m for m in ucm["results"] if m in aid["results"]]
+    """Default-budget mAP@100 per method on UC Merced (and AID in full once measured), then speed."""
+    ucm = load(results, "train_ucmerced")
+    aid = load(results, "train_aid") if (results / "train_aid.json").is_file() else None
+    header = ["method", "UC Merced mAP@100", "vs best baseline"]
+    if aid is not None:
+        header += ["AID mAP@100", "vs best baseline"]
     rows = []
-    for m in methods:
-        u, a = ucm["results"][m]["map@100_image"], aid["results"][m]["map@100_image"]
-        rows.append(
-            [
-                m,
-                _f3(u),
-                fmt_ratio(u / ucm["best_baseline_map@100"]),
-                _f3(a),
-                fmt_ratio(a / aid["best_baseline_map@100"]),
-            ]
-        )
+    for m, result in ucm["results"].items():
+        u = result["map@100_image"]
+        row = [m, _f3(u), fmt_ratio(u / ucm["best_baseline_map@100"])]
+        if aid is not None:
+            a = aid["results"].get(m, {}).get("map@100_image")
+            row += ["–", "–"] if a is None else [_f3(a), fmt_ratio(a / aid["best_baseline_map@100"])]
+        rows.append(row)
     speed = [
         [m, f"{r['train_seconds']:.0f}", f"{r['train_images_per_s']:.0f}", f"{r['encode_images_per_s']:.0f}"]
         for m, r in ucm["results"].items()
     ]
-    return "\n".join(
-        [
-            markdown_table(
-                [
-                    "method",
-                    "UC Merced mAP@100",
-                    "vs best baseline",
-                    "AID (70 per class) mAP@100",
-                    "vs best baseline",
-                ],
-                rows,
-            ),
+    parts = [
+        markdown_table(header, rows),
+        "",
+        f"UC Merced runs ({ucm['epochs']} epochs, {ucm['bits']} bits; training time with data loading, "
+        "encoding = image codes with JPEG decoding):",
+        "",
+        markdown_table(["method", "train s", "train img/s", "encode img/s"], speed),
+        "",
+    ]
+    if aid is not None:
+        parts += [
+            f"AID in full ({aid['epochs']} epochs): "
+            + "; ".join(f"{m} trained in {r['train_seconds']:.0f} s" for m, r in aid["results"].items())
+            + ".",
             "",
-            f"UC Merced runs ({ucm['epochs']} epochs, {ucm['bits']} bits; training time with data loading, "
-            "encoding = image codes with JPEG decoding):",
-            "",
-            markdown_table(["method", "train s", "train img/s", "encode img/s"], speed),
-            "",
-            source(results, "train_ucmerced", "train_aid_70pl"),
         ]
-    )
+    names = ["train_ucmerced"] + (["train_aid"] if aid is not None else [])
+    return "\n".join([*parts, source(results, *names)])
 
 
 def retrieval_quick(results: Path) -> str:
@@ -140,10 +136,11 @@ def retrieval_quick(results: Path) -> str:
 
 def backbone_rerank(results: Path) -> str:
     """The shipped backbone's budget, what it scores against training from scratch, re-ranking."""
-    card, compare, rerank = (
+    card, compare, rerank, trunk = (
         load(results, "pretrain"),
         load(results, "compare_backbone"),
         load(results, "rerank"),
+        load(results, "compare_trunk-lr"),
     )
     runs = {r["backbone"]: r for r in compare["runs"]}
     none = runs.get("none", {})  # from scratch; the other run started from the pretrained backbone
@@ -182,6 +179,16 @@ def backbone_rerank(results: Path) -> str:
             "compare_backbone",
         ],
         [
+            "trunk learning-rate scale (`--backbone-lr-scale`) from the backbone after 6 of its "
+            "epochs, UC Merced validation mAP@100",
+            "; ".join(
+                f"{r['backbone_lr_scale']:g}: {_f3(r['val_map@100'])}" if r["backbone"] != "none"
+                else f"from scratch: {_f3(r['val_map@100'])}"
+                for r in trunk["runs"]
+            ),
+            "compare_trunk-lr",
+        ],
+        [
             "re-ranking, validation mAP@100 (Hamming → chosen vector)",
             f"{_f3(hamming_val)} → {_f3(choice['val_map@100'])} ({choice['source']}, {choice['kind']}, "
             f"shortlist {choice['factor']}k)",
@@ -205,7 +212,7 @@ def backbone_rerank(results: Path) -> str:
         [
             markdown_table(["measurement", "measured", "file"], [[m, v, f"`{f}.json`"] for m, v, f in rows]),
             "",
-            source(results, "pretrain", "compare_backbone", "rerank"),
+            source(results, "pretrain", "compare_trunk-lr", "compare_backbone", "rerank"),
         ]
     )
 

@@ -520,8 +520,9 @@ def train(
     no_itc: Annotated[bool, typer.Option("--no-itc", help="Ablation: no image-text InfoNCE.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from RUN_DIR/checkpoint.pt.")] = False,
     backbone: Annotated[
-        str, typer.Option(help="default (shipped pretrained), none (from scratch) or a pretrain folder.")
-    ] = "none",
+        str, typer.Option(help="default (the shipped pretrained backbone), none (from scratch) or a "
+                          "terrahash pretrain folder.")
+    ] = "default",
     backbone_weights: Annotated[
         Path | None, typer.Option(help="torchvision ResNet-18/50 state dict (.pth or .safetensors).")
     ] = None,

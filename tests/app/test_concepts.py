@@ -1,8 +1,8 @@
 """Concept queries: land-cover words in a text query resolve to a taxonomy node and are searched
 by its hash centre; platform and date words become filters.
 
-The end-to-end tests train the default model (``TrainOptions()``: CCLS2T, 64 bits, 64 px, no
-backbone) on a small UC Merced subset once per session and index it.
+The end-to-end tests train the default model (``TrainOptions()``: CCLS2T, 64 bits, 64 px, the
+shipped backbone) on a small UC Merced subset once per session and index it.
 """
 
 from __future__ import annotations

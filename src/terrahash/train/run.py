@@ -74,7 +74,7 @@ class TrainOptions:
     val_fraction: float = 0.1
     #: ``default`` (the shipped pretrained backbone), ``none`` (from scratch) or a
     #: ``terrahash pretrain`` output folder.
-    backbone: str = "none"
+    backbone: str = "default"
     #: A torchvision ResNet-18/50 state dict instead (replaces ``backbone``).
     backbone_weights: str | None = None
     #: Learning rate of the vision trunk relative to ``lr``; ``None``: 1 from scratch, the
