@@ -30,9 +30,9 @@ lint: install
 	$(BIN)/mypy
 
 # The shipped default backbone: pretrained on ../shared/data (labelled sets: train part only),
-# then copied with its model card into the package. 20 epochs took about an hour on 2 shared
-# CPU cores (bench/results/pretrain.md); one torch thread, because OpenMP threads that share
-# their cores with other jobs spin and slow each other down (12 vs 74-138 images/s measured).
+# then copied with its model card into the package (time and per-epoch rates in
+# bench/results/pretrain.md). One torch thread, because OpenMP threads that share their cores
+# with other jobs spin and slow each other down (the card's epoch 1 ran with two).
 PRETRAIN_SOURCES := $(addprefix ../shared/data/scenes/,ucmerced aid bigearthnet_configilm eolearn_slovenia \
 	bigearthnet_s2_examples) ../shared/data/rasters
 backbone: install

@@ -40,6 +40,7 @@ from terrahash.errors import TerraHashError
 from terrahash.model.backbones import BACKBONE_FILE, CARD_FILE, CARD_MARKDOWN, sha256_file
 from terrahash.model.factory import DEFAULT_MODEL, get_model_config
 from terrahash.model.vision import MultiScaleVisionEncoder, VisionConfig
+from terrahash.train.run import read_checkpoint
 
 CHECKPOINT = "pretrain-checkpoint.pt"
 #: Per-epoch callback: (epoch, row of metrics).
@@ -202,7 +203,7 @@ def pretrain(
     resumed_seconds = 0.0
     checkpoint = out / CHECKPOINT
     if opts.resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = read_checkpoint(checkpoint)
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, spent = int(state["epoch"]), float(state["seconds"])
