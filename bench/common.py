@@ -37,7 +37,8 @@ class Variant:
 
     name: str
     method: str
-    use_text: bool = True
+    #: ``None``: ``terrahash train``'s own choice (off when all training prompts are equal).
+    use_text: bool | None = None
     multiscale: bool = True
     itc: bool = True
 
@@ -45,7 +46,7 @@ class Variant:
     def cli_flags(self) -> list[str]:
         """The ``terrahash train`` flags that reproduce this variant."""
         flags = ["--method", self.method]
-        flags += [] if self.use_text else ["--no-text"]
+        flags += {None: [], True: ["--text"], False: ["--no-text"]}[self.use_text]
         flags += [] if self.multiscale else ["--single-scale"]
         flags += [] if self.itc else ["--no-itc"]
         return flags
@@ -60,6 +61,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("ccls2t --no-text", "ccls2t", use_text=False),
     Variant("ccls2t --single-scale", "ccls2t", multiscale=False),
     Variant("ccls2t --no-itc", "ccls2t", itc=False),
+    Variant("ccls2t --text", "ccls2t", use_text=True),
 )
 METHOD_VARIANTS: tuple[Variant, ...] = VARIANTS[:4]
 

@@ -212,9 +212,10 @@ def chance_metrics(n_relevant: np.ndarray, n_db: int, ap: np.ndarray) -> dict[st
 def tile_statistics(tiles: Path, dates: Sequence[str]) -> dict[str, dict[str, float]]:
     """Per date: tiles, median tile brightness and median tile contrast (pixel std), 0-255.
 
-    The tiler stretches each scene by its own 2-98 % percentiles, so a scene whose top
-    percentiles are clouds is written dark and flat: this says how far apart the dates'
-    radiometry is before any model sees it.
+    The tiler stretches each scene by its own 2-98 % percentiles, bright outliers (clouds)
+    left out; thin cloud and haze that stay within the ground's spread still widen a scene's
+    stretch and write its land flatter: this says how far apart the dates' radiometry is
+    before any model sees it.
     """
     from PIL import Image
 
@@ -391,9 +392,9 @@ def radiometry_note(stats: dict[str, dict[str, float]]) -> str:
     contrasts = [s["contrast"] for s in stats.values()]
     note = f"Tiles as written (median per tile, 0-255): {'; '.join(parts)}."
     if min(contrasts) < 0.5 * max(contrasts):
-        note += (" One date's tiles carry under half the other's contrast: its per-scene 2-98 % stretch "
-                 "is set by something much brighter than the ground (clouds, haze), so its land is "
-                 "written in a few grey levels.")
+        note += (" One date's tiles carry under half the other's contrast: its per-scene stretch "
+                 "spans more than its ground (cloud and haze the outlier cut leaves in), so its land "
+                 "is written in fewer grey levels.")
     return note
 
 

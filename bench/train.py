@@ -40,6 +40,7 @@ RUNS: dict[str, list[str]] = {
     "ccls2t --no-text": ["--method", "ccls2t", "--no-text"],
     "ccls2t --single-scale": ["--method", "ccls2t", "--single-scale"],
     "ccls2t --no-itc": ["--method", "ccls2t", "--no-itc"],
+    "ccls2t --text": ["--method", "ccls2t", "--text"],
 }
 
 

@@ -167,11 +167,11 @@ def scan(
     Files are recognised by content: rasters by magic bytes, sidecars by the metadata
     readers. Band files of one product (`_B2`, `_B3`, `_B4`) form one scene, and a sidecar
     is paired only when its product id (Landsat), tile + day (Sentinel-2) or stem matches.
-    With `--tiles`, each scene becomes 8-bit PNG tiles (2-98 % stretch per scene) with a
-    `manifest.csv` giving each tile's WGS84 footprint and centre, the scene's date and
-    platform, the tile's own cloud cover from the product's cloud mask (QA_PIXEL, BQA, SCL;
-    empty without one) and the scene's as `scene_cloud_cover`: a dataset folder that `train`
-    and `index build` accept.
+    With `--tiles`, each scene becomes 8-bit PNG tiles (2-98 % stretch per scene, clouds and
+    other bright outliers left out of the percentiles) with a `manifest.csv` giving each
+    tile's WGS84 footprint and centre, the scene's date and platform, the tile's own cloud
+    cover from the product's cloud mask (QA_PIXEL, BQA, SCL; empty without one) and the
+    scene's as `scene_cloud_cover`: a dataset folder that `train` and `index build` accept.
 
     A STAC catalog, collection or ItemCollection file instead gives one scene per Item: its
     image asset (role visual or data; a local href, relative to the Item's file) is the
@@ -515,7 +515,11 @@ def train(
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 25,
     image_size: Annotated[int, typer.Option(help="Input size in pixels (path_128 is read for >= 128).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed for split, init and augmentation.")] = 0,
-    no_text: Annotated[bool, typer.Option("--no-text", help="Ablation: no text branch.")] = False,
+    text: Annotated[
+        bool | None,
+        typer.Option("--text/--no-text", help="Text branch on or off (--no-text: the ablation). Default: "
+                     "on, unless every training item has the same prompt (no per-image metadata)."),
+    ] = None,
     single_scale: Annotated[bool, typer.Option("--single-scale", help="Ablation: one image scale.")] = False,
     no_itc: Annotated[bool, typer.Option("--no-itc", help="Ablation: no image-text InfoNCE.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from RUN_DIR/checkpoint.pt.")] = False,
@@ -563,7 +567,7 @@ def train(
 
     opts = TrainOptions(
         method=method, bits=bits, epochs=epochs, image_size=image_size, seed=seed,
-        use_text=not no_text, multiscale=not single_scale, itc=not no_itc, resume=resume,
+        use_text=text, multiscale=not single_scale, itc=not no_itc, resume=resume,
         backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
         backbone_lr_scale=backbone_lr_scale, input_norm=input_norm, temporal_pairs=not no_temporal_pairs,
     )

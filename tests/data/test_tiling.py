@@ -113,6 +113,29 @@ def test_percentile_stretch_saturates_about_two_percent(paraguay) -> None:
     assert 0.005 < (pixels == 1).mean() < 0.05
 
 
+def test_clouds_do_not_set_the_stretch_of_a_cloudy_scene() -> None:
+    """The 2016-05-29 Sentinel-2 crop is about a fifth cloud: a plain 98th percentile (about
+    7,400) would write its land (DN 800-1,200) in a handful of grey levels. The stretch
+    leaves the clouds out, and moves a clear scene's limits only slightly."""
+    from terrahash.data.tiling import STRETCH_PERCENTILES, robust_limits
+
+    folder = RASTERS / "sentinel2_brandenburg"
+    limits = {}
+    for name in ("tgt_S2A_20160529T153631_T33UUU_sub.jp2", "ref_S2A_20160608T153121_T33UUU_sub.jp2"):
+        with rasterio.open(folder / name) as ds:
+            data = ds.read(1, out_shape=(ds.height // 4, ds.width // 4)).astype(np.float32)
+        good = data[data > 0]
+        limits[name[:3]] = (np.percentile(good, STRETCH_PERCENTILES), robust_limits(good), good)
+    plain, robust, good = limits["tgt"]
+    assert plain[1] > 6000 and robust[1] < 2500
+    land = (good > 700) & (good < 1300)
+    assert np.ptp(np.clip((good[land] - robust[0]) / (robust[1] - robust[0]), 0, 1)) * 254 > 60
+    plain, robust, _ = limits["ref"]
+    assert abs(robust[1] - plain[1]) < 0.05 * plain[1] and abs(robust[0] - plain[0]) < 1.0
+    flat = np.full(1000, 5.0, dtype=np.float32)
+    assert robust_limits(flat) == (5.0, 6.0)  # no spread: a one-level stretch, not a division by 0
+
+
 def test_tile_folder_loads_as_a_dataset(paraguay) -> None:
     out, rows = paraguay
     ds = load_dataset(out)

@@ -45,7 +45,8 @@ def _invoke(*args: str):  # noqa: ANN202 - click Result
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = _subset(tmp_path_factory.mktemp("ucm60"))
     run = tmp_path_factory.mktemp("runs") / "ccls2t"
-    result = _invoke("train", data, "--out", run, "--epochs", "1", "--bits", "16")
+    # --text: the UC Merced items share one prompt, and the text-query tests need the branch.
+    result = _invoke("train", data, "--out", run, "--epochs", "1", "--bits", "16", "--text")
     assert result.exit_code == 0, result.output
     return data, run
 

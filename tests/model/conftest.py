@@ -45,9 +45,13 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-epoch CCLS2T run on ``tiny_data`` at 32 bits."""
+    """A 2-epoch CCLS2T run on ``tiny_data`` at 32 bits, text branch forced on.
+
+    Its 40 items share one prompt, so training would drop the branch by itself; the tests
+    built on this run exercise the text path.
+    """
     from terrahash.train.run import TrainOptions, train
 
     run = tmp_path_factory.mktemp("run")
-    train(tiny_data, run, TrainOptions(epochs=2, bits=32, batch_size=16, image_size=64))
+    train(tiny_data, run, TrainOptions(epochs=2, bits=32, batch_size=16, image_size=64, use_text=True))
     return run

@@ -8,11 +8,12 @@ import torch
 
 from terrahash.data import load_dataset
 from terrahash.data.transforms import channel_stats, preload_images
+from terrahash.metadata.prompt import render_prompt
 from terrahash.model import create_model, get_model_config
 from terrahash.model.centers import build_centres
 from terrahash.train.data import TrainingData
 from terrahash.train.losses import get_loss_class
-from terrahash.train.run import TrainOptions, _make_loss, _text_tensors, seed_everything
+from terrahash.train.run import TrainOptions, _make_loss, _prompt_groups, _text_tensors, seed_everything
 from terrahash.train.trainer import Trainer
 
 
@@ -26,6 +27,7 @@ def tiny_trainer(
     """
     seed_everything(0)
     ds = load_dataset(data_dir)
+    rendered = [render_prompt(item.record) for item in ds]
     images = preload_images(ds, 32)
     mean, std = channel_stats(images)
     cls = get_loss_class(method)
@@ -43,7 +45,7 @@ def tiny_trainer(
         val_idx=torch.arange(0),
         labels=labels if cls.needs_labels else None,
         targets=None if centres is None else centres.targets(labels),
-        **(_text_tensors(ds, tokenizer) if cls.uses_text else {}),
+        **(_text_tensors(rendered, _prompt_groups(rendered), tokenizer) if cls.uses_text else {}),
     )
     loss = _make_loss(cls, TrainOptions(method=method, bits=32), centres)
     options: dict[str, object] = {"epochs": 20, "batch_size": len(ds), "lr": 3e-3, "seed": 0} | kwargs

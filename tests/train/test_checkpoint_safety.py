@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from terrahash.model.checkpoint import read_checkpoint
 from terrahash.model.errors import ModelError
-from terrahash.train.run import read_checkpoint
 
 
 def touch(path: str) -> None:

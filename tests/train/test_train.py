@@ -40,7 +40,7 @@ def test_same_seed_same_codes_and_resume_is_exact(
 ) -> None:
     ds = load_dataset(tiny_data)
     reference = load_model(tiny_run).encode_dataset(ds)
-    opts = TrainOptions(epochs=2, bits=32, batch_size=16, image_size=64)
+    opts = TrainOptions(epochs=2, bits=32, batch_size=16, image_size=64, use_text=True)
     train(tiny_data, tmp_path / "again", opts)
     again = load_model(tmp_path / "again").encode_dataset(ds)
     assert np.array_equal(reference["codes_fused"], again["codes_fused"])
@@ -81,10 +81,12 @@ def test_cli_train_then_encode(tiny_data: Path, tmp_path: Path) -> None:
             "--image-size",
             "32",
             "--single-scale",
+            "--text",
         ],
     )
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
+    assert config["use_text"] and config["text_branch"] == "on (--text)"
     assert config["model"]["vision"]["scales"] == 1 and config["bits"] == 16
     result = runner.invoke(app, ["encode", str(run), str(tiny_data), "--out", str(codes), "--json"])
     assert result.exit_code == 0, result.output
@@ -164,3 +166,32 @@ def test_pretrained_backbone_gets_the_validated_trunk_scale() -> None:
     assert TrainOptions(backbone="none").backbone_lr_scale == 1.0
     assert TrainOptions(backbone="default").backbone_lr_scale == PRETRAINED_TRUNK_LR_SCALE
     assert TrainOptions(backbone="default", backbone_lr_scale=0.5).backbone_lr_scale == 0.5
+
+
+def test_text_branch_is_dropped_when_every_prompt_is_the_same(tiny_data: Path, tmp_path: Path) -> None:
+    """UC Merced items share one prompt: by default no text branch, and the config says why."""
+    opts = TrainOptions(epochs=1, bits=16, batch_size=16, image_size=32)
+    config = train(tiny_data, tmp_path / "auto", opts)
+    assert config["use_text"] is False
+    assert config["text_branch"].startswith("off: all 28 training items share one prompt")
+    assert load_model(tmp_path / "auto").query_kinds == ("image", "fused")
+
+
+def test_text_branch_stays_on_when_prompts_differ(tiny_data: Path, tmp_path: Path) -> None:
+    """Items whose metadata differ (here: two sensors) keep the branch by default."""
+    with open(tiny_data / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for i, row in enumerate(rows):
+        row["sensor"] = "Sentinel-2A" if i % 2 else row["sensor"]
+    data = tmp_path / "mixed"
+    data.mkdir()
+    with open(data / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config = train(data, tmp_path / "run", TrainOptions(epochs=1, bits=16, batch_size=16, image_size=32))
+    assert config["use_text"] is True
+    assert config["text_branch"] == "on: 2 distinct prompts among 28 training items"
+    forced_off = train(data, tmp_path / "off", TrainOptions(epochs=1, bits=16, batch_size=16, image_size=32,
+                                                            use_text=False))
+    assert forced_off["use_text"] is False and forced_off["text_branch"] == "off (--no-text)"

@@ -113,6 +113,17 @@ class PreparedQuery:
     concept: Concept | None = None
 
 
+def require_model(index: Index, model: HashModel | None, kind: str) -> HashModel:
+    """``model``, or the error saying that a ``kind`` query needs the run the index names none of."""
+    if model is None:
+        raise ModelUnavailableError(
+            f"{index.where}: error: a {kind} query needs the model run that built the index, and "
+            "it names none (only id queries, and text naming a land cover in an index with labels, "
+            "can be answered without one)"
+        )
+    return model
+
+
 def prepare_query(
     query: Query, index: Index, model: HashModel | None, source: str | None,
     catalog: dict[str, Any] | None = None,
@@ -138,12 +149,7 @@ def prepare_query(
         if reading.concept is not None:
             found = concept_code(reading.concept, index, model, labels, source)
             return PreparedQuery(found.code, found.vector, reading, found.concept)
-    if model is None:
-        raise ModelUnavailableError(
-            f"{index.where}: error: a {query.kind} query needs the model run that built the index, and "
-            "it names none (only id queries, and text naming a land cover in an index with labels, "
-            "can be answered without one)"
-        )
+    model = require_model(index, model, query.kind)
     if query.image is not None:
         return PreparedQuery(*encode_image_queries([query], model, source))
     record = read_record(query.metadata) if query.metadata is not None else None

@@ -22,8 +22,15 @@ from typing import Any
 import numpy as np
 
 from terrahash.app.concepts import Concept
-from terrahash.app.models import ModelUnavailableError, load_index_model, model_run_of
-from terrahash.app.query import ItemNotFoundError, PreparedQuery, Query, encode_image_queries, prepare_query
+from terrahash.app.models import load_index_model, model_run_of
+from terrahash.app.query import (
+    ItemNotFoundError,
+    PreparedQuery,
+    Query,
+    encode_image_queries,
+    prepare_query,
+    require_model,
+)
 from terrahash.app.text_reading import TextReading, text_filters
 from terrahash.index import CatalogRow, FilterLike, Index, SearchResult, normalize_filters
 from terrahash.model import HashModel
@@ -154,15 +161,24 @@ class Searcher:
     ) -> PreparedQuery:
         """``encode_with_vector``'s code and vector, with how a text query was read (``prepare_query``)."""
         query.validate()
+        model = None if query.id is not None else self._model_if_any()
+        return prepare_query(query, self.index, model, self._rerank_source(query.id is not None, rerank),
+                             catalog)
+
+    def _model_if_any(self) -> HashModel | None:
+        """The model (loaded on first use), or ``None`` when the index names no run."""
+        return None if self.model_run is None and self._model is None else self.model
+
+    def _rerank_source(self, by_id: bool, rerank: bool) -> str | None:
+        """Which embedding re-ranks a query: the index's ``embedding_source`` for encoded
+        queries, ``"stored"`` at least for id queries; ``None`` without re-ranking or stored
+        embeddings."""
         source = self.index.manifest.get("embedding_source")
-        stored = self.index.manifest.get("embedding_dim") is not None
-        if not rerank or not stored or (query.id is None and source is None):
-            source = None
-        elif query.id is not None:
-            source = source or "stored"  # an id query reads the stored embedding, whatever made it
-        no_run = self.model_run is None and self._model is None
-        model = None if query.id is not None or no_run else self.model
-        return prepare_query(query, self.index, model, source, catalog)
+        if not rerank or self.index.manifest.get("embedding_dim") is None:
+            return None
+        if by_id:
+            return source or "stored"  # an id query reads the stored embedding, whatever made it
+        return source
 
     def search(
         self,
@@ -235,14 +251,9 @@ class Searcher:
         for group in (plain, with_meta):
             if not group:
                 continue
-            if self.model_run is None and self._model is None:
-                raise ModelUnavailableError(
-                    f"{self.index.where}: error: the index names no model run, so only id queries "
-                    "and land-cover text can be answered"
-                )
-            stored = rerank and self.index.manifest.get("embedding_dim") is not None
-            source = self.index.manifest.get("embedding_source") if stored else None
-            codes, vectors = encode_image_queries([queries[i] for i in group], self.model, source)
+            model = require_model(self.index, self._model_if_any(), "image")
+            codes, vectors = encode_image_queries([queries[i] for i in group], model,
+                                                  self._rerank_source(False, rerank))
             result = self.index.query(codes, k=k, filters=filters, exact=exact, nprobe=nprobe,
                                       embeddings=None if vectors is None else list(vectors))
             catalog = self.rows([str(x) for ids in result.ids for x in ids])

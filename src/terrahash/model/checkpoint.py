@@ -8,6 +8,8 @@ the file, because a silently mismatched model produces plausible-looking wrong c
 from __future__ import annotations
 
 import json
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,29 @@ def check_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Pa
                 f"{path}: error: weights do not match {CONFIG_FILE}: {key} has shape "
                 f"{tuple(state[key].shape)}, the config builds {tuple(value.shape)}"
             )
+
+
+def read_checkpoint(file: Path) -> dict[str, Any]:
+    """A resumable checkpoint, loaded with ``weights_only=True``: tensors and plain values only,
+    so a file from elsewhere cannot run code when read.
+
+    Raises:
+        ModelError: the file holds other Python objects (or is not a checkpoint at all).
+    """
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's own text advises weights_only=False: name only the object it refused.
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if found is None:
+            raise ModelError(f"{file}: error: cannot read this checkpoint (not a PyTorch file)") from exc
+        raise ModelError(
+            f"{file}: error: refusing to resume: the checkpoint holds Python objects other than "
+            f"tensors and plain values ({found.group(1)}); it was not written by this TerraHash "
+            "(or by an older one): train again without --resume"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - truncated, not a torch file, ...
+        raise ModelError(f"{file}: error: cannot read this checkpoint ({exc})") from exc
+    if not isinstance(state, dict):
+        raise ModelError(f"{file}: error: expected a checkpoint dict, got {type(state).__name__}")
+    return state

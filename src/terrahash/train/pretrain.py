@@ -38,9 +38,9 @@ from terrahash.data.sources import PretrainSource, load_source, random_tiles
 from terrahash.data.transforms import augment, channel_stats, normalize
 from terrahash.errors import TerraHashError
 from terrahash.model.backbones import BACKBONE_FILE, CARD_FILE, CARD_MARKDOWN, sha256_file
+from terrahash.model.checkpoint import read_checkpoint
 from terrahash.model.factory import DEFAULT_MODEL, get_model_config
 from terrahash.model.vision import MultiScaleVisionEncoder, VisionConfig
-from terrahash.train.run import read_checkpoint
 
 CHECKPOINT = "pretrain-checkpoint.pt"
 #: Per-epoch callback: (epoch, row of metrics).
