@@ -71,13 +71,18 @@ def train_default(results: Path) -> str:
     """Default-budget mAP@100 per method on UC Merced (and AID in full once measured), then speed."""
     ucm = load(results, "train_ucmerced")
     aid = load(results, "train_aid") if (results / "train_aid.json").is_file() else None
-    header = ["method", "UC Merced mAP@100", "vs best baseline"]
+    tuning = load(results, "tuning") if (results / "tuning.json").is_file() else None
+    chosen = (tuning or {}).get("chosen", {})
+    header = ["method", "chosen on validation (val mAP@100)", "UC Merced mAP@100", "vs best baseline"]
     if aid is not None:
         header += ["AID mAP@100", "vs best baseline"]
     rows = []
     for m, result in ucm["results"].items():
         u = result["map@100_image"]
-        row = [m, _f3(u), fmt_ratio(u / ucm["best_baseline_map@100"])]
+        pick = chosen.get(m)
+        choice = "–" if pick is None else (
+            f"lr {pick['lr']:g}, {pick['knob']} {pick['value']:g} ({_f3(pick['best_val_map@100'])})")
+        row = [m, choice, _f3(u), fmt_ratio(u / ucm["best_baseline_map@100"])]
         if aid is not None:
             a = aid["results"].get(m, {}).get("map@100_image")
             row += ["–", "–"] if a is None else [_f3(a), fmt_ratio(a / aid["best_baseline_map@100"])]
@@ -102,7 +107,19 @@ def train_default(results: Path) -> str:
             + ".",
             "",
         ]
-    names = ["train_ucmerced"] + (["train_aid"] if aid is not None else [])
+    text_auto = (load(results, "compare_text-auto")
+                 if (results / "compare_text-auto.json").is_file() else None)
+    if text_auto is not None:
+        off, on = text_auto["runs"][0], text_auto["runs"][1]
+        parts += [
+            "Text branch on UC Merced (one prompt for every image), same settings: left out (the "
+            f"default) validation mAP@100 {_f3(off['val_map@100'])}, test {_f3(off['test_map@100'])}; "
+            f"forced on (`--text`) {_f3(on['val_map@100'])}, test {_f3(on['test_map@100'])}.",
+            "",
+        ]
+    names = (["train_ucmerced"] + (["train_aid"] if aid is not None else [])
+             + (["tuning"] if tuning is not None else [])
+             + (["compare_text-auto"] if text_auto is not None else []))
     return "\n".join([*parts, source(results, *names)])
 
 
@@ -416,10 +433,12 @@ def rshst_real(results: Path) -> str:
 def sameplace(results: Path) -> str:
     """The same-place figure quoted in the method description."""
     data = load(results, "sameplace")
-    variant = data["variants"][0]
+    chosen = data.get("chosen")  # by validation recall@10; older files ran one variant
+    variant = next((v for v in data["variants"] if v["name"] == chosen), data["variants"][0])
     test = variant["rerank"]["test"]
     return (
-        f"On the two Sentinel-2 dates, {variant['epochs']} epochs from the {variant['backbone']} backbone "
+        f"On the two Sentinel-2 dates, {variant['epochs']} epochs (chosen on the validation half) from "
+        f"the {variant['backbone']} backbone "
         f"give recall@10 {test['recall@10']:.3f} (chance {data['chance']['test']['recall@10']:.3f}) and a "
         f"median first relevant rank of {test['median_first_rank']:.0f} of "
         f"{data['protocol']['db_tiles']:,} tiles on the test half; the target is recall@10 0.5. "

@@ -414,7 +414,8 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         f"query's best match covers {p['best_overlap_median']:.1%} of it (median) on the WGS84 "
         "boxes (box envelopes of UTM squares; the squares themselves overlap a little under 50 %).",
         "", radiometry_note(p["radiometry"]),
-        "", f"Chosen on the validation half, reported on the test half ({report['split']}).", "",
+        "", f"Chosen on the validation half, reported on the test half ({report['split']}): "
+        f"`{report.get('chosen')}` (best validation recall@10, re-ranked).", "",
     ]
     for mode, title in (("rerank", "re-ranked (the default search)"), ("hamming", "Hamming only")):
         lines += [f"## Test half, {title}", "", comparison_table(report, mode, "test"), ""]
@@ -460,9 +461,20 @@ def print_summary(report: dict[str, Any]) -> None:
         print(f"\n{mode}, test half\n" + comparison_table(report, mode, "test"))
 
 
+def choose(variants: Sequence[dict[str, Any]]) -> str | None:
+    """The variant with the best validation-half recall@10 of the default (re-ranked) search;
+    ties go to the earlier (cheaper) one. The test half never enters the choice."""
+    best: dict[str, Any] | None = None
+    for v in variants:
+        if best is None or v["rerank"]["validation"]["recall@10"] > best["rerank"]["validation"]["recall@10"]:
+            best = v
+    return None if best is None else str(best["name"])
+
+
 def save(report: dict[str, Any], out: Path, started: float) -> None:
     """Write JSON, Markdown and PNG so far (a long run leaves usable partial results)."""
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    report["chosen"] = choose(report["variants"])
     safe = json_safe(report)
     write_markdown(out / "sameplace.md", safe)
     plot_curves(out / report["png"], safe)

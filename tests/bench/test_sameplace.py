@@ -148,3 +148,15 @@ def test_chance_level_matches_random_rankings() -> None:
     assert np.mean(hits) == pytest.approx(chance["recall@10"], abs=0.01)
     assert np.mean(firsts) == pytest.approx(chance["mean_first_rank"], rel=0.05)
     assert 0 < chance["map@100"] < 0.05
+
+
+def test_the_variant_is_chosen_on_the_validation_half_only() -> None:
+    """Test-half figures never decide: the better validation recall@10 wins, ties go first."""
+    from bench.sameplace import choose
+
+    def variant(name: str, val: float, test: float) -> dict:
+        return {"name": name, "rerank": {"validation": {"recall@10": val}, "test": {"recall@10": test}}}
+
+    assert choose([variant("e3", 0.12, 0.30), variant("e8", 0.15, 0.10)]) == "e8"
+    assert choose([variant("e3", 0.15, 0.10), variant("e8", 0.15, 0.90)]) == "e3"
+    assert choose([]) is None
