@@ -198,3 +198,13 @@ def test_every_front_end_reads_text_the_same(ucm_index: Path) -> None:
     assert response.json()["terrahash:query"]["concept"]["labels"] == ["denseresidential"]
     bad = client.post("/search", json={"text": "xyzzy"})
     assert bad.status_code == 400 and "names no land cover" in bad.json()["detail"]
+
+
+def test_the_demo_text_query_is_a_land_cover_of_uc_merced() -> None:
+    """`make demo` searches its UC Merced index by text; that index's model has no text
+    encoder, so the query must read as a land cover (a prompt-like query failed the demo)."""
+    from terrahash.app.text_reading import read_text
+    from terrahash.demo import TEXT_QUERY
+
+    reading = read_text(TEXT_QUERY, ["denseresidential", "forest", "harbor"])
+    assert reading.concept is not None and not reading.ignored
