@@ -216,8 +216,9 @@ def robust_limits(values: np.ndarray) -> tuple[float, float]:
     """
     median = float(np.median(values))
     sigma = 1.4826 * float(np.median(np.abs(values - median)))
+    # never empty: the values at the median stay
     kept = values[values <= median + STRETCH_OUTLIER_SIGMAS * sigma] if sigma > 0 else values
-    lo, hi = np.percentile(kept if kept.size else values, STRETCH_PERCENTILES)
+    lo, hi = np.percentile(kept, STRETCH_PERCENTILES)
     return float(lo), float(hi) if hi > lo else float(lo) + 1.0
 
 
