@@ -268,36 +268,69 @@ def map_source_labels(labels: Sequence[str], dataset: str, taxonomy: Any) -> lis
     return [taxonomy.map_label(label, dataset=dataset) for label in labels]
 
 
-#: Columns of the multi-source manifest; ``sensor``/``gsd_m`` keep each source's records apart.
-MULTISOURCE_COLUMNS = ("path", "label", "source_dataset", "source_label", "sensor", "gsd_m")
+#: Columns of the multi-source manifest. Each source's own record fields (platform, sensor,
+#: GSD, date, place, cloud cover), as TerraHash read them from its manifest, are written
+#: under one set of names, so the mixed set keeps every item's metadata and its prompt.
+MULTISOURCE_COLUMNS = ("path", "label", "source_dataset", "source_label", "platform", "sensor", "gsd_m",
+                       "datetime", "lat", "lon", "bbox_wgs84", "cloud_cover")
+
+
+def _record_columns(record: Any) -> dict[str, str]:
+    """A ``SceneRecord``'s fields under ``MULTISOURCE_COLUMNS`` names ("" where unknown)."""
+    def text(value: object) -> str:
+        return "" if value is None else str(value)
+
+    bbox = ""
+    if record.footprint is not None:
+        xs = [p[0] for ring in record.footprint["coordinates"] for p in ring]
+        ys = [p[1] for ring in record.footprint["coordinates"] for p in ring]
+        bbox = f"{min(xs)},{min(ys)},{max(xs)},{max(ys)}"
+    return {
+        "platform": text(record.platform),
+        "sensor": text(record.instrument),
+        "gsd_m": text(record.gsd_m),
+        "datetime": "" if record.datetime is None else record.datetime.isoformat(),
+        "lat": text(record.center_lat),
+        "lon": text(record.center_lon),
+        "bbox_wgs84": bbox,
+        "cloud_cover": text(record.cloud_cover),
+    }
 
 
 def multisource_rows(
-    sources: Mapping[str, Path], taxonomy: Any, per_label: int | None, seed: int = 0
+    sources: Mapping[str, Path], taxonomy: Any, per_label: int | Mapping[str, int | None] | None,
+    seed: int = 0,
 ) -> list[dict[str, str]]:
     """Manifest rows mixing several labelled sets, labels rewritten to taxonomy node ids.
+
+    Every source is read by ``terrahash.data.load_dataset`` (its own manifest columns), so
+    multi-label sets keep all their labels (joined by ``|``) and each item keeps its record.
 
     Args:
         sources: dataset name (its taxonomy vocabulary) -> dataset folder.
         taxonomy: a ``terrahash.taxonomy.Taxonomy``.
-        per_label: at most this many items per (source, label); ``None`` keeps all.
+        per_label: at most this many items per (source, label set); ``None`` keeps all; a
+            mapping gives it per source (sources it does not name keep all).
         seed: sampling seed.
     """
+    from terrahash.data import load_dataset
+
     out: list[dict[str, str]] = []
     for name, root in sources.items():
-        _, rows = read_manifest(root)
-        labels = [r.get("label", "") for r in rows]
-        mapped = map_source_labels(sorted(set(labels)), name, taxonomy)
-        node_of = dict(zip(sorted(set(labels)), mapped, strict=True))
-        for i in sample_per_label(labels, per_label, seed):
-            row = absolute_paths(rows[i], root)
+        dataset = load_dataset(root)
+        labels = ["|".join(item.labels) for item in dataset]
+        names = sorted({label for item in dataset for label in item.labels})
+        node_of = dict(zip(names, map_source_labels(names, name, taxonomy), strict=True))
+        cap = per_label.get(name) if isinstance(per_label, Mapping) else per_label
+        for i in sample_per_label(labels, cap, seed):
+            item = dataset[i]
+            nodes = dict.fromkeys(node_of[label] for label in item.labels)  # ordered, no repeats
             out.append({
-                "path": row["path"],
-                "label": node_of[labels[i]],
+                "path": str(Path(item.path).resolve()),
+                "label": "|".join(nodes),
                 "source_dataset": name,
                 "source_label": labels[i],
-                "sensor": row.get("sensor", ""),
-                "gsd_m": row.get("gsd_m", ""),
+                **_record_columns(item.record),
             })
     return out
 

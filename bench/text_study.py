@@ -1,0 +1,240 @@
+"""Does the text branch earn its place? CCLS2T vs --no-text vs --no-itc on mixed sources, 3 seeds.
+
+Issue 13, point 7. Within UC Merced or AID every prompt is the same (one sensor, one GSD, no
+date or place), so ``terrahash train`` leaves the text branch out there. It can only matter
+where records differ, so the protocol mixes sources in one database:
+
+* **Data.** UC Merced and AID (a seeded sample of ``--per-label`` items per class: aerial
+  0.3 m and Google Earth imagery, no date or place), plus every item of the sets with real
+  per-image metadata: BigEarthNet (two samples, Sentinel-2 with date, place and up to five
+  CORINE labels) and the eo-learn Slovenia patches (Sentinel-2, date, place, cloud).
+  Labels are mapped to the shared taxonomy's nodes (``bench.common.multisource_rows``), so
+  "forest" in UC Merced, AID, BigEarthNet and eo-learn is one class; each item keeps its own
+  record (platform, sensor, GSD, date, place), and its prompt is rendered from it.
+* **Runs.** The default ``terrahash train`` (``ccls2t``, from the shipped backbone, default
+  budget; its text branch is on here since the prompts differ), ``--no-text`` and
+  ``--no-itc``, each for ``--seeds`` (seed = the split and the training seed).
+* **Scores.** ``terrahash evaluate``'s protocol: test-split image queries against the
+  train split's fused codes (an archive stores image + metadata codes), mAP@100; also for
+  the queries from the metadata sets alone. The validation score (from the train part,
+  what ``terrahash train`` selects epochs by) is shown beside; mean and sample standard
+  deviation over seeds.
+
+Writes ``text_study.json``, ``text_study.md`` and ``text_study.png`` under ``--out``.
+
+    python bench/text_study.py
+    python bench/text_study.py --seeds 0 --per-label 3 --epochs 1      # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (  # noqa: E402 - after the path fix that lets the script run directly
+    MULTISOURCE_COLUMNS,
+    RunSpec,
+    Variant,
+    json_safe,
+    markdown_table,
+    multisource_rows,
+    provenance,
+    provenance_line,
+    save_report,
+    script_command,
+    train_run,
+    write_manifest,
+)
+
+#: Sources without per-image metadata (sampled per class) and with it (taken whole).
+PLAIN_SOURCES = ("ucmerced", "aid")
+METADATA_SOURCES = ("bigearthnet_configilm", "bigearthnet_s2_examples", "eolearn_slovenia")
+STUDY_VARIANTS = (
+    Variant("ccls2t", "ccls2t"),
+    Variant("ccls2t --no-text", "ccls2t", use_text=False),
+    Variant("ccls2t --no-itc", "ccls2t", itc=False),
+)
+
+
+def build_folder(data_root: Path, folder: Path, per_label: int, seed: int) -> Path:
+    """The mixed dataset folder (absolute image paths, taxonomy-node labels, records)."""
+    from terrahash.taxonomy import load_taxonomy
+
+    sources = {s: data_root / "scenes" / s for s in (*PLAIN_SOURCES, *METADATA_SOURCES)}
+    missing = [str(p) for p in sources.values() if not p.is_dir()]
+    if missing:
+        raise SystemExit(f"text_study: error: missing dataset folders: {', '.join(missing)}")
+    caps = {s: per_label for s in PLAIN_SOURCES}
+    return write_manifest(folder, MULTISOURCE_COLUMNS, multisource_rows(sources, load_taxonomy(), caps, seed))
+
+
+def score(run: Path, folder: Path) -> dict[str, Any]:
+    """Test mAP@100 of image queries vs fused codes: all queries and the metadata sets' ones."""
+    from bench.common import read_manifest
+    from terrahash.app.evaluation import encode_split, split_indices
+    from terrahash.data import load_dataset
+    from terrahash.evaluate.protocol import evaluate_protocol
+    from terrahash.model import load_model
+
+    dataset = load_dataset(folder)
+    model = load_model(run)
+    split = encode_split(model, dataset, ("image", "fused"))
+    source = {row["path"]: row["source_dataset"] for row in read_manifest(folder)[1]}
+    _, test_idx = split_indices(model.config, dataset)  # the queries, in encode_split's order
+    q_src = np.array([source[str(dataset[i].path)] for i in test_idx])
+    q, d = split.codes("queries", "image"), split.codes("database", "fused")
+    out: dict[str, Any] = {"n_queries": int(len(q_src))}
+    for part, rows in (("all", np.arange(len(q_src))),
+                       ("metadata", np.flatnonzero(np.isin(q_src, METADATA_SOURCES)))):
+        report = evaluate_protocol(q[rows], d, split.relevance[rows], split.gains[rows], (100,))
+        out[f"map@100_{part}"] = report["map@100"]
+        out[f"n_queries_{part}"] = int(rows.size)
+    return out
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and sample sd over seeds of each score, per variant."""
+    keys = ("val_map@100", "map@100_all", "map@100_metadata")
+    out: dict[str, dict[str, float]] = {}
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        mine = [r for r in rows if r["variant"] == variant]
+        out[variant] = {"seeds": len(mine)}
+        for key in keys:
+            values = np.array([r[key] for r in mine if r.get(key) is not None], dtype=float)
+            out[variant][f"{key}_mean"] = float(values.mean()) if values.size else float("nan")
+            out[variant][f"{key}_sd"] = float(values.std(ddof=1)) if values.size > 1 else float("nan")
+    return out
+
+
+def verdict(summary: dict[str, dict[str, float]]) -> list[str]:
+    """What the numbers say about the text branch, in words (validation decides)."""
+    full, plain = summary.get("ccls2t"), summary.get("ccls2t --no-text")
+    if full is None or plain is None:
+        return []
+    lines = []
+    for key, what in (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
+                      ("map@100_metadata", "test, metadata-set queries")):
+        diff = full[f"{key}_mean"] - plain[f"{key}_mean"]
+        spread = float(np.hypot(full[f"{key}_sd"], plain[f"{key}_sd"]))
+        if np.isnan(spread):
+            size = "one seed: no spread to compare with"
+        elif abs(diff) > 2 * spread:
+            size = "larger than twice the seeds' spread"
+        else:
+            size = "within twice the seeds' spread"
+        lines.append(f"text branch vs --no-text, {what}: {diff:+.4f} mAP@100 ({size}, sd {spread:.4f})")
+    helps = (full["val_map@100_mean"] - plain["val_map@100_mean"]
+             > 2 * float(np.nan_to_num(np.hypot(full["val_map@100_sd"], plain["val_map@100_sd"]))))
+    lines.append("**On validation the text branch " + ("helps" if helps else "does not earn its place")
+                 + " on this mixed set.**")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build the mixed set, train each variant for each seed, score and report."""
+    from terrahash.data import default_data_dir
+    from terrahash.train.run import TrainOptions
+
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="examples:\n  python bench/text_study.py\n"
+        "  python bench/text_study.py --seeds 0 --per-label 3 --epochs 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--per-label", type=int, default=15,
+                        help="items per class drawn from UC Merced and AID (the metadata sets are whole)")
+    parser.add_argument("--epochs", type=int, default=TrainOptions.epochs)
+    parser.add_argument("--bits", type=int, default=64)
+    parser.add_argument("--work", type=Path, default=Path("bench/runs/text_study"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+    command = script_command("bench/text_study.py", argv)
+    rows: list[dict[str, Any]] = []
+    for seed in args.seeds:
+        folder = build_folder(default_data_dir(), args.work / f"data_seed{seed}" / "multisource",
+                              args.per_label, seed)
+        for variant in STUDY_VARIANTS:
+            spec = RunSpec(folder, args.work / f"seed{seed}" / variant.name.replace(" --", "_"), variant,
+                           args.bits, args.epochs, 64, seed)
+            print(f"[seed {seed}] {variant.name}: {spec.command()}", flush=True)
+            config = train_run(spec)
+            rows.append({"variant": variant.name, "seed": seed, "command": spec.command(),
+                         "text_branch": config.get("text_branch"),
+                         "val_map@100": config.get("best_val_map@100"),
+                         "best_epoch": config.get("best_epoch"),
+                         "train_seconds": config.get("train_seconds_wall"),
+                         **score(spec.run_dir, folder)})
+            print(f"  val {rows[-1]['val_map@100']}, test all {rows[-1]['map@100_all']:.4f}, "
+                  f"metadata {rows[-1]['map@100_metadata']:.4f}", flush=True)
+            write_reports(args, command, rows)
+
+
+def write_reports(args: argparse.Namespace, command: str, rows: list[dict[str, Any]]) -> None:
+    """JSON, Markdown and PNG of the runs so far (rewritten after each)."""
+    summary = summarize(rows)
+    report = {**provenance(command), "seeds": args.seeds, "per_label": args.per_label,
+              "epochs": args.epochs, "bits": args.bits, "sources": [*PLAIN_SOURCES, *METADATA_SOURCES],
+              "runs": rows, "summary": summary, "verdict": verdict(summary)}
+
+    def cell(s: dict[str, float], key: str) -> str:
+        mean, sd = s[key + "_mean"], s[key + "_sd"]
+        return f"{mean:.4f}" if np.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
+
+    lines = [
+        "# Text branch study: mixed sources, CCLS2T vs --no-text vs --no-itc",
+        "",
+        provenance_line(report),
+        "",
+        f"UC Merced and AID ({args.per_label} per class) + BigEarthNet + eo-learn (whole), labels on the "
+        f"taxonomy's nodes, each item with its own record; {args.epochs} epochs, {args.bits} bits, from the "
+        f"shipped backbone; seeds {', '.join(map(str, args.seeds))} (split and training). Test: image "
+        "queries vs fused train codes. Mean ± sample sd over seeds.",
+        "",
+        markdown_table(
+            ["variant", "seeds", "val mAP@100", "test mAP@100 (all)", "test mAP@100 (metadata sets)"],
+            [[v, int(s["seeds"]), cell(s, "val_map@100"), cell(s, "map@100_all"), cell(s, "map@100_metadata")]
+             for v, s in summary.items()]),
+        "",
+        *(f"- {line}" for line in report["verdict"]),
+        "",
+        "## Every run",
+        "",
+        markdown_table(
+            ["variant", "seed", "text branch", "val mAP@100", "test all", "test metadata",
+             "queries (metadata)", "train s"],
+            [[r["variant"], r["seed"], str(r["text_branch"]).split(":")[0], r["val_map@100"],
+              r["map@100_all"], r["map@100_metadata"],
+              f"{r['n_queries_all']} ({r['n_queries_metadata']})", r["train_seconds"]] for r in rows]),
+    ]
+    save_report(args.out / "text_study.json", json_safe(report), "\n".join(lines))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    names = list(summary)
+    x = np.arange(len(names))
+    for offset, key, label in ((-0.2, "val_map@100", "validation"), (0.0, "map@100_all", "test (all)"),
+                               (0.2, "map@100_metadata", "test (metadata sets)")):
+        ax.bar(x + offset, [summary[n][f"{key}_mean"] for n in names], 0.2,
+               yerr=[np.nan_to_num(summary[n][f"{key}_sd"]) for n in names], label=label, capsize=3)
+    ax.set_xticks(x, names)
+    ax.set_ylabel("mAP@100")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(args.out / "text_study.png", dpi=100)
+    plt.close(fig)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
