@@ -513,6 +513,11 @@ def train(
     ] = "ccls2t",
     bits: Annotated[int, typer.Option(help="Code length: 16, 32, 64 or 128.")] = 64,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 25,
+    lr: Annotated[
+        float | None,
+        typer.Option(help="Peak learning rate (warm-up, then cosine). Default: the method's own, chosen on "
+                     "validation (src/terrahash/train/method_defaults.json)."),
+    ] = None,
     image_size: Annotated[int, typer.Option(help="Input size in pixels (path_128 is read for >= 128).")] = 64,
     seed: Annotated[int, typer.Option(help="Seed for split, init and augmentation.")] = 0,
     text: Annotated[
@@ -559,6 +564,8 @@ def train(
 
         terrahash train ../shared/data/scenes/aid --out runs/aid --epochs 20 --no-itc
 
+        terrahash train ../shared/data/scenes/ucmerced --out runs/dpsh --method dpsh --lr 2.5e-4
+
         terrahash train tiles/ --out runs/archive --method unsupervised --backbone default
     """
     from terrahash.train.progress import RichProgress
@@ -566,7 +573,7 @@ def train(
     from terrahash.train.run import train as run_training
 
     opts = TrainOptions(
-        method=method, bits=bits, epochs=epochs, image_size=image_size, seed=seed,
+        method=method, bits=bits, epochs=epochs, lr=lr, image_size=image_size, seed=seed,
         use_text=text, multiscale=not single_scale, itc=not no_itc, resume=resume,
         backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
         backbone_lr_scale=backbone_lr_scale, input_norm=input_norm, temporal_pairs=not no_temporal_pairs,

@@ -55,3 +55,14 @@ def test_run_all_names_scripts_that_exist(capsys: pytest.CaptureFixture[str]) ->
         for command in (*step.full, *(step.quick or ())):
             if command[0].startswith("bench/"):
                 assert (ROOT / command[0]).is_file(), command
+
+
+def test_every_results_file_has_a_step_that_writes_it() -> None:
+    """``make bench`` regenerates every file under bench/results/: none is left without a step."""
+    results = ROOT / "bench" / "results"
+    written = [pattern for step in STEPS for pattern in step.outputs]
+    orphans = [
+        str(path.relative_to(results)) for path in sorted(results.rglob("*.json"))
+        if not any(path.relative_to(results).match(pattern) for pattern in written)
+    ]
+    assert not orphans, f"no bench/run_all.py step writes {orphans}"

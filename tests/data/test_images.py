@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from terrahash.data import decode_image, load_rgb
+from terrahash.data.stretch import STRETCH_PERCENTILES, robust_limits, to_uint8
 from terrahash.errors import DatasetError, ImageError, ImageTooLargeError
 
 
@@ -43,10 +44,24 @@ def test_16bit_png_same_from_path_and_bytes(png16: tuple[Path, bytes, np.ndarray
     assert from_path.shape == (24, 32, 3) and from_path.dtype == np.uint8
     np.testing.assert_array_equal(from_path, from_bytes)
     np.testing.assert_array_equal(from_path, load_rgb(path))
-    # stretched by the 99th percentile: not truncated to the low byte, grey in all channels
-    expected = np.clip(values / np.percentile(values.astype(np.float32), 99) * 255, 0, 255)
+    # the tiles' 2-98 % stretch: not truncated to the low byte, grey in all channels
+    lo, hi = np.percentile(values.astype(np.float32), STRETCH_PERCENTILES)
+    expected = np.clip((values - lo) / (hi - lo) * 254 + 1, 1, 255)
     assert np.abs(from_path[..., 0].astype(int) - expected.astype(np.uint8)).max() <= 1
     assert (from_path[..., 0] == from_path[..., 2]).all() and from_path.max() == 255
+
+
+def test_16bit_upload_keeps_the_ground_contrast_under_a_cloud(tmp_path: Path) -> None:
+    """A bright cloud over a fifth of a 16-bit scene does not squeeze the ground (as tiles)."""
+    rng = np.random.default_rng(0)
+    values = rng.integers(800, 1200, size=(50, 50)).astype(np.uint16)
+    values[:10] = 7400  # the cloud: as bright as the cloudy Sentinel-2 date's top percentiles
+    path = tmp_path / "cloudy16.png"
+    Image.fromarray(values).save(path)
+    ground = decode_image(path)[10:, :, 0].astype(int)
+    assert np.ptp(ground) > 200  # a plain 2-98 % stretch leaves it about 15 grey levels
+    np.testing.assert_array_equal(decode_image(path)[..., 0], to_uint8(values[None].astype(np.float32),
+                                  [robust_limits(values.astype(np.float32).ravel())])[..., 0])
 
 
 def test_8bit_jpeg_same_from_path_and_bytes(jpeg8: tuple[Path, bytes]) -> None:

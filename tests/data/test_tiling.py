@@ -117,7 +117,7 @@ def test_clouds_do_not_set_the_stretch_of_a_cloudy_scene() -> None:
     """The 2016-05-29 Sentinel-2 crop is about a fifth cloud: a plain 98th percentile (about
     7,400) would write its land (DN 800-1,200) in a handful of grey levels. The stretch
     leaves the clouds out, and moves a clear scene's limits only slightly."""
-    from terrahash.data.tiling import STRETCH_PERCENTILES, robust_limits
+    from terrahash.data.stretch import STRETCH_PERCENTILES, robust_limits
 
     folder = RASTERS / "sentinel2_brandenburg"
     limits = {}

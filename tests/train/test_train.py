@@ -131,12 +131,26 @@ def test_cli_baseline_has_no_text_kind(tiny_data: Path, tmp_path: Path) -> None:
         (["--bits", "48"], "--bits: error: 48 is not one of 16, 32, 64, 128"),
         (["--method", "nope"], "--method: error: unknown method 'nope'"),
         (["--backbone-lr-scale", "0"], "--backbone-lr-scale: error: must be in (0, 10], got 0.0"),
+        (["--lr", "0"], "--lr: error: must be in (0, 1], got 0.0"),
     ],
 )
 def test_cli_bad_options_exit_2(args: list[str], message: str, tiny_data: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", str(tiny_data), "--out", str(tmp_path / "r"), *args])
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_cli_lr_overrides_the_method_default(tiny_data: Path, tmp_path: Path) -> None:
+    from terrahash.train.defaults import method_defaults
+
+    assert method_defaults("csq")["lr"] != 5e-4  # else the test could not tell the two apart
+    args = ["train", str(tiny_data), "--method", "csq", "--epochs", "1", "--bits", "16", "--image-size", "32"]
+    cases = (("given", ["--lr", "5e-4"], 5e-4), ("default", [], method_defaults("csq")["lr"]))
+    for out, extra, want in cases:
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / out), *extra])
+        assert result.exit_code == 0, result.output
+        config = json.loads((tmp_path / out / "config.json").read_text())
+        assert config["train"]["lr"] == pytest.approx(want)
 
 
 def test_cli_encode_reports_corrupt_run(tmp_path: Path, tiny_data: Path) -> None:

@@ -15,6 +15,11 @@ def test_every_knob_is_a_setting_of_its_method() -> None:
         assert method in list_methods() and len(values) == 2
         TrainOptions(method=method, loss_settings={knob: values[1]}).validate()
     assert len(grid(list(KNOBS), [1e-3, 2e-3])) == 4 * len(KNOBS)  # the same budget for every method
+    # each method's own grid: still three learning rates a factor of 2 apart, six runs each
+    for method in KNOBS:
+        lrs = sorted({lr for m, lr, _, _ in grid([method]) if m == method})
+        assert len(lrs) == 3 and lrs[1] == pytest.approx(2 * lrs[0]) and lrs[2] == pytest.approx(2 * lrs[1])
+        assert len(grid([method])) == 6
 
 
 def test_choose_takes_the_best_validation_score_and_skips_unscored() -> None:

@@ -16,10 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from terrahash.data.stretch import robust_limits, to_uint8
 from terrahash.errors import ImageError, ImageTooLargeError
-
-#: Percentile of a high-bit-depth image that maps to 255 (robust to a few hot pixels).
-STRETCH_PERCENTILE = 99.0
 
 
 def decode_image(
@@ -83,11 +81,11 @@ def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
-    """8-bit RGB; 16-bit and float rasters (GeoTIFF, 16-bit PNG) are stretched to 0-255 first."""
+    """8-bit RGB; 16-bit and float rasters (GeoTIFF, 16-bit PNG) get the tiles' stretch first."""
     if img.mode in ("I", "F") or img.mode.startswith("I;"):
         arr = np.asarray(img, dtype=np.float32)
+        arr = np.where(np.isfinite(arr), arr, np.nan)
         finite = arr[np.isfinite(arr)]
-        hi = float(np.percentile(finite, STRETCH_PERCENTILE)) if finite.size else 0.0
-        scaled = np.nan_to_num(arr / (hi if hi > 0 else 1.0) * 255.0, nan=0.0, posinf=255.0, neginf=0.0)
-        img = Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8))
+        limits = robust_limits(finite) if finite.size else (0.0, 1.0)
+        img = Image.fromarray(to_uint8(arr[None], [limits])[..., 0])
     return img.convert("RGB")

@@ -22,6 +22,7 @@ import numpy as np
 
 from terrahash.data.dataset import record_from_row
 from terrahash.data.scan import AUX_BANDS, BandFile, Scene, canonical_band
+from terrahash.data.stretch import robust_limits, to_uint8
 from terrahash.errors import DatasetError
 from terrahash.metadata.record import SceneRecord
 
@@ -59,11 +60,6 @@ RGB_BANDS: dict[str, tuple[str, str, str]] = {
     "landsat-7": ("B3", "B2", "B1"),
     "sentinel-2": ("B4", "B3", "B2"),
 }
-#: Percentiles of the per-scene linear stretch to 8 bit.
-STRETCH_PERCENTILES = (2.0, 98.0)
-#: Pixels brighter than the scene's median by more than this many robust standard deviations
-#: (1.4826 x the median absolute deviation) are left out of the stretch's percentiles.
-STRETCH_OUTLIER_SIGMAS = 5.0
 
 
 @dataclass(frozen=True)
@@ -203,25 +199,6 @@ class _Stack:
         return np.stack(layers), valid
 
 
-def robust_limits(values: np.ndarray) -> tuple[float, float]:
-    """2nd/98th percentiles of ``values`` (valid pixels) without their bright outliers.
-
-    Clouds, glint or snow over part of a scene would otherwise set the top of the stretch
-    and squeeze the ground into a few grey levels: on the cloudy Sentinel-2 date of the
-    shared Brandenburg pair (about 21 % cloud) the plain 98th percentile is 7,446 while the
-    land lies between 800 and 1,200, so its tiles had a median contrast of 5 grey levels
-    and could not be matched with the clear date's. Left out: values above the median plus
-    ``STRETCH_OUTLIER_SIGMAS`` robust standard deviations, which moves the clear date's and
-    two Landsat scenes' limits by at most 2 % of pixels and the cloudy date's to 807-2,038.
-    """
-    median = float(np.median(values))
-    sigma = 1.4826 * float(np.median(np.abs(values - median)))
-    # never empty: the values at the median stay
-    kept = values[values <= median + STRETCH_OUTLIER_SIGMAS * sigma] if sigma > 0 else values
-    lo, hi = np.percentile(kept, STRETCH_PERCENTILES)
-    return float(lo), float(hi) if hi > lo else float(lo) + 1.0
-
-
 def stretch_limits(stack: _Stack, max_side: int = 1024) -> list[tuple[float, float]]:
     """Per-layer stretch limits (``robust_limits``) from one decimated read of the scene."""
     from rasterio.windows import Window
@@ -239,15 +216,6 @@ def stretch_limits(stack: _Stack, max_side: int = 1024) -> list[tuple[float, flo
             continue
         limits.append(robust_limits(good))
     return limits
-
-
-def to_uint8(layers: np.ndarray, limits: Sequence[tuple[float, float]]) -> np.ndarray:
-    """Linear stretch of (n, h, w) floats to uint8 (h, w, n); NaN (nodata) becomes 0."""
-    out = np.empty(layers.shape[1:] + (layers.shape[0],), dtype=np.uint8)
-    for i, (lo, hi) in enumerate(limits):
-        scaled = (layers[i] - lo) / (hi - lo) * 254.0 + 1.0  # 0 is kept for nodata
-        out[..., i] = np.nan_to_num(np.clip(scaled, 1.0, 255.0), nan=0.0).astype(np.uint8)
-    return out
 
 
 def read_composite(scene: Scene, max_side: int = 4096, bands: Sequence[str] | None = None) -> np.ndarray:
