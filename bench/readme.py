@@ -521,6 +521,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "index_scale_service": index_scale_service,
     "rshst_real": rshst_real,
     "sameplace": sameplace,
+    "text_study": text_study,
 }
 
 

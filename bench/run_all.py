@@ -123,7 +123,7 @@ STEPS: tuple[Step, ...] = (
           ("bench/rerank.py", "--run", "{runs}/rerank", "--n", "20000", "--queries", "20", "--out", "{out}")),
          ("rerank.json", "rerank.md")),
     Step("sameplace",
-         (("bench/sameplace.py", "--backbone", "default", "--epochs", "3", "8", "--input-norm", "image",
+         (("bench/sameplace.py", "--backbone", "default", "--epochs", "3", "8", "16", "--input-norm", "image",
            "--pairs", "temporal", "--work", "{runs}/sameplace", "--out", "{out}"),
           ("bench/sameplace.py", "--backbone", "default", "--epochs", "1", "--input-norm", "dataset", "image",
            "--work", "{runs}/sameplace", "--out", "{out}/sameplace-input-norm")),

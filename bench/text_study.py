@@ -113,27 +113,35 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def verdict(summary: dict[str, dict[str, float]]) -> list[str]:
-    """What the numbers say about the text branch, in words (validation decides)."""
-    full, plain = summary.get("ccls2t"), summary.get("ccls2t --no-text")
-    if full is None or plain is None:
-        return []
+def paired(rows: list[dict[str, Any]], a: str, b: str, key: str) -> list[float]:
+    """``a - b`` of ``key`` per seed (same split, same training seed), for seeds with both."""
+    by = {(r["variant"], r["seed"]): r.get(key) for r in rows}
+    seeds = sorted({r["seed"] for r in rows})
+    return [by[(a, s)] - by[(b, s)] for s in seeds
+            if by.get((a, s)) is not None and by.get((b, s)) is not None]
+
+
+def verdict(rows: list[dict[str, Any]]) -> list[str]:
+    """What the runs say about the text branch, in words: paired by seed, validation decides."""
     lines = []
-    for key, what in (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
-                      ("map@100_metadata", "test, metadata-set queries")):
-        diff = full[f"{key}_mean"] - plain[f"{key}_mean"]
-        spread = float(np.hypot(full[f"{key}_sd"], plain[f"{key}_sd"]))
-        if np.isnan(spread):
-            size = "one seed: no spread to compare with"
-        elif abs(diff) > 2 * spread:
-            size = "larger than twice the seeds' spread"
-        else:
-            size = "within twice the seeds' spread"
-        lines.append(f"text branch vs --no-text, {what}: {diff:+.4f} mAP@100 ({size}, sd {spread:.4f})")
-    helps = (full["val_map@100_mean"] - plain["val_map@100_mean"]
-             > 2 * float(np.nan_to_num(np.hypot(full["val_map@100_sd"], plain["val_map@100_sd"]))))
-    lines.append("**On validation the text branch " + ("helps" if helps else "does not earn its place")
-                 + " on this mixed set.**")
+    decided = None
+    for other, label in (("ccls2t --no-text", "text branch vs --no-text"),
+                         ("ccls2t --no-itc", "ITC vs --no-itc")):
+        for key, what in (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
+                          ("map@100_metadata", "test, metadata-set queries")):
+            diffs = np.array(paired(rows, "ccls2t", other, key))
+            if diffs.size == 0:
+                continue
+            sd = f" ± {diffs.std(ddof=1):.4f}" if diffs.size > 1 else ""
+            lines.append(f"{label}, {what}: {diffs.mean():+.4f}{sd} mAP@100 per seed "
+                         f"(higher in {(diffs > 0).sum()} of {diffs.size} seeds)")
+            if other == "ccls2t --no-text" and key == "val_map@100":
+                # helps only where every seed agrees and the mean clears the seeds' spread
+                decided = bool((diffs > 0).all() and diffs.size > 1
+                               and diffs.mean() > 2 * diffs.std(ddof=1) / np.sqrt(diffs.size))
+    if decided is not None:
+        lines.append("**On validation the text branch "
+                     + ("helps" if decided else "shows no consistent gain") + " on this mixed set.**")
     return lines
 
 
@@ -155,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--work", type=Path, default=Path("bench/runs/text_study"))
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--reuse", action="store_true", help="reuse finished runs with identical options")
     args = parser.parse_args(argv)
     command = script_command("bench/text_study.py", argv)
     rows: list[dict[str, Any]] = []
@@ -165,12 +174,12 @@ def main(argv: list[str] | None = None) -> None:
             spec = RunSpec(folder, args.work / f"seed{seed}" / variant.name.replace(" --", "_"), variant,
                            args.bits, args.epochs, 64, seed)
             print(f"[seed {seed}] {variant.name}: {spec.command()}", flush=True)
-            config = train_run(spec)
+            config = train_run(spec, reuse=args.reuse)
             rows.append({"variant": variant.name, "seed": seed, "command": spec.command(),
                          "text_branch": config.get("text_branch"),
                          "val_map@100": config.get("best_val_map@100"),
                          "best_epoch": config.get("best_epoch"),
-                         "train_seconds": config.get("train_seconds_wall"),
+                         "train_seconds": config.get("train_seconds_wall", config.get("train_seconds")),
                          **score(spec.run_dir, folder)})
             print(f"  val {rows[-1]['val_map@100']}, test all {rows[-1]['map@100_all']:.4f}, "
                   f"metadata {rows[-1]['map@100_metadata']:.4f}", flush=True)
@@ -182,7 +191,7 @@ def write_reports(args: argparse.Namespace, command: str, rows: list[dict[str, A
     summary = summarize(rows)
     report = {**provenance(command), "seeds": args.seeds, "per_label": args.per_label,
               "epochs": args.epochs, "bits": args.bits, "sources": [*PLAIN_SOURCES, *METADATA_SOURCES],
-              "runs": rows, "summary": summary, "verdict": verdict(summary)}
+              "runs": rows, "summary": summary, "verdict": verdict(rows)}
 
     def cell(s: dict[str, float], key: str) -> str:
         mean, sd = s[key + "_mean"], s[key + "_sd"]
