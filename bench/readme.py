@@ -155,13 +155,12 @@ def unsupervised(results: Path) -> str:
     rows = []
     for name, r in data["results"].items():
         sup = r.get("supervised_ccls2t") or {}
-        rows.append([name, _f3(r["map@100_image"]), _f3(r["chance_map@100"]),
-                     _f3(sup.get("map@100_image")), f"{r['train_seconds']:.0f}"])
+        rows.append([name, _f3(r["map@100_image"]), _f3(r["chance_map@100"]), _f3(sup.get("map@100_image"))])
     return "\n".join([
         f"`--method unsupervised` ({data['epochs']} epochs, {data['bits']} bits, labels never read), scored "
         "by the labels under the `terrahash evaluate` protocol:",
         "",
-        markdown_table(["set", "unsupervised mAP@100", "chance", "supervised CCLS2T", "train s"], rows),
+        markdown_table(["set", "unsupervised mAP@100", "chance", "supervised CCLS2T"], rows),
         "",
         source(results, "unsupervised"),
     ])

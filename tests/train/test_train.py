@@ -131,7 +131,7 @@ def test_cli_baseline_has_no_text_kind(tiny_data: Path, tmp_path: Path) -> None:
         (["--bits", "48"], "--bits: error: 48 is not one of 16, 32, 64, 128"),
         (["--method", "nope"], "--method: error: unknown method 'nope'"),
         (["--backbone-lr-scale", "0"], "--backbone-lr-scale: error: must be in (0, 10], got 0.0"),
-        (["--lr", "0"], "--lr: error: must be in (0, 1], got 0.0"),
+        (["--lr", "-0.1"], "--lr: error: must be in [0, 1], got -0.1"),
     ],
 )
 def test_cli_bad_options_exit_2(args: list[str], message: str, tiny_data: Path, tmp_path: Path) -> None:

@@ -27,8 +27,8 @@ INPUT_NORMS = ("dataset", "image")
 #: ``image`` is what lets codes find the same ground again.
 METHOD_INPUT_NORM = {"unsupervised": "image"}
 #: Learning rate of a pretrained vision trunk relative to the new layers
-#: (``--backbone-lr-scale``), chosen on UC Merced's validation part: 0.763 at 1 vs 0.692 at 0.3
-#: from a 6-epoch backbone (``bench/results/compare_trunk-lr.md``).
+#: (``--backbone-lr-scale``), chosen on UC Merced's validation part: 1 over 0.3, first from a
+#: 6-epoch backbone and again from the shipped one (``bench/results/compare_trunk-lr.md``).
 PRETRAINED_TRUNK_LR_SCALE = 1.0
 
 

@@ -124,8 +124,8 @@ class TrainOptions:
             raise TrainConfigError(
                 f"--backbone-lr-scale: error: must be in (0, 10], got {self.backbone_lr_scale}"
             )
-        if not 0 < cast(float, self.lr) <= 1:
-            raise TrainConfigError(f"--lr: error: must be in (0, 1], got {self.lr}")
+        if not 0 <= cast(float, self.lr) <= 1:  # 0 freezes every weight (a check, not a recipe)
+            raise TrainConfigError(f"--lr: error: must be in [0, 1], got {self.lr}")
         if not 16 <= self.image_size <= 512:
             raise TrainConfigError(f"--image-size: error: must be in 16..512, got {self.image_size}")
 
