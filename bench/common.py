@@ -280,11 +280,8 @@ def _record_columns(record: Any) -> dict[str, str]:
     def text(value: object) -> str:
         return "" if value is None else str(value)
 
-    bbox = ""
-    if record.footprint is not None:
-        xs = [p[0] for ring in record.footprint["coordinates"] for p in ring]
-        ys = [p[1] for ring in record.footprint["coordinates"] for p in ring]
-        bbox = f"{min(xs)},{min(ys)},{max(xs)},{max(ys)}"
+    # the footprint's box only: a centre alone stays a centre (lat/lon), not a zero-size box
+    bbox = "" if record.footprint is None else ",".join(str(v) for v in record.bbox)
     return {
         "platform": text(record.platform),
         "sensor": text(record.instrument),

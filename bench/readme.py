@@ -521,6 +521,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "rshst_real": rshst_real,
     "sameplace": sameplace,
     "text_study": text_study,
+    "unsupervised": unsupervised,
 }
 
 
