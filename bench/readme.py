@@ -117,23 +117,21 @@ def train_default(results: Path) -> str:
             f"forced on (`--text`) {_f3(on['val_map@100'])}, test {_f3(on['test_map@100'])}.",
             "",
         ]
-    seeds = seed_spread(results)
+    seed_files = [f.stem for f in sorted(results.glob("train_ucmerced_seed[0-9]*.json"))]
+    seeds = seed_spread(results, ["train_ucmerced", *seed_files])
     if seeds:
         parts += [seeds, ""]
-    seed_files = [f.stem for f in sorted(results.glob("train_ucmerced_seed[0-9]*.json"))]
     names = (["train_ucmerced", *seed_files] + (["train_aid"] if aid is not None else [])
              + (["tuning"] if tuning is not None else [])
              + (["compare_text-auto"] if text_auto is not None else []))
     return "\n".join([*parts, source(results, *names)])
 
 
-def seed_spread(results: Path) -> str:
-    """UC Merced test mAP@100 over the seeds measured (split and training seed), mean ± sd."""
+def seed_spread(results: Path, names: list[str]) -> str:
+    """Test mAP@100 over the seeds' result files ``names`` (split and training seed), mean ± sd."""
     import numpy as np
 
-    files = [results / "train_ucmerced.json",
-             *sorted(results.glob("train_ucmerced_seed[0-9]*.json"))]
-    reports = [json.loads(f.read_text(encoding="utf-8")) for f in files if f.is_file()]
+    reports = [load(results, name) for name in names]
     if len(reports) < 2:
         return ""
     common = [m for m in reports[0]["results"] if all(m in r["results"] for r in reports)]

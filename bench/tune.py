@@ -180,12 +180,6 @@ def _tune_one(
     }
 
 
-def _lr_grids(setup: Mapping[str, Any]) -> dict[str, Sequence[float]]:
-    """Each method's learning rates from a report's setup (older reports: one list for all)."""
-    lrs = setup["lrs"]
-    return dict(lrs) if isinstance(lrs, Mapping) else {m: lrs for m in setup["knobs"]}
-
-
 def write_reports(out_dir: Path, report: Mapping[str, Any]) -> None:
     """``tuning.json`` and ``tuning.md`` (rewritten after every configuration)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -209,7 +203,7 @@ def write_reports(out_dir: Path, report: Mapping[str, Any]) -> None:
         f"torch {report['machine']['torch']}); {report['wall_seconds'] / 60:.1f} min in all.",
         "",
         "Every method: three learning rates x two values of one loss knob ("
-        + "; ".join(f"{m}: {{{', '.join(f'{lr:g}' for lr in g)}}}" for m, g in _lr_grids(s).items())
+        + "; ".join(f"{m}: {{{', '.join(f'{lr:g}' for lr in g)}}}" for m, g in s["lrs"].items())
         + f"), {s['epochs']} epochs, {s['image_size']} px, seed {s['seed']}, backbone "
         f"`{s['backbone']}`. Score: `{SCORE}`, image queries of the validation "
         "part (carved from train) against the rest of train; the test split is not scored.",
