@@ -73,7 +73,9 @@ def train_default(results: Path) -> str:
     aid = load(results, "train_aid") if (results / "train_aid.json").is_file() else None
     tuning = load(results, "tuning") if (results / "tuning.json").is_file() else None
     chosen = (tuning or {}).get("chosen", {})
-    header = ["method", "chosen on validation (val mAP@100)", "UC Merced mAP@100", "vs best baseline"]
+    tuned_at = (tuning or {}).get("setup", {}).get("epochs")
+    header = ["method", "chosen on validation (val mAP@100" + (f", {tuned_at} epochs)" if tuned_at else ")"),
+              "UC Merced mAP@100", "vs best baseline"]
     if aid is not None:
         header += ["AID mAP@100", "vs best baseline"]
     rows = []
@@ -112,7 +114,7 @@ def train_default(results: Path) -> str:
     if text_auto is not None:
         off, on = text_auto["runs"][0], text_auto["runs"][1]
         parts += [
-            "Text branch on UC Merced (one prompt for every image), same settings: left out (the "
+            f"Text branch on UC Merced (one prompt for every image), {off['epochs']} epochs: left out (the "
             f"default) validation mAP@100 {_f3(off['val_map@100'])}, test {_f3(off['test_map@100'])}; "
             f"forced on (`--text`) {_f3(on['val_map@100'])}, test {_f3(on['test_map@100'])}.",
             "",
@@ -218,11 +220,12 @@ def retrieval_quick(results: Path) -> str:
 
 def backbone_rerank(results: Path) -> str:
     """The shipped backbone's budget, what it scores against training from scratch, re-ranking."""
-    card, compare, rerank, trunk = (
+    card, compare, rerank, trunk, resolution = (
         load(results, "pretrain"),
         load(results, "compare_backbone"),
         load(results, "rerank"),
         load(results, "compare_trunk-lr"),
+        load(results, "resolution"),
     )
     runs = {r["backbone"]: r for r in compare["runs"]}
     none = runs.get("none", {})  # from scratch; the other run started from the pretrained backbone
@@ -251,7 +254,16 @@ def backbone_rerank(results: Path) -> str:
             "pretrain",
         ],
         [
-            "UC Merced CCLS2T validation mAP@100, from the backbone vs from scratch",
+            "input size and budget, UC Merced CCLS2T validation mAP@100 (training s)",
+            "; ".join(f"{r['image_size']} px × {r['epochs']} epochs: {_f3(r['val_map@100'])} "
+                      f"({r['train_seconds']:.0f} s)" for r in resolution["runs"])
+            + (f"; default {resolution['chosen']['image_size']} px × {resolution['chosen']['epochs']} epochs"
+               if resolution.get("chosen") else ""),
+            "resolution",
+        ],
+        [
+            f"UC Merced CCLS2T validation mAP@100 ({default.get('epochs', '?')} epochs), from the backbone "
+            "vs from scratch",
             f"{_f3(default.get('val_map@100'))} vs {_f3(none.get('val_map@100'))}",
             "compare_backbone",
         ],
@@ -262,7 +274,7 @@ def backbone_rerank(results: Path) -> str:
         ],
         [
             "trunk learning-rate scale (`--backbone-lr-scale`) from the shipped backbone, "
-            "UC Merced validation mAP@100",
+            f"UC Merced validation mAP@100 ({trunk['runs'][0].get('epochs', '?')} epochs)",
             "; ".join(
                 f"{r['backbone_lr_scale']:g}: {_f3(r['val_map@100'])}" if r["backbone"] != "none"
                 else f"from scratch: {_f3(r['val_map@100'])}"
@@ -294,7 +306,7 @@ def backbone_rerank(results: Path) -> str:
         [
             markdown_table(["measurement", "measured", "file"], [[m, v, f"`{f}.json`"] for m, v, f in rows]),
             "",
-            source(results, "pretrain", "compare_trunk-lr", "compare_backbone", "rerank"),
+            source(results, "pretrain", "resolution", "compare_trunk-lr", "compare_backbone", "rerank"),
         ]
     )
 

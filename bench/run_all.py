@@ -60,7 +60,7 @@ STEPS: tuple[Step, ...] = (
            "--defaults-out", "{runs}/method_defaults.json"),),
          ("tuning.json", "tuning.md")),
     Step("resolution",
-         (("bench/resolution.py", "--pairs", "64:25,128:8,224:3", "--budget-s", "600",
+         (("bench/resolution.py", "--budget-s", "600",
            "--runs-dir", "{runs}/resolution", "--out", "{out}"),),
          (("bench/resolution.py", "--pairs", "64:1,128:1", "--budget-s", "600",
            "--runs-dir", "{runs}/resolution", "--out", "{out}"),),

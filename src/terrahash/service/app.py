@@ -29,6 +29,7 @@ from terrahash.service.docs import docs_page
 from terrahash.service.engine import Engine, EngineHolder, NotFoundError, ServiceUnavailableError
 from terrahash.service.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from terrahash.service.params import ParamError
+from terrahash.service.responses import FastJSONResponse
 from terrahash.service.routes import router
 from terrahash.service.stac_api import OPENAPI as OPENAPI_MEDIA_TYPE
 from terrahash.service.stac_api import landing_page
@@ -117,7 +118,7 @@ def create_app(
         """The STAC API landing page (JSON); a browser asking for HTML gets the map page."""
         if _prefers_html(request.headers.get("accept", "")):
             return map_page()
-        return JSONResponse(landing_page(request))
+        return FastJSONResponse(landing_page(request))
 
     @app.get("/map", include_in_schema=False)
     def map_page() -> FileResponse:
@@ -128,7 +129,7 @@ def create_app(
         # STAC API's service-desc link promises the OpenAPI media type to clients asking for it
         accept = request.headers.get("accept", "")
         media_type = OPENAPI_MEDIA_TYPE if "application/vnd.oai.openapi" in accept else "application/json"
-        return JSONResponse(app.openapi(), media_type=media_type)
+        return FastJSONResponse(app.openapi(), media_type=media_type)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -214,7 +215,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     """Every error is JSON ``{"detail": ...}`` with its status; never a stack trace."""
 
     def answer(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+        return FastJSONResponse({"detail": detail}, status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -29,6 +29,7 @@ from terrahash.service.basemap import countries_geojson
 from terrahash.service.coverage import MAX_FOOTPRINTS
 from terrahash.service.engine import Engine, NotFoundError, Outcome
 from terrahash.service.params import DEFAULT_K, MAX_K, ParamError, SearchParams, check_id, parse_params
+from terrahash.service.responses import FastJSONResponse
 from terrahash.service.schemas import (
     SEARCH_REQUEST_BODY,
     ErrorBody,
@@ -172,7 +173,7 @@ def get_item(request: Request, item_id: str) -> JSONResponse:
     """The STAC Item of an indexed item."""
     engine = current(request)
     entry = engine.entry(check_id(item_id))
-    return JSONResponse(stac_item(entry, str(request.base_url), collection=engine.collection_id),
+    return FastJSONResponse(stac_item(entry, str(request.base_url), collection=engine.collection_id),
                         media_type=GEOJSON)
 
 
@@ -191,7 +192,7 @@ async def coverage(
     cover = await run_in_threadpool(engine.coverage)
     body = cover.geojson(box, limit)
     body["items"] = len(engine.index)
-    return JSONResponse(body, media_type=GEOJSON)
+    return FastJSONResponse(body, media_type=GEOJSON)
 
 
 @router.get("/explain", tags=["search"], responses=_ERRORS, response_class=JSONResponse)
@@ -205,7 +206,7 @@ def explain(
     """Why ``item`` matched: Hamming distance to the query item, the taxonomy path both share
     and how their metadata agree (platform, days apart, GSD, cloud, km between centres)."""
     engine = current(request)
-    return JSONResponse(engine.explain(check_id(item), check_id(id) if id is not None else None))
+    return FastJSONResponse(engine.explain(check_id(item), check_id(id) if id is not None else None))
 
 
 @router.get("/basemap/countries.geojson", tags=["map"], response_class=Response)
@@ -274,7 +275,7 @@ async def _item_page(request: Request, engine: Engine, search: ItemSearch,
     links = [{"rel": "root", "href": str(request.base_url), "type": "application/json"}]
     if has_next(search.offset, len(items), search.limit, matched):
         links.append(next_link(search.offset + len(items)))
-    return JSONResponse(feature_collection(items, matched, links), media_type=GEOJSON)
+    return FastJSONResponse(feature_collection(items, matched, links), media_type=GEOJSON)
 
 
 async def _run(request: Request, engine: Engine, query: SearchQuery, params: SearchParams,
@@ -310,7 +311,7 @@ async def _run(request: Request, engine: Engine, query: SearchQuery, params: Sea
     returned = len(body["features"])
     if next_link is not None and offset + page < MAX_K and has_next(offset, returned, page, None):
         body["links"].append(next_link(offset + returned))
-    return JSONResponse(body, media_type=GEOJSON)
+    return FastJSONResponse(body, media_type=GEOJSON)
 
 
 async def _json_body(request: Request) -> JsonSearch:

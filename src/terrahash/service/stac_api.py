@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from terrahash import __version__
 from terrahash.service.engine import Engine, NotFoundError
 from terrahash.service.params import check_id
+from terrahash.service.responses import FastJSONResponse
 from terrahash.service.stac_items import stac_item
 from terrahash.service.stac_search import (
     GEOJSON,
@@ -124,7 +125,7 @@ async def collection_items(
              {"rel": "collection", "href": _collection_url(base, collection_id), "type": JSON}]
     if has_next(search.offset, len(items), search.limit, matched):
         links.append(get_next_link(url, query, search.offset + len(items)))
-    return JSONResponse(feature_collection(items, matched, links), media_type=GEOJSON)
+    return FastJSONResponse(feature_collection(items, matched, links), media_type=GEOJSON)
 
 
 @router.get("/collections/{collection_id}/items/{item_id:path}", response_class=JSONResponse)
@@ -132,7 +133,7 @@ def collection_item(request: Request, collection_id: str, item_id: str) -> JSONR
     """One item of the collection, as a STAC Item."""
     engine = _engine_of(request, collection_id)
     entry = engine.entry(check_id(item_id))
-    return JSONResponse(stac_item(entry, str(request.base_url), collection=engine.collection_id),
+    return FastJSONResponse(stac_item(entry, str(request.base_url), collection=engine.collection_id),
                         media_type=GEOJSON)
 
 

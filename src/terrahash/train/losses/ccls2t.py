@@ -8,7 +8,7 @@ specified in TerraHash issue 4. Terms:
   scaled-cosine softmax over all class centres with an additive margin (after OrthoHash,
   Hoe et al., NeurIPS 2021, https://arxiv.org/abs/2109.14449) so that codes are pushed
   away from the wrong centres, not only towards the right one. Its scale is 4, not
-  OrthoHash's 8: at the default budget (25 epochs, 64 px) a sharper softmax keeps codes
+  OrthoHash's 8: at the budget then default (25 epochs, 64 px) a sharper softmax keeps codes
   off their centres on harder sets. Measured mAP@100 on a 70-per-class AID sample, seed 0,
   at scale 16 / 8 / 4: 0.328 / 0.366 / 0.411 (CSQ 0.401); on UC Merced, scale 8 / 4:
   0.681 / 0.687 (CSQ 0.646);

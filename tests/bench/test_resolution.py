@@ -1,0 +1,47 @@
+"""The budget rule of bench/resolution.py: validation noise, the one-standard-error choice, reuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.resolution import _same_training, choose, validation_noise
+
+
+def _row(size: int, epochs: int, val: float | None, seconds: float, noise: float | None,
+         within: bool = True) -> dict[str, object]:
+    return {"image_size": size, "epochs": epochs, "val_map@100": val, "train_seconds": seconds,
+            "val_noise": noise, "within_budget": within}
+
+
+def test_validation_noise_is_the_sd_of_the_last_scored_epochs(tmp_path: Path) -> None:
+    lines = ["epoch,loss,val_map@100", "1,3.0,", "2,2.0,0.10"]
+    lines += [f"{e},1.0,{v}" for e, v in zip(range(3, 8), (0.80, 0.82, 0.80, 0.82, 0.80), strict=True)]
+    (tmp_path / "metrics.csv").write_text("\n".join(lines) + "\n")
+    # the last 5 scored epochs only: 0.80/0.82 alternating, sample sd 0.01095
+    assert validation_noise(tmp_path, last=5) == pytest.approx(0.010954, abs=1e-6)
+    (tmp_path / "metrics.csv").write_text("epoch,val_map@100\n1,0.5\n2,0.6\n")
+    assert validation_noise(tmp_path) is None  # too few scores to measure a spread
+
+
+def test_choose_takes_the_fastest_pair_within_the_best_pairs_noise() -> None:
+    rows = [_row(64, 25, 0.858, 163, 0.035), _row(64, 50, 0.9138, 304, 0.007),
+            _row(64, 80, 0.9155, 484, 0.0048), _row(128, 8, 0.72, 204, 0.06)]
+    assert choose(rows) is rows[1]  # 0.9138 >= 0.9155 - 0.0048, and faster than 80 epochs
+    rows[1]["val_map@100"] = 0.905  # now further below the best than its noise
+    assert choose(rows) is rows[2]
+
+
+def test_choose_ignores_pairs_over_budget_or_unscored() -> None:
+    rows = [_row(64, 25, 0.80, 160, 0.01), _row(224, 30, 0.95, 2000, 0.01, within=False),
+            _row(128, 1, None, 30, None)]
+    assert choose(rows) is rows[0]
+    assert choose([_row(224, 30, 0.95, 2000, 0.01, within=False)]) is None
+
+
+def test_reuse_matches_commands_that_differ_only_in_their_out_folder() -> None:
+    a = "terrahash train data --out /tmp/a --image-size 64 --epochs 50"
+    assert _same_training(a, "terrahash train data --out bench/runs/x --image-size 64 --epochs 50")
+    assert not _same_training(a, "terrahash train data --out /tmp/a --image-size 64 --epochs 80")
+    assert not _same_training(a, "terrahash train other --out /tmp/a --image-size 64 --epochs 50")
