@@ -115,9 +115,10 @@ def main() -> None:
     pairs = [tuple(int(v) for v in p.split(":")) for p in args.pairs.split(",") if p.strip()]
     rows = []
     for size, epochs in pairs:
-        row = _run(args.data, args.runs_dir / f"{size}px-{epochs}ep", size, epochs, args.backbone, args.reuse)
+        run = args.runs_dir / f"{size}px-{epochs}ep"
+        row = _run(args.data, run, size, epochs, args.backbone, args.reuse)
         row["within_budget"] = row["train_seconds"] <= args.budget_s
-        row["val_noise"] = validation_noise(args.runs_dir / f"{size}px-{epochs}ep")
+        row["val_noise"] = validation_noise(run)
         rows.append(row)
         print(json.dumps(row), flush=True)
     chosen = choose(rows)
@@ -142,8 +143,9 @@ def main() -> None:
     text = [f"# Resolution and budget ({args.data.name})", "", table, "",
             f"Chosen: {report['chosen']} ({report['rule']})."]
     if args.reuse:
-        text += ["", "With `--reuse`, a pair trained earlier by the same command keeps the row (times "
-                 "included) measured when it ran; the validation noise is read from its metrics."]
+        text += ["", "With `--reuse`, a pair trained earlier by the same command (up to its `--out` "
+                 "folder) keeps the row measured when it ran, times included, and its `command` is the "
+                 "one that ran; the validation noise is read from its metrics."]
     save_report(args.out / "resolution.json", report, "\n".join(text))
     import matplotlib
 
