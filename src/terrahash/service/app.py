@@ -103,6 +103,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        default_response_class=FastJSONResponse,  # one JSON encoder for every body
     )
     app.state.holder = holder
     app.state.batcher = batcher
@@ -112,7 +113,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
 
-    @app.get("/", tags=["STAC API"], response_class=JSONResponse,
+    @app.get("/", tags=["STAC API"], response_class=FastJSONResponse,
              responses={200: {"content": {"text/html": {}}}})
     def landing(request: Request) -> Response:
         """The STAC API landing page (JSON); a browser asking for HTML gets the map page."""
