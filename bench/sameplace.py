@@ -364,10 +364,14 @@ def run_variant(args: argparse.Namespace, tiles: Path, protocol: Protocol, backb
         "train_items": len(config.get("split", {}).get("train_ids", [])),
         "train_seconds": train_s, "index_seconds": round(index_s, 2),
     }
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one image per forward: intra-op threads only contend on a busy machine
-    with Searcher.open(index_dir) as searcher:
-        searcher.warm_up()
-        row.update(score_searches(searcher, protocol, splits))
+    try:
+        with Searcher.open(index_dir) as searcher:
+            searcher.warm_up()
+            row.update(score_searches(searcher, protocol, splits))
+    finally:
+        torch.set_num_threads(threads)  # the next variant trains with every thread again
     return row
 
 

@@ -46,7 +46,6 @@ from bench.common import (  # noqa: E402 - after the path fix that lets the scri
     markdown_table,
     multisource_rows,
     provenance,
-    provenance_line,
     save_report,
     script_command,
     train_run,
@@ -199,8 +198,6 @@ def write_reports(args: argparse.Namespace, command: str, rows: list[dict[str, A
 
     lines = [
         "# Text branch study: mixed sources, CCLS2T vs --no-text vs --no-itc",
-        "",
-        provenance_line(report),
         "",
         f"UC Merced and AID ({args.per_label} per class) + BigEarthNet + eo-learn (whole), labels on the "
         f"taxonomy's nodes, each item with its own record; {args.epochs} epochs, {args.bits} bits, from the "

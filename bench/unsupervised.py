@@ -40,7 +40,6 @@ from bench.common import (  # noqa: E402 - after the path fix that lets the scri
     json_safe,
     markdown_table,
     provenance,
-    provenance_line,
     ratio,
     save_report,
     script_command,
@@ -162,8 +161,6 @@ def write_reports(args: argparse.Namespace, command: str, rows: dict[str, dict[s
     )
     lines = [
         f"# Unsupervised mode: {args.bits} bits, {args.epochs} epochs, seed {args.seed}",
-        "",
-        provenance_line(report),
         "",
         f"Protocol: {report['protocol']}. The supervised column is CCLS2T from `bench/train.py`'s "
         "result file of the same set (its own commit and date), for scale.",

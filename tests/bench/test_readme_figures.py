@@ -66,3 +66,14 @@ def test_every_results_file_has_a_step_that_writes_it() -> None:
         if not any(path.relative_to(results).match(pattern) for pattern in written)
     ]
     assert not orphans, f"no bench/run_all.py step writes {orphans}"
+
+
+def test_each_results_page_states_its_provenance_once() -> None:
+    """``save_report`` writes the provenance line; a page must not add a second copy."""
+    repeated = []
+    for page in sorted((ROOT / "bench" / "results").rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        lines = [line for line in text.splitlines() if line.startswith("Command `")]
+        if len(lines) != len(set(lines)):
+            repeated.append(page.name)
+    assert repeated == []

@@ -116,3 +116,42 @@ def test_unsupervised_run_records_pairs_and_normalisation(tiles: Path, tmp_path:
                                                           batch_size=128, temporal_pairs=False,
                                                           input_norm="dataset"))
     assert ablated["temporal_pairs"] == 0 and ablated["normalization"]["per_image"] is False
+
+
+def test_temporal_pairs_keep_their_geometry(tiny_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both dates are north up and share part of their ground: a pair's views are not turned or cropped."""
+    from terrahash.train import trainer as trainer_module
+    from tests.train.helpers import tiny_trainer
+
+    trainer = tiny_trainer(tiny_data, "unsupervised")
+    n = len(trainer.data.images)
+    half = n // 2
+    partners = torch.full((n, 1), -1, dtype=torch.long)
+    partners[:half, 0] = torch.arange(half) + half  # first half: a partner; second half: none
+    trainer.data.partners = partners
+    seen: list[torch.Tensor] = []
+    real_augment = trainer_module.augment
+
+    def recording_augment(images: torch.Tensor, generator: torch.Generator, **kwargs: object) -> torch.Tensor:
+        seen.append(kwargs["keep_geometry"])  # type: ignore[arg-type]
+        return real_augment(images, generator, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer_module, "augment", recording_augment)
+    trainer.training_step(torch.arange(n))
+    expected = torch.arange(n) < half
+    assert len(seen) == 2 and all(torch.equal(mask, expected) for mask in seen)
+
+
+def test_augment_keeps_the_geometry_of_masked_samples() -> None:
+    from terrahash.data.transforms import augment
+
+    images = torch.rand(16, 3, 16, 16)
+    keep = torch.arange(16) < 8
+    out = augment(images, torch.Generator().manual_seed(2), keep_geometry=keep)
+    free = augment(images, torch.Generator().manual_seed(2))
+    # kept samples: only a gain and a bias per sample (correlation 1 with the input)
+    for i in range(16):
+        r = torch.corrcoef(torch.stack([images[i].flatten(), out[i].flatten()]))[0, 1]
+        assert (r > 0.9999) == bool(keep[i]), i
+    # the other samples get exactly the draws they get without a mask
+    assert torch.equal(out[8:], free[8:])

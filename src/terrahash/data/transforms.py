@@ -100,7 +100,10 @@ def normalize(
     return (images.float() - m) / s
 
 
-def augment(images: torch.Tensor, generator: torch.Generator, min_scale: float = 0.6) -> torch.Tensor:
+def augment(
+    images: torch.Tensor, generator: torch.Generator, min_scale: float = 0.6,
+    keep_geometry: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Random dihedral symmetry, resized crop and brightness/contrast jitter, per sample.
 
     Overhead imagery has no canonical "up", so the 8 rotations/flips are label-preserving.
@@ -111,12 +114,19 @@ def augment(images: torch.Tensor, generator: torch.Generator, min_scale: float =
         images: float batch (N, 3, H, W), already normalised.
         generator: the run's random generator.
         min_scale: smallest side fraction of the random crop.
+        keep_geometry: boolean mask (N,) of samples left as they are, upright and uncropped
+            (brightness/contrast jitter only); the random draws are the same either way.
     """
     n = images.shape[0]
     rot = torch.randint(0, 4, (n,), generator=generator).float() * (math.pi / 2)
     flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
     scale = min_scale + (1.0 - min_scale) * torch.rand(n, generator=generator)
     shift = (1.0 - scale) * (2.0 * torch.rand(2, n, generator=generator) - 1.0)
+    if keep_geometry is not None:
+        rot = torch.where(keep_geometry, 0.0, rot)
+        flip = torch.where(keep_geometry, 1.0, flip)
+        scale = torch.where(keep_geometry, 1.0, scale)
+        shift = torch.where(keep_geometry, 0.0, shift)
     cos, sin = torch.cos(rot).round(), torch.sin(rot).round()
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0] = cos * scale * flip

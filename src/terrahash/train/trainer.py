@@ -125,28 +125,45 @@ class Trainer:
         n = len(self.data.train_idx)
         return max(1, n // self.batch_size) if n >= self.batch_size else 1
 
-    def _forward(self, batch: dict[str, torch.Tensor]) -> HashOutputs:
+    def _forward(
+        self, batch: dict[str, torch.Tensor], keep_geometry: torch.Tensor | None = None
+    ) -> HashOutputs:
         images = augment(
-            normalize(batch["images"], self.data.mean, self.data.std, self.data.per_image), self.generator
+            normalize(batch["images"], self.data.mean, self.data.std, self.data.per_image), self.generator,
+            keep_geometry=keep_geometry,
         )
         images = images.contiguous(memory_format=torch.channels_last)
         return self.model(
             images, batch.get("tokens"), batch.get("features"), batch.get("feature_mask"), self.generator
         )
 
-    def _second_view_images(self, idx: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The items themselves, or where the archive has one, the same ground on another date."""
+    def _views(
+        self, idx: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> tuple[HashOutputs, HashOutputs | None]:
+        """The augmented batch, and for two-view objectives its second view.
+
+        The second view is the items again, or where the archive has one, the same ground on
+        another date. A temporal pair keeps its geometry in both views (brightness/contrast
+        jitter only): acquisitions of an archive are north up, and so are the queries that
+        look for the same ground in another one, so the orientation of field edges, roads and
+        shores is the strongest sign that two images show the same ground; and two tiles of
+        it share only part of their ground already (tile grids of two dates are rarely
+        aligned), which a random crop of each would cut further. An item that is its own
+        second view gets the random rotations, flips and crops of a scene-level augmentation.
+        """
+        if not self.loss.two_views:
+            return self._forward(batch), None
         if self.data.partners is None:
-            return batch["images"]
-        return self.data.images[draw_partners(self.data.partners, idx, self.generator)]
+            return self._forward(batch), self._forward({"images": batch["images"]})
+        other = draw_partners(self.data.partners, idx, self.generator)
+        paired = other != idx
+        out = self._forward(batch, paired)
+        return out, self._forward({"images": self.data.images[other]}, paired)
 
     def training_step(self, idx: torch.Tensor) -> dict[str, float]:
         """One optimisation step on items ``idx``; returns the loss terms as floats."""
         batch = self.data.batch(idx)
-        out = self._forward(batch)
-        second = None
-        if self.loss.two_views:
-            second = self._forward({"images": self._second_view_images(idx, batch)})
+        out, second = self._views(idx, batch)
         labels = batch.get("labels")
         inputs = LossInputs(
             out=out,
