@@ -124,6 +124,12 @@ def build_protocol(
                                 np.array([parse_box(r["bbox_wgs84"]) for r in database]))
     relevant = covers(fraction, min_overlap)
     keep = np.flatnonzero(relevant.any(axis=1))
+    if keep.size == 0:
+        raise ValueError(
+            f"{tiles}: no {query_date} tile has a {db_date} tile covering {min_overlap:.0%} of its ground "
+            f"(best cover {fraction.max():.0%}): the two dates' tile grids are offset so that no pair "
+            "overlaps enough; cut tiles of another size or lower --min-overlap"
+        )
     db_ids = [r["id"] for r in database]
     return Protocol(
         query_date=query_date, db_date=db_date,
@@ -562,4 +568,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ValueError as exc:  # a tile folder the protocol cannot use: say why, no traceback
+        sys.exit(f"sameplace: error: {exc}")

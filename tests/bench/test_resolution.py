@@ -45,3 +45,19 @@ def test_reuse_matches_commands_that_differ_only_in_their_out_folder() -> None:
     assert _same_training(a, "terrahash train data --out bench/runs/x --image-size 64 --epochs 50")
     assert not _same_training(a, "terrahash train data --out /tmp/a --image-size 64 --epochs 80")
     assert not _same_training(a, "terrahash train other --out /tmp/a --image-size 64 --epochs 50")
+
+
+def test_a_reused_run_reports_the_wall_time_of_its_training(tmp_path: Path) -> None:
+    """``train_run`` keeps the wall time in config.json: fresh and reused rows state the same kind of time."""
+    from bench.common import RunSpec, Variant, train_run
+    from tests.model.conftest import make_subset
+
+    data = make_subset(tmp_path / "data")
+    spec = RunSpec(data, tmp_path / "run", Variant("csq", "csq"), bits=16, epochs=1, image_size=32,
+                   extra={"backbone": "none"})
+    fresh = train_run(spec)
+    weights = tmp_path / "run" / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    reused = train_run(spec, reuse=True)
+    assert weights.stat().st_mtime_ns == stamp  # not trained again
+    assert reused["train_seconds_wall"] == fresh["train_seconds_wall"] >= reused["train_seconds"]

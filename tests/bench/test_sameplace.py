@@ -101,8 +101,9 @@ def test_protocol_on_the_two_sentinel2_dates(tiles: Path) -> None:
             d_lon = abs(float(rows[item]["lon"]) - float(q["lon"])) * np.cos(np.deg2rad(float(q["lat"])))
             d_lat = abs(float(rows[item]["lat"]) - float(q["lat"]))
             assert np.hypot(d_lon, d_lat) * 111_320 < 640  # metres: one 64 px tile at 10 m
-    stricter = build_protocol(tiles, min_overlap=0.9)
-    assert len(stricter.query_ids) == 0  # no database tile covers 90 % of any query
+    # no database tile covers 90 % of any query: a clear error, not an empty benchmark
+    with pytest.raises(ValueError, match="no 2016-05-29 tile has a 2016-06-08 tile covering 90%"):
+        build_protocol(tiles, min_overlap=0.9)
 
 
 # -- metrics -----------------------------------------------------------------------------------
