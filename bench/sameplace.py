@@ -95,6 +95,10 @@ class Protocol:
         return np.array([len(r) for r in self.relevant], dtype=np.int64)
 
 
+class ProtocolError(ValueError):
+    """A tile folder the same-place protocol cannot use (the message names it and says why)."""
+
+
 def parse_box(text: str) -> list[float]:
     """``"w,s,e,n"`` (a manifest's ``bbox_wgs84``) -> four floats."""
     values = [float(v) for v in text.split(",")]
@@ -114,18 +118,18 @@ def build_protocol(
     _, rows = read_manifest(tiles)
     dates = sorted({r["date"] for r in rows if r.get("date")})
     if len(dates) < 2:
-        raise ValueError(f"{tiles}: needs tiles of two dates, found {dates}")
+        raise ProtocolError(f"{tiles}: needs tiles of two dates, found {dates}")
     query_date, db_date = query_date or dates[0], db_date or dates[-1]
     queries = [r for r in rows if r["date"] == query_date]
     database = [r for r in rows if r["date"] == db_date]
     if not queries or not database:
-        raise ValueError(f"{tiles}: no tiles dated {query_date} or {db_date} (dates: {dates})")
+        raise ProtocolError(f"{tiles}: no tiles dated {query_date} or {db_date} (dates: {dates})")
     fraction = overlap_fraction(np.array([parse_box(r["bbox_wgs84"]) for r in queries]),
                                 np.array([parse_box(r["bbox_wgs84"]) for r in database]))
     relevant = covers(fraction, min_overlap)
     keep = np.flatnonzero(relevant.any(axis=1))
     if keep.size == 0:
-        raise ValueError(
+        raise ProtocolError(
             f"{tiles}: no {query_date} tile has a {db_date} tile covering {min_overlap:.0%} of its ground "
             f"(best cover {fraction.max():.0%}): the two dates' tile grids are offset so that no pair "
             "overlaps enough; cut tiles of another size or lower --min-overlap"
@@ -570,5 +574,5 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 if __name__ == "__main__":
     try:
         main()
-    except ValueError as exc:  # a tile folder the protocol cannot use: say why, no traceback
+    except ProtocolError as exc:  # a tile folder the protocol cannot use: say why, no traceback
         sys.exit(f"sameplace: error: {exc}")

@@ -13,6 +13,7 @@ import pytest
 
 from bench.common import read_manifest
 from bench.sameplace import (
+    ProtocolError,
     build_protocol,
     chance_ap,
     chance_metrics,
@@ -102,7 +103,7 @@ def test_protocol_on_the_two_sentinel2_dates(tiles: Path) -> None:
             d_lat = abs(float(rows[item]["lat"]) - float(q["lat"]))
             assert np.hypot(d_lon, d_lat) * 111_320 < 640  # metres: one 64 px tile at 10 m
     # no database tile covers 90 % of any query: a clear error, not an empty benchmark
-    with pytest.raises(ValueError, match="no 2016-05-29 tile has a 2016-06-08 tile covering 90%"):
+    with pytest.raises(ProtocolError, match="no 2016-05-29 tile has a 2016-06-08 tile covering 90%"):
         build_protocol(tiles, min_overlap=0.9)
 
 
