@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 from terrahash.service.responses import FastJSONResponse
 
@@ -34,3 +35,20 @@ def test_media_type_and_status_carry_through() -> None:
     assert response.status_code == 404
     assert response.media_type == "application/geo+json"
     assert response.headers["content-length"] == str(len(response.body))
+
+
+def test_the_app_encodes_every_route_with_it(index_dir: Path) -> None:
+    """One encoder for every body: the app's default, which routes returning a dict inherit."""
+    from fastapi.testclient import TestClient
+
+    from terrahash.service.app import create_app
+
+    app = create_app(index_dir, warm=False)
+    assert app.router.default_response_class is FastJSONResponse
+
+    @app.get("/probe-nan")
+    def probe() -> dict[str, float]:  # a dict-returning route, like /health or /conformance
+        return {"score": math.nan}
+
+    response = TestClient(app).get("/probe-nan")
+    assert response.status_code == 200 and response.json() == {"score": None}

@@ -113,7 +113,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
 
-    @app.get("/", tags=["STAC API"], response_class=FastJSONResponse,
+    @app.get("/", tags=["STAC API"],
              responses={200: {"content": {"text/html": {}}}})
     def landing(request: Request) -> Response:
         """The STAC API landing page (JSON); a browser asking for HTML gets the map page."""

@@ -75,8 +75,7 @@ def health(request: Request) -> dict[str, Any]:
             "batching": batcher.stats() if batcher is not None else None}
 
 
-@router.post("/search", tags=["search"], responses=_ERRORS, openapi_extra=SEARCH_REQUEST_BODY,
-             response_class=FastJSONResponse)
+@router.post("/search", tags=["search"], responses=_ERRORS, openapi_extra=SEARCH_REQUEST_BODY)
 async def search_post(request: Request) -> JSONResponse:
     """STAC Item Search, ranked by similarity when the body holds a query.
 
@@ -115,7 +114,7 @@ async def search_post(request: Request) -> JSONResponse:
                       lambda offset: post_next_link(_url(request, "search"), echo, offset))
 
 
-@router.get("/search", tags=["search"], responses=_ERRORS, response_class=FastJSONResponse)
+@router.get("/search", tags=["search"], responses=_ERRORS)
 async def search_get(
     request: Request,
     id: Annotated[str | None, Query(min_length=1, max_length=256,
@@ -168,7 +167,7 @@ async def thumbnail(request: Request, item_id: str) -> Response:
     return Response(body, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
 
 
-@router.get("/items/{item_id:path}", tags=["items"], responses=_ERRORS, response_class=FastJSONResponse)
+@router.get("/items/{item_id:path}", tags=["items"], responses=_ERRORS)
 def get_item(request: Request, item_id: str) -> JSONResponse:
     """The STAC Item of an indexed item."""
     engine = current(request)
@@ -177,7 +176,7 @@ def get_item(request: Request, item_id: str) -> JSONResponse:
                         media_type=GEOJSON)
 
 
-@router.get("/coverage", tags=["map"], responses=_ERRORS, response_class=FastJSONResponse)
+@router.get("/coverage", tags=["map"], responses=_ERRORS)
 async def coverage(
     request: Request,
     bbox: Annotated[str | None, Query(description="W,S,E,N: the map's viewport (default: the world)")] = None,
@@ -195,7 +194,7 @@ async def coverage(
     return FastJSONResponse(body, media_type=GEOJSON)
 
 
-@router.get("/explain", tags=["search"], responses=_ERRORS, response_class=FastJSONResponse)
+@router.get("/explain", tags=["search"], responses=_ERRORS)
 def explain(
     request: Request,
     item: Annotated[str, Query(min_length=1, max_length=256, description="The matched item.")],

@@ -79,13 +79,13 @@ def landing_page(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/conformance", response_class=FastJSONResponse)
+@router.get("/conformance")
 def conformance() -> dict[str, Any]:
     """The conformance classes this API implements."""
     return {"conformsTo": CONFORMANCE}
 
 
-@router.get("/collections", response_class=FastJSONResponse)
+@router.get("/collections")
 def collections(request: Request) -> dict[str, Any]:
     """Every collection: one per index (the dataset it was built from)."""
     base = str(request.base_url)
@@ -97,13 +97,13 @@ def collections(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collection_id}", response_class=FastJSONResponse)
+@router.get("/collections/{collection_id}")
 def collection(request: Request, collection_id: str) -> dict[str, Any]:
     """One collection, with its extent (footprint hull, time range) and summaries."""
     return collection_body(_engine_of(request, collection_id), str(request.base_url))
 
 
-@router.get("/collections/{collection_id}/items", response_class=FastJSONResponse)
+@router.get("/collections/{collection_id}/items")
 async def collection_items(
     request: Request,
     collection_id: str,
@@ -128,7 +128,7 @@ async def collection_items(
     return FastJSONResponse(feature_collection(items, matched, links), media_type=GEOJSON)
 
 
-@router.get("/collections/{collection_id}/items/{item_id:path}", response_class=FastJSONResponse)
+@router.get("/collections/{collection_id}/items/{item_id:path}")
 def collection_item(request: Request, collection_id: str, item_id: str) -> JSONResponse:
     """One item of the collection, as a STAC Item."""
     engine = _engine_of(request, collection_id)
