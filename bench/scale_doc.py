@@ -51,6 +51,8 @@ def section(scale: dict[str, Any], search: dict[str, Any]) -> str:
         f"the same windows, stretches them the same way and encodes {dask['kind']} codes "
         f"({dask['bits']} bits, {dask['image_size']} px inputs, batches of {dask['batch_size']}); "
         "Dask workers get the windows, not pixels, and open each raster once per partition. "
+        + ("A thread count is torch's and GDAL's decoders' alike (JPEG 2000 decoding would "
+           "otherwise take every core). " if dask.get("gdal_threads_follow_torch") else "") +
         "Wall time runs from nothing loaded to all codes back (model loads, and for Dask the "
         "cluster start and the workers' imports, included; the single process has its imports "
         "done already).",

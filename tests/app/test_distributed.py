@@ -134,6 +134,29 @@ def test_raster_tiles_on_workers_equal_the_tiling_path(model, run: Path, raster_
     assert len(part_rows) > 10 and len(opened) == 4 * len(part) == 8  # 3 bands + the mask, 2 scenes
 
 
+def test_workers_decode_and_encode_on_one_thread_each(model, raster_scenes) -> None:
+    """A worker reading raster windows runs torch and GDAL's decoders on one thread, so one
+    worker per core does not oversubscribe (JP2 decoding defaults to every core)."""
+    from distributed import Client
+
+    from terrahash.app.distributed import local_cluster
+
+    jobs = [plan_scene(s, TileSpec(32, (1,), stride=32)) for s in raster_scenes]
+    cluster = local_cluster(1)
+    client = Client(cluster)
+    try:
+        before = client.run(lambda: __import__("os").environ.get("GDAL_NUM_THREADS"))
+        encode_rasters_distributed(model, jobs, "image",
+                                   ClusterOptions(scheduler=cluster.scheduler_address))
+        threads = client.run(lambda: (__import__("torch").get_num_threads(),
+                                      __import__("os").environ.get("GDAL_NUM_THREADS")))
+    finally:
+        client.close()
+        cluster.close()
+    assert list(before.values()) != ["1"]
+    assert list(threads.values()) == [(1, "1")]
+
+
 def test_dask_codes_equal_single_process_with_retries_and_resume(
     model, subset: Path, tmp_path: Path
 ) -> None:

@@ -232,3 +232,23 @@ def test_band_list_parsing() -> None:
         parse_band_list("B4,B3")
     with pytest.raises(DatasetError, match="tile size"):
         TileSpec(tile_size=2)
+
+
+@pytest.mark.parametrize("name", ["landsat_paraguay/LC08_L1TP_224077_20200518_20200518_01_RT_B4.TIF",
+                                  "sentinel2_brandenburg/ref_S2A_20160608T153121_T33UUU_sub.jp2"])
+def test_edge_windows_read_as_rasterio_boundless_reads_them(name: str) -> None:
+    """Windows reaching past any edge (or wholly outside) give rasterio's boundless pixels,
+    read clipped and padded instead of through a warped VRT per window; decimated ones too."""
+    from terrahash.data.tiling import read_window
+
+    with rasterio.open(RASTERS / name) as ds:
+        h, w = ds.height, ds.width
+        windows = [Window(w - 40, 10, 64, 64), Window(15, h - 9, 64, 64), Window(w - 5, h - 60, 64, 64),
+                   Window(-20, -30, 64, 64), Window(w + 3, 0, 64, 64), Window(w - 30, h - 10, 48, 20),
+                   Window(100, 200, 64, 64), Window(w - 100, 5, 128, 128)]
+        for win in windows:
+            shape = (64, 64) if win.width == 128 else (int(win.height), int(win.width))
+            want = ds.read(1, window=win, out_shape=shape, boundless=True, fill_value=7)
+            got = read_window(ds, 1, win, shape, 7)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} {win}")

@@ -65,8 +65,14 @@ class ClusterOptions:
 
 
 def _one_thread_on_worker() -> None:
-    """On a Dask worker, torch runs on one thread: one worker process per core is the
-    parallelism, and workers each spreading over every core would only contend."""
+    """On a Dask worker, torch and GDAL's decoders run on one thread each: one worker process
+    per core is the parallelism, and workers each spreading over every core would only contend.
+
+    GDAL's JPEG 2000 driver decodes on every core by default (``GDAL_NUM_THREADS=ALL_CPUS``):
+    a "single-threaded" worker reading Sentinel-2 JP2 windows used 1.3 cores, so two workers
+    on two cores fought over them. Set before the first read of each task; GDAL reads the
+    variable at each decode.
+    """
     try:
         from distributed import get_worker
 
@@ -76,6 +82,7 @@ def _one_thread_on_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+    os.environ["GDAL_NUM_THREADS"] = "1"
 
 
 @functools.cache
@@ -355,6 +362,7 @@ def encode_tile_partition(
     """
     if kind not in ("image", "fused"):
         raise HashIndexError(f"raster tiles are encoded as 'image' or 'fused' codes, not {kind!r}")
+    _one_thread_on_worker()
     tiles = [tile for job in jobs for tile in read_tiles(job)]
     images = [np.repeat(t.image, 3, axis=2) if t.image.shape[2] == 1 else t.image for t in tiles]
     records = [tile_record(t.row, source=t.row["path"]) for t in tiles] if kind == "fused" else None
