@@ -456,6 +456,28 @@ def index_scale_service(results: Path) -> str:
                 "scale",
             ]
         )
+    if dask := scale.get("dask"):
+        one, two = dask["runs"]["dask_1_worker"], dask["runs"]["dask_2_workers"]
+        single = dask["runs"]["single_process_1_thread"]
+        rows.append(
+            [
+                f"Dask encoding, {dask['items']:,} tiles read from {len(dask['rasters'])} rasters: "
+                "2 workers vs 1 worker, wall clock",
+                f"{dask['ratios']['wall_2_workers_over_1_worker']:.2f}x ({two['items_per_s']:,.0f} vs "
+                f"{one['items_per_s']:,.0f} items/s)",
+                ">= 1.6x",
+                "scale",
+            ]
+        )
+        rows.append(
+            [
+                "the same, 2 workers per core vs one process on one thread",
+                f"{dask['ratios']['wall_2_workers_per_core_over_single_1_thread']:.2f}x "
+                f"({two['items_per_s'] / 2:,.0f} vs {single['items_per_s']:,.0f} items/s)",
+                ">= 0.8x",
+                "scale",
+            ]
+        )
     for mode, part in service["modes"].items():
         cells = [
             f"{name} {s['throughput_rps']:.1f} req/s (p50 {s['p50_ms'] / 1000:.2f} s, p95 "
