@@ -206,3 +206,31 @@ def test_coverage_object_grid_is_stable_and_complete() -> None:
             cw, cs, ce, cn = f["properties"]["cell"]
             x, y = f["geometry"]["coordinates"]
             assert cw <= x <= ce and cs <= y <= cn and math.isclose(ce - cw, 10.0)
+
+
+def test_coverage_finds_footprints_across_the_antimeridian_from_either_side() -> None:
+    """A footprint across 180 degrees is stored unwrapped (east past 180); a viewport on either
+    side of the line, or across it, meets it, as a brute-force test on the sphere says."""
+    from terrahash.index.items import record_bbox
+
+    fiji = record_bbox({"footprint": {"type": "Polygon", "coordinates": [[
+        [179.5, -17.0], [-179.5, -17.0], [-179.5, -16.0], [179.5, -16.0], [179.5, -17.0]]]}})
+    assert fiji is not None and fiji[2] > 180  # as both catalogs store it
+    away = (10.0, -17.0, 11.0, -16.0)
+    cover = Coverage(["fiji", "away"], np.array([fiji, away], dtype=np.float64))
+
+    def on_sphere(view: tuple[float, float, float, float]) -> set[str]:
+        lons = np.arange(-180.0, 180.0, 0.05)  # points of the view's longitude span
+        inside = (lons >= view[0]) & (lons <= view[2]) if view[0] <= view[2] else (
+            (lons >= view[0]) | (lons <= view[2]))
+        out = set()
+        for name, (w, s, e, n) in (("fiji", fiji), ("away", away)):
+            covered = ((lons >= w) & (lons <= e)) | ((lons + 360 >= w) & (lons + 360 <= e))
+            if (inside & covered).any() and s <= view[3] and n >= view[1]:
+                out.add(name)
+        return out
+
+    for view in [(-179.9, -20.0, -175.0, -10.0), (175.0, -20.0, 179.9, -10.0), (170.0, -20.0, -170.0, -10.0),
+                 (0.0, -20.0, 20.0, -10.0), (-170.0, -20.0, 170.0, -10.0), (-179.9, 0.0, -175.0, 10.0)]:
+        got = {f["id"] for f in cover.geojson(view)["features"]}
+        assert got == on_sphere(view), view

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from terrahash.index.filters import lon_ranges
 from terrahash.index.items import BBox
 
 #: At most this many items are returned one by one; more are clustered.
@@ -90,12 +91,16 @@ class _Cell:
 
 
 def _meets(boxes: np.ndarray, bbox: BBox) -> np.ndarray:
-    """Rows whose box meets ``bbox`` (``W > E`` crosses the antimeridian)."""
-    w, s, e, n = bbox
-    lat = (boxes[:, 3] >= s) & (boxes[:, 1] <= n)
-    if w <= e:
-        return lat & (boxes[:, 2] >= w) & (boxes[:, 0] <= e)
-    return lat & ((boxes[:, 2] >= w) | (boxes[:, 0] <= e))
+    """Rows whose box meets ``bbox`` (``W > E`` crosses the antimeridian).
+
+    The boxes are as both catalogs store them (``record_bbox``: a footprint across the
+    antimeridian has ``east`` past 180), so the bbox filters' own longitude test applies.
+    """
+    lat = (boxes[:, 3] >= bbox[1]) & (boxes[:, 1] <= bbox[3])
+    lon = np.zeros(len(boxes), dtype=bool)
+    for lo, hi in lon_ranges(bbox):
+        lon |= (boxes[:, 2] >= lo) & (boxes[:, 0] <= hi)
+    return lat & lon
 
 
 def _footprint(item_id: str, box: np.ndarray) -> dict[str, Any]:
