@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ class Variant:
     use_text: bool | None = None
     multiscale: bool = True
     itc: bool = True
+    meta_dropout: float = 0.0
 
     @property
     def cli_flags(self) -> list[str]:
@@ -49,6 +50,7 @@ class Variant:
         flags += {None: [], True: ["--text"], False: ["--no-text"]}[self.use_text]
         flags += [] if self.multiscale else ["--single-scale"]
         flags += [] if self.itc else ["--no-itc"]
+        flags += ["--meta-dropout", f"{self.meta_dropout:g}"] if self.meta_dropout else []
         return flags
 
 
@@ -424,13 +426,15 @@ def train_run(spec: RunSpec, reuse: bool = False) -> dict[str, Any]:
     opts = TrainOptions(
         method=spec.variant.method, bits=spec.bits, epochs=spec.epochs, image_size=spec.image_size,
         seed=spec.seed, use_text=spec.variant.use_text, multiscale=spec.variant.multiscale,
-        itc=spec.variant.itc, **spec.extra,
+        itc=spec.variant.itc, meta_dropout=spec.variant.meta_dropout, **spec.extra,
     )
     config_file = spec.run_dir / "config.json"
     if reuse and config_file.is_file():
         config: dict[str, Any] = json.loads(config_file.read_text())
         done = config.get("train", {})
-        if all(done.get(k) == v for k, v in vars(opts).items() if k != "resume") and (
+        # an option newer than the run was trained at its default (the behaviour before it existed)
+        before = {f.name: f.default for f in fields(TrainOptions) if f.default is not MISSING}
+        if all(done.get(k, before.get(k)) == v for k, v in vars(opts).items() if k != "resume") and (
             config.get("dataset") == str(spec.data_dir.resolve())
         ):
             return config

@@ -162,7 +162,8 @@ def unsupervised(results: Path) -> str:
     # the supervised column is read from bench/train.py's file as it was then: say its budget
     one_budget = len(sup_epochs) == 1 and None not in sup_epochs
     sup_header = f"supervised CCLS2T ({sup_epochs.pop()} epochs)" if one_budget else "supervised CCLS2T"
-    rerun = ("" if data["epochs"] == DEFAULT_EPOCHS else
+    stated = "--epochs" in str(data.get("command", ""))  # the source line already says the budget
+    rerun = ("" if data["epochs"] == DEFAULT_EPOCHS or stated else
              f" `terrahash train` now defaults to {DEFAULT_EPOCHS} epochs: add `--epochs {data['epochs']}` "
              "to reproduce this table.")
     return "\n".join([
@@ -539,20 +540,33 @@ def rshst_real(results: Path) -> str:
 
 
 def sameplace(results: Path) -> str:
-    """The same-place figure quoted in the method description."""
+    """The same-place figure quoted in the method description, and how its temperature was chosen."""
     data = load(results, "sameplace")
     chosen = data.get("chosen")  # by validation recall@10; older files ran one variant
     variant = next((v for v in data["variants"] if v["name"] == chosen), data["variants"][0])
     test = variant["rerank"]["test"]
-    return (
+    threads = (data.get("machine") or {}).get("torch_threads")
+    text = (
         f"On the two Sentinel-2 dates, {variant['epochs']} epochs (chosen on the validation half) from "
         f"the {variant['backbone']} backbone "
         f"give recall@10 {test['recall@10']:.3f} (chance {data['chance']['test']['recall@10']:.3f}) and a "
         f"median first relevant rank of {test['median_first_rank']:.0f} of "
         f"{data['protocol']['db_tiles']:,} tiles on the test half, after {variant['train_seconds']:.0f} s of "
-        "training; the target is recall@10 0.5 (goal 0.8). "
-        + source(results, "sameplace")
+        "training" + (f" (torch on {threads} thread{'s' if threads != 1 else ''})" if threads else "")
+        + "; the target is recall@10 0.5 (goal 0.8). "
     )
+    sweep_file = results / "sameplace-temperature" / "sameplace.json"
+    if sweep_file.is_file():
+        sweep = load(results, "sameplace-temperature/sameplace")
+        rows = [(v.get("loss_settings") or {}, v["rerank"]["validation"]["recall@10"])
+                for v in sweep["variants"]]
+        picked = next((v for v in sweep["variants"] if v["name"] == sweep.get("chosen")), None)
+        if picked is not None and all("temperature" in settings for settings, _ in rows):
+            tried = ", ".join(f"{settings['temperature']:g}: {score:.3f}" for settings, score in rows)
+            text += (f"The views term's temperature, {picked['loss_settings']['temperature']:g}, was "
+                     f"chosen on the validation half at {picked['epochs']} epochs (validation recall@10 by "
+                     f"temperature: {tried}). ")
+    return text + source(results, "sameplace", "sameplace-temperature/sameplace")
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {

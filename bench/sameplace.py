@@ -26,6 +26,7 @@ codes that find the same ground again in another acquisition. Protocol:
 Writes ``sameplace.json``, ``sameplace.md`` and ``sameplace.png`` (recall@k) under ``--out``.
 
     python bench/sameplace.py --backbone none --backbone default --epochs 6
+    python bench/sameplace.py --backbone default --epochs 16 --temperature 0.3 0.15 0.1 --out DIR
 """
 
 from __future__ import annotations
@@ -345,18 +346,21 @@ def score_searches(searcher: Searcher, protocol: Protocol, splits: dict[str, np.
 
 
 def run_variant(args: argparse.Namespace, tiles: Path, protocol: Protocol, backbone: str, epochs: int,
-                input_norm: str, pairs: str) -> dict[str, Any]:
-    """Train, index and search one setting (backbone, epochs, input norm, pairs); all parts and modes."""
+                input_norm: str, pairs: str, temperature: float | None = None) -> dict[str, Any]:
+    """Train, index and search one setting (backbone, epochs, input norm, pairs, the views term's
+    temperature, ``None`` for the objective's default); all parts and modes."""
     import torch
 
     from terrahash.app import Searcher, build_index
 
     name = f"{backbone_tag(backbone)}-e{epochs}-{input_norm}-{pairs}"
+    name += "" if temperature is None else f"-t{temperature:g}"
     work = args.work / f"runs-{tiles.name}"  # runs on different tile folders never overwrite one another
     run_dir, index_dir = work / name, work / f"{name}.thi"
+    settings = {} if temperature is None else {"temperature": temperature}
     spec = RunSpec(tiles, run_dir, UNSUPERVISED, args.bits, epochs, args.tile_size, args.seed,
                    extra={"backbone": backbone, "input_norm": input_norm,
-                          "temporal_pairs": pairs == "temporal"})
+                          "temporal_pairs": pairs == "temporal", "loss_settings": settings})
     started = time.perf_counter()
     config = train_run(spec, reuse=args.reuse)
     # a reused run reports the fit time it recorded
@@ -369,7 +373,9 @@ def run_variant(args: argparse.Namespace, tiles: Path, protocol: Protocol, backb
         "name": name, "backbone": backbone, "backbone_card": config.get("backbone"), "epochs": epochs,
         "input_norm": input_norm, "pairs": pairs, "temporal_pairs": config.get("temporal_pairs"),
         "train_command": f"{spec.command()} --backbone {backbone} --input-norm {input_norm}"
-                         + (" --no-temporal-pairs" if pairs == "none" else ""),
+                         + (" --no-temporal-pairs" if pairs == "none" else "")
+                         + "".join(f" --loss-setting {k}={v:g}" for k, v in settings.items()),
+        "loss_settings": config.get("loss_settings"),
         "index_command": f"terrahash index build {run_dir} {tiles} --out {index_dir}",
         "train_items": len(config.get("split", {}).get("train_ids", [])),
         "train_seconds": train_s, "index_seconds": round(index_s, 2),
@@ -498,7 +504,7 @@ def save(report: dict[str, Any], out: Path, started: float) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.splitlines()[-1])
+                                     epilog="examples:\n" + "\n".join(__doc__.splitlines()[-2:]))
     parser.add_argument("--backbone", action="append", default=None,
                         help="default, none or a pretrain folder; repeat to compare (default: none, default)")
     parser.add_argument("--epochs", type=int, nargs="+", default=[6],
@@ -507,6 +513,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="input normalisation(s) to compare (terrahash train --input-norm)")
     parser.add_argument("--pairs", nargs="+", default=["temporal"], choices=["temporal", "none"],
                         help="second views from other dates of the same footprint, or augmentation only")
+    parser.add_argument("--temperature", type=float, nargs="+", default=[None],
+                        help="temperature(s) of the views term to compare (terrahash train --loss-setting "
+                             "temperature=T); default: the objective's own")
     parser.add_argument("--tile-size", type=int, default=64)
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0, help="training seed and query split")
@@ -561,9 +570,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for epochs in args.epochs:
             for input_norm in args.input_norm:
                 for pairs in args.pairs:
-                    report["variants"].append(
-                        run_variant(args, tiles, protocol, backbone, epochs, input_norm, pairs))
-                    save(report, args.out, started)
+                    for temperature in args.temperature:
+                        report["variants"].append(run_variant(args, tiles, protocol, backbone, epochs,
+                                                              input_norm, pairs, temperature))
+                        save(report, args.out, started)
     save(report, args.out, started)
     print_summary(report)
     print(f"\nwrote {args.out / 'sameplace.json'}, sameplace.md, {report['png']}; "

@@ -1,4 +1,4 @@
-"""Does the text branch earn its place? CCLS2T vs --no-text vs --no-itc on mixed sources, 3 seeds.
+"""Does the text branch earn its place? CCLS2T vs --no-text, --no-itc, metadata dropout; mixed sources.
 
 Issue 13, point 7. Within UC Merced or AID every prompt is the same (one sensor, one GSD, no
 date or place), so ``terrahash train`` leaves the text branch out there. It can only matter
@@ -12,8 +12,10 @@ where records differ, so the protocol mixes sources in one database:
   "forest" in UC Merced, AID, BigEarthNet and eo-learn is one class; each item keeps its own
   record (platform, sensor, GSD, date, place), and its prompt is rendered from it.
 * **Runs.** The default ``terrahash train`` (``ccls2t``, from the shipped backbone, default
-  budget; its text branch is on here since the prompts differ), ``--no-text`` and
-  ``--no-itc``, each for ``--seeds`` (seed = the split and the training seed).
+  budget; its text branch is on here since the prompts differ), ``--no-text``, ``--no-itc``
+  and ``--meta-dropout 0.5`` (a design where metadata may help an image query: half the
+  items' fused codes are made without their metadata, so fused codes stay image codes that
+  metadata refines), each for ``--seeds`` (seed = the split and the training seed).
 * **Scores.** ``terrahash evaluate``'s protocol: test-split image queries against the
   train split's fused codes (an archive stores image + metadata codes), mAP@100; also for
   the queries from the metadata sets alone. The validation score (from the train part,
@@ -24,6 +26,7 @@ Writes ``text_study.json``, ``text_study.md`` and ``text_study.png`` under ``--o
 
     python bench/text_study.py
     python bench/text_study.py --seeds 0 --per-label 3 --epochs 1      # smoke run
+    python bench/text_study.py --reuse --extra-seeds 3 4 5 --variants ccls2t "ccls2t --no-text"
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ STUDY_VARIANTS = (
     Variant("ccls2t", "ccls2t"),
     Variant("ccls2t --no-text", "ccls2t", use_text=False),
     Variant("ccls2t --no-itc", "ccls2t", itc=False),
+    # a design where metadata may help an image query: fused codes trained to stay image codes
+    # that metadata refines (half the items' fused codes made without their metadata)
+    Variant("ccls2t --meta-dropout 0.5", "ccls2t", meta_dropout=0.5),
 )
 
 
@@ -120,27 +126,43 @@ def paired(rows: list[dict[str, Any]], a: str, b: str, key: str) -> list[float]:
             if by.get((a, s)) is not None and by.get((b, s)) is not None]
 
 
+#: (variant, against, label) pairs the verdict compares seed by seed; the first decides
+#: whether the text branch helps, the last two whether metadata dropout does.
+COMPARISONS = (
+    ("ccls2t", "ccls2t --no-text", "text branch vs --no-text"),
+    ("ccls2t", "ccls2t --no-itc", "ITC vs --no-itc"),
+    ("ccls2t --meta-dropout 0.5", "ccls2t", "metadata dropout 0.5 vs none"),
+    ("ccls2t --meta-dropout 0.5", "ccls2t --no-text", "metadata dropout 0.5 vs --no-text"),
+)
+
+
+def consistent_gain(diffs: np.ndarray) -> bool:
+    """Every seed agrees and the mean clears twice its standard error."""
+    return bool((diffs > 0).all() and diffs.size > 1
+                and diffs.mean() > 2 * diffs.std(ddof=1) / np.sqrt(diffs.size))
+
+
 def verdict(rows: list[dict[str, Any]]) -> list[str]:
     """What the runs say about the text branch, in words: paired by seed, validation decides."""
     lines = []
-    decided = None
-    for other, label in (("ccls2t --no-text", "text branch vs --no-text"),
-                         ("ccls2t --no-itc", "ITC vs --no-itc")):
+    decided: dict[str, bool] = {}
+    for variant, other, label in COMPARISONS:
         for key, what in (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
                           ("map@100_metadata", "test, metadata-set queries")):
-            diffs = np.array(paired(rows, "ccls2t", other, key))
+            diffs = np.array(paired(rows, variant, other, key))
             if diffs.size == 0:
                 continue
             sd = f" ± {diffs.std(ddof=1):.4f}" if diffs.size > 1 else ""
             lines.append(f"{label}, {what}: {diffs.mean():+.4f}{sd} mAP@100 per seed "
                          f"(higher in {(diffs > 0).sum()} of {diffs.size} seeds)")
-            if other == "ccls2t --no-text" and key == "val_map@100":
-                # helps only where every seed agrees and the mean clears the seeds' spread
-                decided = bool((diffs > 0).all() and diffs.size > 1
-                               and diffs.mean() > 2 * diffs.std(ddof=1) / np.sqrt(diffs.size))
-    if decided is not None:
-        lines.append("**On validation the text branch "
-                     + ("helps" if decided else "shows no consistent gain") + " on this mixed set.**")
+            if key == "val_map@100" and other == "ccls2t --no-text":
+                decided[variant] = ("helps" if consistent_gain(diffs) else "hurts" if consistent_gain(-diffs)
+                                    else "shows no consistent gain or loss")
+    for variant, subject in (("ccls2t", "the text branch"), ("ccls2t --meta-dropout 0.5",
+                                                             "the text branch with metadata dropout")):
+        if variant in decided:
+            lines.append(f"**On validation {subject} {decided[variant]} against --no-text "
+                         "on this mixed set.**")
     return lines
 
 
@@ -152,10 +174,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         epilog="examples:\n  python bench/text_study.py\n"
-        "  python bench/text_study.py --seeds 0 --per-label 3 --epochs 1",
+        "  python bench/text_study.py --seeds 0 --per-label 3 --epochs 1\n"
+        "  python bench/text_study.py --reuse --extra-seeds 3 4 5 --variants ccls2t 'ccls2t --no-text'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                        help="train only these variants for --extra-seeds (names as in the table)")
+    parser.add_argument("--extra-seeds", type=int, nargs="*", default=[],
+                        help="more seeds for --variants only (e.g. the two a verdict hinges on)")
     parser.add_argument("--per-label", type=int, default=15,
                         help="items per class drawn from UC Merced and AID (the metadata sets are whole)")
     parser.add_argument("--epochs", type=int, default=TrainOptions.epochs)
@@ -166,11 +193,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     command = script_command("bench/text_study.py", argv)
     rows: list[dict[str, Any]] = []
-    for seed in args.seeds:
+    known = {v.name for v in STUDY_VARIANTS}
+    if unknown := sorted(set(args.variants or []) - known):
+        parser.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
+    plan = [(seed, STUDY_VARIANTS) for seed in args.seeds]
+    plan += [(seed, tuple(v for v in STUDY_VARIANTS if v.name in (args.variants or known)))
+             for seed in args.extra_seeds]
+    for seed, variants in plan:
         folder = build_folder(default_data_dir(), args.work / f"data_seed{seed}" / "multisource",
                               args.per_label, seed)
-        for variant in STUDY_VARIANTS:
-            spec = RunSpec(folder, args.work / f"seed{seed}" / variant.name.replace(" --", "_"), variant,
+        for variant in variants:
+            run_name = variant.name.replace(" --", "_").replace(" ", "_")
+            spec = RunSpec(folder, args.work / f"seed{seed}" / run_name, variant,
                            args.bits, args.epochs, 64, seed)
             print(f"[seed {seed}] {variant.name}: {spec.command()}", flush=True)
             config = train_run(spec, reuse=args.reuse)
@@ -188,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
 def write_reports(args: argparse.Namespace, command: str, rows: list[dict[str, Any]]) -> None:
     """JSON, Markdown and PNG of the runs so far (rewritten after each)."""
     summary = summarize(rows)
-    report = {**provenance(command), "seeds": args.seeds, "per_label": args.per_label,
+    seeds = sorted({r["seed"] for r in rows})
+    report = {**provenance(command), "seeds": seeds, "per_label": args.per_label,
               "epochs": args.epochs, "bits": args.bits, "sources": [*PLAIN_SOURCES, *METADATA_SOURCES],
               "runs": rows, "summary": summary, "verdict": verdict(rows)}
 
@@ -197,11 +232,12 @@ def write_reports(args: argparse.Namespace, command: str, rows: list[dict[str, A
         return f"{mean:.4f}" if np.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
 
     lines = [
-        "# Text branch study: mixed sources, CCLS2T vs --no-text vs --no-itc",
+        "# Text branch study: mixed sources, CCLS2T vs --no-text, --no-itc and metadata dropout",
         "",
         f"UC Merced and AID ({args.per_label} per class) + BigEarthNet + eo-learn (whole), labels on the "
         f"taxonomy's nodes, each item with its own record; {args.epochs} epochs, {args.bits} bits, from the "
-        f"shipped backbone; seeds {', '.join(map(str, args.seeds))} (split and training). Test: image "
+        f"shipped backbone; seeds {', '.join(map(str, seeds))} (split and training; the seeds column says "
+        "how many each variant ran). Test: image "
         "queries vs fused train codes. Mean ± sample sd over seeds.",
         "",
         markdown_table(

@@ -552,6 +552,17 @@ def train(
                            help="Unsupervised ablation: second views by augmentation only, not from "
                                 "other dates of the same footprint.")
     ] = False,
+    meta_dropout: Annotated[
+        float, typer.Option(help="Text branch: fraction of training items whose fused code is made "
+                            "without their metadata (image alone), so that fused codes stay close to "
+                            "image codes. 0 (the default): off.")
+    ] = 0.0,
+    loss_setting: Annotated[
+        list[str] | None,
+        typer.Option("--loss-setting", metavar="NAME=VALUE",
+                     help="A loss hyperparameter over the method's validated default, e.g. "
+                          "temperature=0.15 for unsupervised or scale=8 for ccls2t; repeatable."),
+    ] = None,
 ) -> None:
     """Train a hashing model and write RUN_DIR (model.safetensors, config.json, metrics.csv, loss_curve.png).
 
@@ -569,18 +580,21 @@ def train(
         terrahash train ../shared/data/scenes/ucmerced --out runs/dpsh --method dpsh --lr 2.5e-4
 
         terrahash train tiles/ --out runs/archive --method unsupervised --backbone default
+
+        terrahash train tiles/ --out runs/archive --method unsupervised --loss-setting temperature=0.15
     """
     from terrahash.train.progress import RichProgress
-    from terrahash.train.run import TrainOptions
+    from terrahash.train.run import TrainOptions, parse_loss_settings
     from terrahash.train.run import train as run_training
 
-    opts = TrainOptions(
-        method=method, bits=bits, epochs=epochs, lr=lr, image_size=image_size, seed=seed,
-        use_text=text, multiscale=not single_scale, itc=not no_itc, resume=resume,
-        backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
-        backbone_lr_scale=backbone_lr_scale, input_norm=input_norm, temporal_pairs=not no_temporal_pairs,
-    )
     try:
+        opts = TrainOptions(
+            method=method, bits=bits, epochs=epochs, lr=lr, image_size=image_size, seed=seed,
+            use_text=text, multiscale=not single_scale, itc=not no_itc, resume=resume,
+            backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
+            backbone_lr_scale=backbone_lr_scale, input_norm=input_norm, temporal_pairs=not no_temporal_pairs,
+            meta_dropout=meta_dropout, loss_settings=parse_loss_settings(loss_setting or []),
+        )
         config = run_training(data_dir, out, opts, progress=lambda d, n: RichProgress(d, n, err_console))
     except TerraHashError as exc:
         raise fail(str(exc)) from exc

@@ -61,3 +61,28 @@ def test_a_reused_run_reports_the_wall_time_of_its_training(tmp_path: Path) -> N
     reused = train_run(spec, reuse=True)
     assert weights.stat().st_mtime_ns == stamp  # not trained again
     assert reused["train_seconds_wall"] == fresh["train_seconds_wall"] >= reused["train_seconds"]
+
+
+def test_a_run_older_than_an_option_is_reused_at_that_options_default(tmp_path: Path) -> None:
+    """A config.json written before ``meta_dropout`` existed trained without it: reuse it for 0,
+    train anew for another value."""
+    import json
+
+    from bench.common import RunSpec, Variant, train_run
+    from tests.model.conftest import make_subset
+
+    data = make_subset(tmp_path / "data")
+    spec = RunSpec(data, tmp_path / "run", Variant("csq", "csq"), bits=16, epochs=1, image_size=32,
+                   extra={"backbone": "none"})
+    train_run(spec)
+    config_file = tmp_path / "run" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["train"]["meta_dropout"]
+    config_file.write_text(json.dumps(config))
+    stamp = (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns
+    train_run(spec, reuse=True)
+    assert (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns == stamp
+    other = RunSpec(data, tmp_path / "run", Variant("csq", "csq", meta_dropout=0.5), bits=16, epochs=1,
+                    image_size=32, extra={"backbone": "none"})
+    assert "--meta-dropout 0.5" in other.command()
+    assert train_run(other, reuse=True)["train"]["meta_dropout"] == 0.5

@@ -132,6 +132,11 @@ def test_cli_baseline_has_no_text_kind(tiny_data: Path, tmp_path: Path) -> None:
         (["--method", "nope"], "--method: error: unknown method 'nope'"),
         (["--backbone-lr-scale", "0"], "--backbone-lr-scale: error: must be in (0, 10], got 0.0"),
         (["--lr", "-0.1"], "--lr: error: must be in [0, 1], got -0.1"),
+        (["--meta-dropout", "1"], "--meta-dropout: error: must be in [0, 1), got 1.0"),
+        (["--loss-setting", "scale"], "--loss-setting: error: expected NAME=NUMBER (e.g. temperature=0.15), "
+                                      "got 'scale'"),
+        (["--loss-setting", "scale=big"], "got 'scale=big'"),
+        (["--loss-setting", "temperature=0.1"], "loss settings: error: temperature not accepted by 'ccls2t'"),
     ],
 )
 def test_cli_bad_options_exit_2(args: list[str], message: str, tiny_data: Path, tmp_path: Path) -> None:
@@ -209,3 +214,37 @@ def test_text_branch_stays_on_when_prompts_differ(tiny_data: Path, tmp_path: Pat
     forced_off = train(data, tmp_path / "off", TrainOptions(epochs=1, bits=16, batch_size=16, image_size=32,
                                                             use_text=False))
     assert forced_off["use_text"] is False and forced_off["text_branch"] == "off (--no-text)"
+
+
+def test_cli_loss_setting_reaches_the_loss_over_the_method_default(tiny_data: Path, tmp_path: Path) -> None:
+    args = ["train", str(tiny_data), "--out", str(tmp_path / "r"), "--method", "unsupervised",
+            "--epochs", "1", "--bits", "16", "--image-size", "32", "--loss-setting", "temperature=0.25",
+            "--loss-setting", "embed_weight=0.5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "r" / "config.json").read_text())["loss_settings"]
+    assert settings["temperature"] == 0.25 and settings["embed_weight"] == 0.5
+    assert settings["itc_weight"] == 0.3  # the ones not given keep the objective's own
+
+
+def test_meta_dropout_withholds_metadata_from_some_fused_embeddings_in_training_only() -> None:
+    """A withheld item's fused embedding is its image embedding; inference never withholds."""
+    import torch
+
+    from terrahash.model.factory import create_model, get_model_config
+
+    config = {**get_model_config("ccls2t-small"), "bits": 32, "meta_dropout": 0.5}
+    config["text"] = {**config.get("text", {}), "feature_dropout": 0.0}  # the only random part: meta_dropout
+    model, tokenizer = create_model(config, use_text=True)
+    model.eval()
+    n = 32
+    images = torch.randn(n, 3, 32, 32)
+    tokens = tokenizer([f"an image taken in {m} by sentinel-2a" for m in ("june", "july") * (n // 2)])
+    features, mask = torch.randn(n, 10), torch.ones(n, 10)
+    with torch.no_grad():
+        trained = model(images, tokens, features, mask, torch.Generator().manual_seed(0))
+        inferred = model(images, tokens, features, mask)
+    withheld = (trained.emb_fused == trained.emb_image).all(dim=1)
+    assert 0 < int(withheld.sum()) < n  # about half; the seed fixes which
+    assert not (inferred.emb_fused == inferred.emb_image).all(dim=1).any()
+    assert torch.equal(trained.emb_fused[~withheld], inferred.emb_fused[~withheld])

@@ -68,6 +68,11 @@ class CCLS2T(nn.Module):
         dim = int(config.get("embed_dim", 256))
         self.bits = bits
         self.use_text = use_text
+        #: Training only: the fraction of items whose fused embedding leaves their metadata
+        #: out (metadata dropout). An archive is queried by image alone against fused codes,
+        #: and in a data centre some scenes come without usable metadata; withholding it at
+        #: random trains the fused path to stay an image code that metadata refines.
+        self.meta_dropout = float(config.get("meta_dropout", 0.0))
         self.visual = MultiScaleVisionEncoder(VisionConfig.from_dict(config["vision"]))
         self.image_proj = nn.Linear(self.visual.out_dim, dim)
         self.hash_layer = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, bits))
@@ -141,6 +146,9 @@ class CCLS2T(nn.Module):
         if self.use_text and tokens is not None and features is not None and mask is not None:
             emb_text, rep = self.encode_text_features(tokens, features, mask, generator)
         emb_fused = self.fuse(emb_image, emb_text)
+        if generator is not None and emb_text is not None and self.meta_dropout > 0:
+            withheld = torch.rand(emb_image.shape[0], 1, generator=generator) < self.meta_dropout
+            emb_fused = torch.where(withheld.to(emb_image.device), emb_image, emb_fused)
         return HashOutputs(
             emb_image=emb_image,
             emb_fused=emb_fused,

@@ -85,6 +85,9 @@ class TrainOptions:
     #: Two-view methods: take an item's second view from another date of the same ground
     #: where the training part has one (``train/pairs.py``).
     temporal_pairs: bool = True
+    #: Fraction of training items whose fused embedding is made without their metadata
+    #: (``model.ccls2t.CCLS2T.meta_dropout``); 0 leaves every item's metadata in.
+    meta_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         """Fill the learning rate and loss settings not given from the method's validated defaults."""
@@ -126,8 +129,26 @@ class TrainOptions:
             )
         if not 0 <= cast(float, self.lr) <= 1:  # 0 freezes every weight (a check, not a recipe)
             raise TrainConfigError(f"--lr: error: must be in [0, 1], got {self.lr}")
+        if not 0 <= self.meta_dropout < 1:
+            raise TrainConfigError(f"--meta-dropout: error: must be in [0, 1), got {self.meta_dropout}")
         if not 16 <= self.image_size <= 512:
             raise TrainConfigError(f"--image-size: error: must be in 16..512, got {self.image_size}")
+
+
+def parse_loss_settings(pairs: list[str]) -> dict[str, float]:
+    """``["temperature=0.15", ...]`` -> ``{"temperature": 0.15}``; names are checked by ``validate``."""
+    settings: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            settings[name.strip()] = float(value)
+        except ValueError:
+            raise TrainConfigError(
+                f"--loss-setting: error: expected NAME=NUMBER (e.g. temperature=0.15), got {pair!r}"
+            ) from None
+    return settings
 
 
 def seed_everything(seed: int) -> None:
@@ -210,6 +231,8 @@ def _model_config(opts: TrainOptions, backbone: Backbone | None) -> dict[str, An
         config["vision"].update(RESNET_PRESETS[preset])
     if not opts.multiscale:
         config["vision"]["scales"] = 1
+    if opts.meta_dropout:
+        config["meta_dropout"] = opts.meta_dropout
     return config
 
 
