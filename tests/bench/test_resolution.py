@@ -72,8 +72,8 @@ def test_a_run_older_than_an_option_is_reused_at_that_options_default(tmp_path: 
     from tests.model.conftest import make_subset
 
     data = make_subset(tmp_path / "data")
-    spec = RunSpec(data, tmp_path / "run", Variant("csq", "csq"), bits=16, epochs=1, image_size=32,
-                   extra={"backbone": "none"})
+    spec = RunSpec(data, tmp_path / "run", Variant("ccls2t", "ccls2t", use_text=True), bits=16, epochs=1,
+                   image_size=32, extra={"backbone": "none"})
     train_run(spec)
     config_file = tmp_path / "run" / "config.json"
     config = json.loads(config_file.read_text())
@@ -82,7 +82,7 @@ def test_a_run_older_than_an_option_is_reused_at_that_options_default(tmp_path: 
     stamp = (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns
     train_run(spec, reuse=True)
     assert (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns == stamp
-    other = RunSpec(data, tmp_path / "run", Variant("csq", "csq", meta_dropout=0.5), bits=16, epochs=1,
-                    image_size=32, extra={"backbone": "none"})
+    other = RunSpec(data, tmp_path / "run", Variant("ccls2t", "ccls2t", use_text=True, meta_dropout=0.5),
+                    bits=16, epochs=1, image_size=32, extra={"backbone": "none"})
     assert "--meta-dropout 0.5" in other.command()
     assert train_run(other, reuse=True)["train"]["meta_dropout"] == 0.5

@@ -341,6 +341,9 @@ def train(
     rendered = [render_prompt(item.record) for item in dataset]
     prompt_groups = _prompt_groups(rendered)
     use_text, text_reason = _text_branch(opts, loss_cls, prompt_groups, train_idx)
+    if opts.meta_dropout and not use_text:
+        raise TrainConfigError(f"--meta-dropout: error: this run has no text branch ({text_reason}), "
+                               "so there is no metadata to withhold")
     started = time.perf_counter()
     images = preload_images(dataset, opts.image_size, column)
     backbone = None if opts.backbone_weights else load_backbone(opts.backbone)
