@@ -555,17 +555,12 @@ def sameplace(results: Path) -> str:
         "training" + (f" (torch on {threads} thread{'s' if threads != 1 else ''})" if threads else "")
         + "; the target is recall@10 0.5 (goal 0.8). "
     )
-    sweep_file = results / "sameplace-temperature" / "sameplace.json"
-    if sweep_file.is_file():
-        sweep = load(results, "sameplace-temperature/sameplace")
-        rows = [(v.get("loss_settings") or {}, v["rerank"]["validation"]["recall@10"])
-                for v in sweep["variants"]]
-        picked = next((v for v in sweep["variants"] if v["name"] == sweep.get("chosen")), None)
-        if picked is not None and all("temperature" in settings for settings, _ in rows):
-            tried = ", ".join(f"{settings['temperature']:g}: {score:.3f}" for settings, score in rows)
-            text += (f"The views term's temperature, {picked['loss_settings']['temperature']:g}, was "
-                     f"chosen on the validation half at {picked['epochs']} epochs (validation recall@10 by "
-                     f"temperature: {tried}). ")
+    sweep = load(results, "sameplace-temperature/sameplace")
+    picked = next(v for v in sweep["variants"] if v["name"] == sweep["chosen"])
+    tried = ", ".join(f"{v['loss_settings']['temperature']:g}: {v['rerank']['validation']['recall@10']:.3f}"
+                      for v in sweep["variants"])
+    text += (f"The views term's temperature, {picked['loss_settings']['temperature']:g}, was chosen on the "
+             f"validation half at {picked['epochs']} epochs (validation recall@10 by temperature: {tried}). ")
     return text + source(results, "sameplace", "sameplace-temperature/sameplace")
 
 

@@ -126,8 +126,9 @@ def paired(rows: list[dict[str, Any]], a: str, b: str, key: str) -> list[float]:
             if by.get((a, s)) is not None and by.get((b, s)) is not None]
 
 
-#: (variant, against, label) pairs the verdict compares seed by seed; the first decides
-#: whether the text branch helps, the last two whether metadata dropout does.
+#: (variant, against, label) pairs the verdict compares seed by seed; the validation scores of
+#: the comparisons against ``--no-text`` decide whether the branch (with or without metadata
+#: dropout) helps.
 COMPARISONS = (
     ("ccls2t", "ccls2t --no-text", "text branch vs --no-text"),
     ("ccls2t", "ccls2t --no-itc", "ITC vs --no-itc"),
@@ -145,7 +146,7 @@ def consistent_gain(diffs: np.ndarray) -> bool:
 def verdict(rows: list[dict[str, Any]]) -> list[str]:
     """What the runs say about the text branch, in words: paired by seed, validation decides."""
     lines = []
-    decided: dict[str, bool] = {}
+    decided: dict[str, str] = {}
     for variant, other, label in COMPARISONS:
         for key, what in (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
                           ("map@100_metadata", "test, metadata-set queries")):
