@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine_info  # noqa: E402
+from bench.common import provenance, provenance_line, script_command  # noqa: E402
 from bench.scale import synthetic  # noqa: E402
 
 EMBEDDING_DIM = 128
@@ -72,8 +71,7 @@ def markdown(result: dict[str, Any]) -> str:
              else "the index was built before this run, so its build is not timed here")
     return f"""# Embedded index checksums: what they cost
 
-Command: `{result['command']}`; commit {result['commit']}; {result['machine']['date']};
-{result['machine']['nproc']} CPUs ({result['machine']['cpu_model']}), shared with other jobs.
+{provenance_line(result)} The machine was shared with other jobs.
 
 Index: {result['count']:,} items, {sizes}.
 
@@ -120,10 +118,7 @@ def main() -> None:
         checksums_of(gen)
         write_hash_s = time.perf_counter() - start
         result = {
-            "command": " ".join([".venv/bin/python", "bench/checksums.py", *sys.argv[1:]]),
-            "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                     cwd=Path(__file__).parent).stdout.strip(),
-            "machine": machine_info(),
+            **provenance(script_command(__file__)),
             "count": int(manifest["count"]),
             "bytes": {p.name: p.stat().st_size for p in sorted(gen.iterdir())},
             "repeat": args.repeat,

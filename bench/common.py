@@ -117,13 +117,28 @@ def script_command(script: str, argv: Sequence[str] | None = None) -> str:
     return shlex.join(["python", f"bench/{Path(script).name}", *(sys.argv[1:] if argv is None else argv)])
 
 
+def shipped_backbone_sha256() -> str | None:
+    """SHA-256 of the backbone the checkout ships (``--backbone default``), from its card.
+
+    Recorded in every results file: a run "from the default backbone" means these weights,
+    and a later backbone makes the file a measurement of the earlier one.
+    """
+    card = REPO / "src" / "terrahash" / "model" / "weights" / "card.json"
+    try:
+        return str(json.loads(card.read_text(encoding="utf-8"))["weights"]["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def provenance(command: str) -> dict[str, Any]:
-    """``command``, ``commit``, ``date`` (UTC, ISO 8601) and ``machine`` for a results file."""
+    """``command``, ``commit``, ``date`` (UTC, ISO 8601), ``machine`` and the shipped
+    ``default_backbone`` (its SHA-256) for a results file."""
     return {
         "command": command,
         "commit": git_commit(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
+        "default_backbone": shipped_backbone_sha256(),
     }
 
 
@@ -133,8 +148,10 @@ def provenance_line(report: Mapping[str, Any]) -> str:
     if isinstance(machine, Mapping):
         machine = (f"{machine.get('nproc')} CPUs ({machine.get('cpu_model')}), "
                    f"torch {machine.get('torch')} with {machine.get('torch_threads')} threads")
+    backbone = report.get("default_backbone")
+    shipped = f", default backbone `{str(backbone)[:12]}`" if backbone else ""
     return (f"Command `{report.get('command')}`, commit `{report.get('commit')}`, "
-            f"{report.get('date')}, {machine}.")
+            f"{report.get('date')}, {machine}{shipped}.")
 
 
 def save_report(path: Path, report: Mapping[str, Any], markdown: str | None = None) -> None:
@@ -434,6 +451,7 @@ def train_run(spec: RunSpec, reuse: bool = False) -> dict[str, Any]:
         done = config.get("train", {})
         # an option newer than the run was trained at its default (the behaviour before it existed)
         before = {f.name: f.default for f in fields(TrainOptions) if f.default is not MISSING}
+        before["split_seed"] = done.get("seed", 0)  # before --split-seed, the seed split the data too
         if all(done.get(k, before.get(k)) == v for k, v in vars(opts).items() if k != "resume") and (
             config.get("dataset") == str(spec.data_dir.resolve())
         ):

@@ -41,6 +41,7 @@ def _row(run: Path, data: Path) -> dict[str, Any]:
         "backbone": backbone["name"] if backbone else "none",
         "backbone_sha256": backbone["sha256"] if backbone else None,
         "epochs": options.get("epochs"),
+        "seed": options.get("seed", 0),
         "image_size": config.get("image_size"),
         "lr": options.get("lr"),
         "backbone_lr_scale": options.get("backbone_lr_scale", 1.0),
@@ -52,8 +53,31 @@ def _row(run: Path, data: Path) -> dict[str, Any]:
         "command": f"terrahash train {config['dataset']} --out {run} --method {config['method']} "
         f"--epochs {options.get('epochs')} --backbone {options.get('backbone', 'none')}"
         + (f" --backbone-lr-scale {options['backbone_lr_scale']:g}"
-           if options.get("backbone_lr_scale") else ""),
+           if options.get("backbone_lr_scale") else "")
+        + (f" --seed {options['seed']}" if options.get("seed") else ""),
     }
+
+
+def by_backbone(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean validation and test mAP@100 per backbone (its weights, not its name) over the runs
+    given, e.g. one per seed: a backbone is chosen on the validation mean."""
+    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["backbone"], row["backbone_sha256"]), []).append(row)
+    out = []
+    for (name, sha), members in groups.items():
+        vals = [r["val_map@100"] for r in members if r["val_map@100"] is not None]
+        tests = [r["test_map@100"] for r in members]
+        out.append({"backbone": name, "backbone_sha256": sha, "runs": len(members),
+                    "seeds": sorted({r["seed"] for r in members}),
+                    "val_map@100_mean": sum(vals) / len(vals) if vals else None,
+                    "test_map@100_mean": sum(tests) / len(tests)})
+    return out
+
+
+def _backbone_label(name: str, sha: str | None) -> str:
+    """A backbone's name and the start of its SHA-256: two pretrainings may share a name."""
+    return f"{name} ({sha[:12]})" if sha else name
 
 
 def main() -> None:
@@ -68,14 +92,23 @@ def main() -> None:
     for row in rows:
         row["val_ratio_to_first"] = ratio(row["val_map@100"], first["val_map@100"])
         row["test_ratio_to_first"] = ratio(row["test_map@100"], first["test_map@100"])
-    report = {**provenance(script_command(__file__)), "dataset": str(args.data), "runs": rows}
+    groups = by_backbone(rows)
+    report = {**provenance(script_command(__file__)), "dataset": str(args.data), "runs": rows,
+              "by_backbone": groups}
     stem = args.out / f"compare_{args.name}"
     table = markdown_table(
-        ["run", "method", "backbone", "trunk lr scale", "epochs", "val mAP@100 (decides)",
+        ["run", "method", "backbone", "trunk lr scale", "epochs", "seed", "val mAP@100 (decides)",
          "test mAP@100 (reported)", "test vs first", "train s"],
-        [[Path(r["run"]).name, r["method"], r["backbone"], r["backbone_lr_scale"], r["epochs"],
-          r["val_map@100"], r["test_map@100"], r["test_ratio_to_first"], r["train_seconds"]] for r in rows],
+        [[Path(r["run"]).name, r["method"], _backbone_label(r["backbone"], r["backbone_sha256"]),
+          r["backbone_lr_scale"], r["epochs"], r["seed"], r["val_map@100"], r["test_map@100"],
+          r["test_ratio_to_first"], r["train_seconds"]] for r in rows],
     )
+    if len(groups) < len(rows):
+        table += "\n\nMean over each backbone's runs:\n\n" + markdown_table(
+            ["backbone", "runs", "seeds", "val mAP@100 mean (decides)", "test mAP@100 mean (reported)"],
+            [[_backbone_label(g["backbone"], g["backbone_sha256"]), g["runs"],
+              ", ".join(map(str, g["seeds"])), g["val_map@100_mean"], g["test_map@100_mean"]]
+             for g in groups])
     lines = [f"# {args.name}: runs side by side ({args.data.name})", "",
              "Training times are as each run recorded them (the CPU was shared).", "", table, "",
              *[f"- `{r['command']}`" for r in rows]]

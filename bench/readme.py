@@ -15,13 +15,14 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import fmt_ratio, markdown_table  # noqa: E402 - after the path fix
+from bench.common import fmt_ratio, markdown_table, shipped_backbone_sha256  # noqa: E402 - after the path fix
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -47,18 +48,46 @@ def load(results: Path, name: str) -> dict[str, Any]:
     return data
 
 
+#: The default backbones shipped before results files recorded theirs (``default_backbone``,
+#: ``bench.common.provenance``): (commit date, SHA-256). A file without the field was measured
+#: with the one shipped at its date (commits 5302180 and f4e9040).
+SHIPPED_BACKBONES = (
+    ("2026-12-06T06:16:05+00:00", "488ee95a1bec1a95788cd7f30e4c7e76d4e921c6d4fbf511cf8354fc9ca1a078"),
+    ("2026-12-06T21:54:02+00:00", "af30deaf14bff931c93b164f19690000bd48106e1b11e4c70c1bfbf260a627bc"),
+)
+
+
+def _when(data: dict[str, Any]) -> str | None:
+    """A results file's date as written: top-level ``date``/``when`` or its machine's."""
+    machine = data.get("machine")
+    stated = data.get("date") or data.get("when")
+    return stated or (machine.get("date") if isinstance(machine, dict) else None)
+
+
+def measured_backbone(data: dict[str, Any]) -> str | None:
+    """SHA-256 of the default backbone a results file was measured with (``None``: before any)."""
+    if data.get("default_backbone"):
+        return str(data["default_backbone"])
+    when = _when(data)
+    if when is None:
+        return None
+    stamp = datetime.fromisoformat(when.replace(" UTC", "+00:00"))
+    shipped = [sha for since, sha in SHIPPED_BACKBONES if stamp >= datetime.fromisoformat(since)]
+    return shipped[-1] if shipped else None
+
+
 def source(results: Path, *names: str) -> str:
-    """The closing line of a block: which files, from which commands and dates."""
+    """The closing line of a block: which files, from which commands and dates, and for a file
+    measured before the shipped default backbone was, which backbone "default" meant then."""
+    current = shipped_backbone_sha256()
     parts = []
     for name in names:
         data = load(results, name)
-        machine = data.get("machine")
-        date = (
-            data.get("date")
-            or data.get("when")
-            or (machine.get("date") if isinstance(machine, dict) else None)
-        )
-        parts.append(f"`bench/results/{name}.json` (`{data.get('command')}`, {date or 'date not recorded'})")
+        then = current if name == "pretrain" else measured_backbone(data)  # the card of a backbone
+        earlier = ("" if then == current else "; before TerraHash shipped a backbone" if then is None
+                   else f"; default backbone then `{then[:12]}`, not the shipped `{str(current)[:12]}`")
+        parts.append(f"`bench/results/{name}.json` (`{data.get('command')}`, "
+                     f"{_when(data) or 'date not recorded'}{earlier})")
     return "Source: " + "; ".join(parts) + "."
 
 
@@ -130,7 +159,7 @@ def train_default(results: Path) -> str:
 
 
 def seed_spread(results: Path, names: list[str]) -> str:
-    """Test mAP@100 over the seeds' result files ``names`` (split and training seed), mean ± sd."""
+    """Test mAP@100 over the seeds' result files ``names``, mean ± sd, and the split they shared."""
     import numpy as np
 
     reports = [load(results, name) for name in names]
@@ -144,9 +173,20 @@ def seed_spread(results: Path, names: list[str]) -> str:
     wins = sum(
         max(common, key=lambda m, r=r: r["results"][m]["map@100_image"]) == "ccls2t" for r in reports
     ) if "ccls2t" in common else 0
-    return (f"Over {len(reports)} seeds of UC Merced (each its own split and training seed), test "
-            f"mAP@100 mean ± sd: {'; '.join(cells)}. CCLS2T is the best of these in {wins} of "
-            f"{len(reports)} seeds.")
+    splits = {split_seed_of(r) for r in reports}
+    what = (f"training seeds of UC Merced on its standard split (split seed {splits.pop()}, whose test part "
+            "the shipped backbone's pretraining held out)" if len(splits) == 1
+            else "seeds of UC Merced (each its own split and training seed)")
+    return (f"Over {len(reports)} {what}, test mAP@100 mean ± sd: {'; '.join(cells)}. CCLS2T is the best "
+            f"of these in {wins} of {len(reports)} seeds.")
+
+
+def split_seed_of(report: dict[str, Any]) -> int:
+    """The split seed of a ``bench/train.py`` report; before it recorded one, its ``--seed`` split."""
+    if "split_seed" in report:
+        return int(report["split_seed"])
+    seed = re.search(r"--seed (\d+)", str(report.get("command", "")))
+    return int(seed.group(1)) if seed else 0
 
 
 def unsupervised(results: Path) -> str:
@@ -312,13 +352,35 @@ def backbone_rerank(results: Path) -> str:
             "rerank",
         ],
     ]
+    candidate = load(results, "compare_pretrain") if (results / "compare_pretrain.json").is_file() else None
+    if candidate is not None:
+        rows += candidate_rows(candidate)
     return "\n".join(
         [
             markdown_table(["measurement", "measured", "file"], [[m, v, f"`{f}.json`"] for m, v, f in rows]),
             "",
-            source(results, "pretrain", "resolution", "compare_trunk-lr", "compare_backbone", "rerank"),
+            source(results, "pretrain", "resolution", "compare_trunk-lr", "compare_backbone", "rerank",
+                   *(["compare_pretrain"] if candidate is not None else [])),
         ]
     )
+
+
+def candidate_rows(compare: dict[str, Any]) -> list[list[str]]:
+    """A candidate backbone against the shipped one: validation decides, test is reported."""
+    groups = compare["by_backbone"]
+    shipped = next(g for g in groups if g["backbone_sha256"] == compare.get("default_backbone"))
+    others = [g for g in groups if g is not shipped]
+    seeds = ", ".join(map(str, shipped["seeds"]))
+    return [
+        [f"candidate backbone `{g['backbone_sha256'][:12]}` vs the shipped one, UC Merced CCLS2T "
+         f"validation mAP@100, mean of seeds {seeds}",
+         f"{_f3(g['val_map@100_mean'])} vs {_f3(shipped['val_map@100_mean'])}", "compare_pretrain"]
+        for g in others
+    ] + [
+        [f"the same, test mAP@100 (`{g['backbone_sha256'][:12]}` vs shipped)",
+         f"{_f3(g['test_map@100_mean'])} vs {_f3(shipped['test_map@100_mean'])}", "compare_pretrain"]
+        for g in others
+    ]
 
 
 def _flat_row(search: dict[str, Any], codes: str, n: int, bits: int) -> dict[str, Any] | None:

@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import json
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,8 +37,9 @@ from bench.common import (
     RunSpec,
     Variant,
     json_safe,
-    machine_info,
     markdown_table,
+    provenance,
+    provenance_line,
     subset_folder,
     train_run,
 )
@@ -120,20 +120,6 @@ def grid(methods: Sequence[str], lrs: Sequence[float] | None = None) -> list[tup
     ]
 
 
-def git_commit() -> str:
-    """The checkout's commit, ``+dirty`` when it has uncommitted changes."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
-
-
 def _backbone_extra(backbone: str | None) -> dict[str, Any]:
     """``TrainOptions`` fields for ``--backbone`` (the option ``terrahash train --backbone`` sets)."""
     if backbone is None:
@@ -198,9 +184,7 @@ def write_reports(out_dir: Path, report: Mapping[str, Any]) -> None:
     lines = [
         f"# Tuning on the validation part: {s['dataset_tag']}, {s['bits']} bits, {s['epochs']} epochs",
         "",
-        f"`{report['command']}` at commit `{report['commit']}` on {report['machine']['date']} "
-        f"({report['machine']['nproc']} cores, {report['machine']['cpu_model']}, "
-        f"torch {report['machine']['torch']}); {report['wall_seconds'] / 60:.1f} min in all.",
+        f"{provenance_line(report)} {report['wall_seconds'] / 60:.1f} min in all.",
         "",
         "Every method: three learning rates x two values of one loss knob ("
         + "; ".join(f"{m}: {{{', '.join(f'{lr:g}' for lr in g)}}}" for m, g in s["lrs"].items())
@@ -235,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--backbone", default=None, help="passed to `terrahash train --backbone`")
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--image-size", type=int, default=TrainOptions.image_size)
-    parser.add_argument("--seed", type=int, default=0, help="sample, split and training seed")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="sample and training seed (the split is the standard one)")
     parser.add_argument("--runs-dir", type=Path, default=Path("bench/runs/tune"))
     parser.add_argument("--out-dir", type=Path, default=Path("bench/results"))
     parser.add_argument("--defaults-out", type=Path, default=DEFAULTS_FILE)
@@ -249,9 +234,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     tag += f"_{Path(args.backbone).stem}" if args.backbone else ""
     data = subset_folder(args.data, args.runs_dir / tag / "data", args.per_label, args.seed)
     report: dict[str, Any] = {
-        "command": shlex.join(["python", "bench/tune.py", *(sys.argv[1:] if argv is None else argv)]),
-        "commit": git_commit(),
-        "machine": machine_info(),
+        **provenance(shlex.join(["python", "bench/tune.py", *(sys.argv[1:] if argv is None else argv)])),
         "setup": {
             "dataset": str(args.data), "dataset_tag": tag, "per_label": args.per_label, "epochs": args.epochs,
             "bits": args.bits, "image_size": args.image_size, "seed": args.seed,
@@ -275,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "results": str(args.out_dir / "tuning.json"),
         "command": report["command"],
         "commit": report["commit"],
-        "date": report["machine"]["date"],
+        "date": report["date"],
         "dataset": tag,
     }
     existing = json.loads(args.defaults_out.read_text()) if args.defaults_out.is_file() else {}

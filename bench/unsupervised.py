@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=TrainOptions.epochs,
                         help="epochs per run (default: the CLI's default budget)")
     parser.add_argument("--bits", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0, help="split and training seed")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (the split is the standard one)")
     parser.add_argument("--runs-dir", type=Path, default=Path("bench/runs/unsupervised"))
     parser.add_argument("--out", type=Path, default=Path("bench/results"), help="results folder")
     args = parser.parse_args(argv)

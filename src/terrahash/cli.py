@@ -521,7 +521,12 @@ def train(
                      "validation (src/terrahash/train/method_defaults.json)."),
     ] = None,
     image_size: Annotated[int, typer.Option(help="Input size in pixels (path_128 is read for >= 128).")] = 64,
-    seed: Annotated[int, typer.Option(help="Seed for split, init and augmentation.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, augmentation and batch order.")] = 0,
+    split_seed: Annotated[
+        int, typer.Option(help="Seed of the 80/20 split and of the validation part. 0: the standard split, "
+                          "whose test part the shipped backbone never saw (another split of a set it "
+                          "pretrained on is refused).")
+    ] = 0,
     text: Annotated[
         bool | None,
         typer.Option("--text/--no-text", help="Text branch on or off (--no-text: the ablation). Default: "
@@ -566,8 +571,8 @@ def train(
 ) -> None:
     """Train a hashing model and write RUN_DIR (model.safetensors, config.json, metrics.csv, loss_curve.png).
 
-    The split (80/20, stratified, seeded) and a validation part of train used for model
-    selection are stored in config.json. Same seed, same codes.
+    The split (80/20, stratified, seeded by --split-seed) and a validation part of train used
+    for model selection are stored in config.json. Same seeds, same codes.
 
     Examples:
 
@@ -578,6 +583,8 @@ def train(
         terrahash train ../shared/data/scenes/aid --out runs/aid --epochs 20 --no-itc
 
         terrahash train ../shared/data/scenes/ucmerced --out runs/dpsh --method dpsh --lr 2.5e-4
+
+        terrahash train ../shared/data/scenes/ucmerced --out runs/ucm-s1 --seed 1   # same split, new init
 
         terrahash train tiles/ --out runs/archive --method unsupervised --backbone default
 
@@ -590,7 +597,7 @@ def train(
     try:
         opts = TrainOptions(
             method=method, bits=bits, epochs=epochs, lr=lr, image_size=image_size, seed=seed,
-            use_text=text, multiscale=not single_scale, itc=not no_itc, resume=resume,
+            split_seed=split_seed, use_text=text, multiscale=not single_scale, itc=not no_itc, resume=resume,
             backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
             backbone_lr_scale=backbone_lr_scale, input_norm=input_norm, temporal_pairs=not no_temporal_pairs,
             meta_dropout=meta_dropout, loss_settings=parse_loss_settings(loss_setting or []),
@@ -620,14 +627,20 @@ def pretrain(
     lr: Annotated[float, typer.Option(help="Peak learning rate (cosine schedule).")] = 2e-3,
     model_name: Annotated[str, typer.Option("--model", help="Architecture config name.")] = "ccls2t-small",
     seed: Annotated[int, typer.Option(help="Seed of the run (not of the data split).")] = 0,
+    val_fraction: Annotated[
+        float | None, typer.Option(help="Validation part of each labelled set's train part, left out as "
+                                   "well (terrahash train selects models on it); 0 keeps it in. "
+                                   "Default: terrahash train's, 0.1.")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
 ) -> None:
     """Pretrain a vision backbone on labelled sets, unlabelled images and rasters.
 
-    Labelled dataset folders train on their train part only (the seeded 80/20 split that
-    `terrahash train` uses), so no test image of a benchmark set is ever seen; unlabelled
-    folders and rasters (tiles cut on the fly) train the contrastive term. Writes
+    Labelled dataset folders train on their train part only (the standard 80/20 split that
+    `terrahash train` uses, less its validation part), so no image a run is validated or
+    tested on is ever seen; unlabelled folders and rasters (tiles cut on the fly) train the
+    contrastive term. Writes
     backbone.safetensors, card.json + CARD.md (data, recipe, time, hardware, checksum) and
     the learning curve; `terrahash train --backbone OUT` starts from it.
 
@@ -645,6 +658,8 @@ def pretrain(
     opts = PretrainOptions(model_name=model_name, image_size=image_size, tile_size=tile_size, epochs=epochs,
                            schedule_epochs=schedule_epochs,
                            batch_size=batch_size, lr=lr, seed=seed, device=device, resume=resume)
+    if val_fraction is not None:
+        opts.val_fraction = val_fraction
     bars: list[object] = []
 
     def progress(what: str, total: int) -> Callable[[int], None]:

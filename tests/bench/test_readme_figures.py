@@ -8,8 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import PROVENANCE_KEYS, save_report
-from bench.readme import BLOCK, BLOCKS, README, differing_blocks, render, stray_figures
+from bench.common import PROVENANCE_KEYS, provenance, provenance_line, save_report
+from bench.readme import (
+    BLOCK,
+    BLOCKS,
+    README,
+    SHIPPED_BACKBONES,
+    differing_blocks,
+    measured_backbone,
+    render,
+    source,
+    stray_figures,
+)
 from bench.run_all import ROOT, STEPS, main
 
 TEXT = README.read_text(encoding="utf-8")
@@ -47,6 +57,27 @@ def test_save_report_refuses_a_report_without_provenance(tmp_path: Path) -> None
     assert json.loads((tmp_path / "x.json").read_text()) == report
     lines = (tmp_path / "x.md").read_text().splitlines()
     assert lines[0] == "# Title" and all(report[k] in lines[2] for k in PROVENANCE_KEYS)
+
+
+def test_provenance_names_the_shipped_backbone() -> None:
+    """A result "from the default backbone" says which weights that was."""
+    card = json.loads((ROOT / "src" / "terrahash" / "model" / "weights" / "card.json").read_text())
+    report = provenance("python bench/x.py")
+    assert report["default_backbone"] == card["weights"]["sha256"]
+    assert f"default backbone `{card['weights']['sha256'][:12]}`" in provenance_line(report)
+
+
+def test_a_result_states_which_default_backbone_it_was_measured_with(tmp_path: Path) -> None:
+    first, second = (sha for _, sha in SHIPPED_BACKBONES[:2])
+    assert measured_backbone({"date": "2026-12-06T10:00:00+00:00"}) == first
+    assert measured_backbone({"machine": {"date": "2026-12-07 02:22 UTC"}}) == second
+    assert measured_backbone({"date": "2026-11-29 09:53 UTC"}) is None
+    assert measured_backbone({"date": "2026-11-29 09:53 UTC", "default_backbone": "ab" * 32}) == "ab" * 32
+    now = provenance("python bench/x.py")
+    save_report(tmp_path / "now.json", now)
+    save_report(tmp_path / "old.json", {**now, "default_backbone": "ab" * 32})
+    assert "default backbone then" not in source(tmp_path, "now")
+    assert f"default backbone then `{'ab' * 6}`, not the shipped" in source(tmp_path, "old")
 
 
 def test_run_all_names_scripts_that_exist(capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,7 +65,7 @@ def test_a_reused_run_reports_the_wall_time_of_its_training(tmp_path: Path) -> N
 
 def test_a_run_older_than_an_option_is_reused_at_that_options_default(tmp_path: Path) -> None:
     """A config.json written before ``meta_dropout`` existed trained without it: reuse it for 0,
-    train anew for another value."""
+    train anew for another value. One written before ``split_seed`` split under its ``seed``."""
     import json
 
     from bench.common import RunSpec, Variant, train_run
@@ -77,11 +77,18 @@ def test_a_run_older_than_an_option_is_reused_at_that_options_default(tmp_path: 
     train_run(spec)
     config_file = tmp_path / "run" / "config.json"
     config = json.loads(config_file.read_text())
-    del config["train"]["meta_dropout"]
+    del config["train"]["meta_dropout"], config["train"]["split_seed"]
     config_file.write_text(json.dumps(config))
     stamp = (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns
     train_run(spec, reuse=True)
     assert (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns == stamp
+    config["train"]["seed"] = 1  # as if trained with --seed 1 before the option: split seed 1
+    config_file.write_text(json.dumps(config))
+    seeded = RunSpec(data, tmp_path / "run", Variant("ccls2t", "ccls2t", use_text=True), bits=16, epochs=1,
+                     image_size=32, seed=1, extra={"backbone": "none"})
+    assert train_run(seeded, reuse=True)["train"]["split_seed"] == 0
+    assert (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns != stamp  # trained again
+    stamp = (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns
     other = RunSpec(data, tmp_path / "run", Variant("ccls2t", "ccls2t", use_text=True, meta_dropout=0.5),
                     bits=16, epochs=1, image_size=32, extra={"backbone": "none"})
     assert "--meta-dropout 0.5" in other.command()

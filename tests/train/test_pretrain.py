@@ -14,6 +14,8 @@ import pytest
 import torch
 
 from terrahash.cli import main
+from terrahash.data import load_dataset
+from terrahash.data.sources import load_source
 from terrahash.model.backbones import (
     BACKBONE_FILE,
     CARD_FILE,
@@ -22,7 +24,7 @@ from terrahash.model.backbones import (
     shipped_backbone_dir,
 )
 from terrahash.model.errors import ModelError
-from terrahash.train.pretrain import CHECKPOINT, PretrainOptions, pretrain
+from terrahash.train.pretrain import CHECKPOINT, PretrainError, PretrainOptions, pretrain
 from tests.model.conftest import UCM, make_subset
 
 CLASSES = ("agricultural", "beach", "forest", "harbor")
@@ -50,7 +52,10 @@ def test_pretraining_reduces_loss_and_writes_a_true_card(sources: list[Path], tm
     losses = [row["loss"] for row in _history(tmp_path / "bb")]
     assert losses[-1] < losses[0]
     labelled, loose = card["data"]["sources"]
-    assert labelled["kind"] == "labelled" and labelled["items"] == 24 and labelled["held_out_test_items"] == 8
+    assert labelled["kind"] == "labelled" and labelled["held_out_test_items"] == 8
+    # the validation part terrahash train selects models on is left out too (one per class here)
+    assert labelled["items"] == 20 and labelled["held_out_validation_items"] == 4
+    assert card["data"]["split"]["val_fraction"] == 0.1
     assert loose["kind"] == "images" and loose["items"] == 8
     assert card["weights"]["sha256"] == sha256_file(tmp_path / "bb" / BACKBONE_FILE)
     assert (tmp_path / "bb" / "CARD.md").read_text().count(card["weights"]["sha256"]) == 1
@@ -68,6 +73,9 @@ def test_pretraining_resumes_where_it_stopped(sources: list[Path], tmp_path: Pat
     resumed = _history(out)
     assert card["training"]["epochs"] == 3 and len(resumed) == 3
     assert resumed[:2] == first  # the first two epochs were not run again
+    with pytest.raises(PretrainError, match="trained on other data or another split"):
+        pretrain(sources, out, PretrainOptions(**{**OPTS, "epochs": 4, "resume": True,  # type: ignore[arg-type]
+                                                  "val_fraction": 0.0}))
 
 
 def test_a_damaged_backbone_is_refused(sources: list[Path], tmp_path: Path) -> None:
@@ -102,6 +110,28 @@ def test_train_starts_from_the_backbone_or_from_nothing(sources: list[Path], tmp
         assert config["backbone"] is None
     else:
         assert config["backbone"]["sha256"] == load_backbone("default").card["weights"]["sha256"]  # type: ignore[union-attr]
+
+
+def test_a_split_that_tests_on_pretraining_images_is_refused(
+    sources: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backbone pretrained on a set's train part holds the set to the split it held out."""
+    backbone = tmp_path / "bb"
+    pretrain(sources[:1], backbone, PretrainOptions(**{**OPTS, "epochs": 1}))  # type: ignore[arg-type]
+    args = ["train", str(sources[0]), "--epochs", "1", "--backbone", str(backbone)]
+    with pytest.raises(SystemExit) as refused:
+        main([*args, "--out", str(tmp_path / "leak"), "--split-seed", "1"])
+    assert refused.value.code == 2 and not (tmp_path / "leak" / "config.json").exists()
+    assert "pretrained on the train part of 'labelled' under split seed 0" in " ".join(
+        capsys.readouterr().err.split())
+    with pytest.raises(SystemExit) as done:
+        main([*args, "--out", str(tmp_path / "ok"), "--seed", "1"])
+    assert done.value.code in (0, None)
+    held_out = load_dataset(sources[0]).split(0, 0.2)[1]
+    config = json.loads((tmp_path / "ok" / "config.json").read_text())
+    assert sorted(config["split"]["test_ids"]) == sorted(load_dataset(sources[0])[i].id for i in held_out)
+    seen = set(load_source(sources[0], 32).used)  # what the pretraining trained on
+    assert not seen & set(config["split"]["test_ids"]) and not seen & set(config["split"]["val_ids"])
 
 
 def _history(out: Path) -> list[dict[str, float]]:

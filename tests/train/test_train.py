@@ -187,6 +187,19 @@ def test_pretrained_backbone_gets_the_validated_trunk_scale() -> None:
     assert TrainOptions(backbone="default", backbone_lr_scale=0.5).backbone_lr_scale == 0.5
 
 
+def test_the_training_seed_leaves_the_split_alone(tiny_data: Path) -> None:
+    """Seeds vary the training; the split (test and validation parts) follows --split-seed."""
+    from terrahash.train.run import _split
+
+    dataset = load_dataset(tiny_data)
+    standard = _split(dataset, TrainOptions(seed=0))
+    assert _split(dataset, TrainOptions(seed=3)) == standard
+    other = _split(dataset, TrainOptions(split_seed=1))
+    assert other[2] != standard[2] and other[1] != standard[1]
+    with pytest.raises(Exception, match="--split-seed: error: must be >= 0"):
+        TrainOptions(split_seed=-1).validate()
+
+
 def test_text_branch_is_dropped_when_every_prompt_is_the_same(tiny_data: Path, tmp_path: Path) -> None:
     """UC Merced items share one prompt: by default no text branch, and the config says why."""
     opts = TrainOptions(epochs=1, bits=16, batch_size=16, image_size=32)

@@ -62,6 +62,12 @@ class SceneItem:
         return self.labels[0] if self.labels else None
 
 
+#: The standard split: the test part of every labelled set, and the validation part carved
+#: from its train part (``SceneDataset.standard_split``).
+TEST_FRACTION = 0.2
+VAL_FRACTION = 0.1
+
+
 class SceneDataset(Sequence[SceneItem]):
     """A dataset folder: ``items`` in manifest order, plus split and image helpers."""
 
@@ -115,6 +121,22 @@ class SceneDataset(Sequence[SceneItem]):
             test.extend(int(i) for i in members[:n_test])
             train.extend(int(i) for i in members[n_test:])
         return sorted(train), sorted(test)
+
+    def standard_split(
+        self, seed: int = 0, test_fraction: float = TEST_FRACTION, val_fraction: float = VAL_FRACTION
+    ) -> tuple[list[int], list[int], list[int]]:
+        """(train, validation, test) indices: ``split`` by ``seed``, then a validation part
+        carved from train, stratified, by ``seed + 1``.
+
+        The one split ``terrahash train`` selects models on and ``terrahash pretrain`` holds
+        out, so a backbone pretrained on a set never saw the items its runs are validated
+        and tested on. Sets under 20 training items get no validation part.
+        """
+        train, test = self.split(seed, test_fraction)
+        if val_fraction <= 0 or len(train) < 20:
+            return train, [], test
+        keep, val = self.subset(train).split(seed + 1, val_fraction)
+        return [train[i] for i in keep], [train[i] for i in val], test
 
     def load_image(
         self, index: int, size: int | None = None, column: str | None = None

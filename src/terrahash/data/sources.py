@@ -1,8 +1,9 @@
 """Pretraining sources: labelled dataset folders, unlabelled image folders and rasters.
 
 A data centre's archive mixes all three. ``load_source`` reads any of them into one shape:
-labelled items (their *train part only*, under the same seeded split ``terrahash train``
-uses, so no benchmark test image is ever seen), unlabelled images, and raster composites
+labelled items (their *train part only*, under the standard split ``terrahash train``
+uses, its validation part left out too, so no benchmark image a run is validated or tested
+on is ever seen), unlabelled images, and raster composites
 from which tiles are cut on the fly. Each source records exactly which items it used.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from terrahash.data.dataset import load_dataset
+from terrahash.data.dataset import TEST_FRACTION, VAL_FRACTION, load_dataset
 from terrahash.data.images import decode_image, resize_rgb
 from terrahash.data.scan import is_raster, scan_archive
 from terrahash.data.tiling import read_composite
@@ -41,9 +42,11 @@ class PretrainSource:
     multilabel: bool = False
     #: Raster composites (h, w, 3) ``uint8``, tiles are cropped from them each epoch.
     composites: list[np.ndarray] = field(default_factory=list)
-    #: Ids (or file names) of every item used, and how many were held out as test items.
+    #: Ids (or file names) of every item used, and how many were held out as test items
+    #: and as validation items.
     used: list[str] = field(default_factory=list)
     held_out: int = 0
+    held_out_val: int = 0
 
     @property
     def name(self) -> str:
@@ -60,6 +63,7 @@ class PretrainSource:
             "kind": self.kind,
             "items": len(self.used),
             "held_out_test_items": self.held_out,
+            "held_out_validation_items": self.held_out_val,
             "classes": len(self.classes),
             "multilabel": self.multilabel,
             "rasters": [list(c.shape[:2]) for c in self.composites],
@@ -70,10 +74,13 @@ def load_source(
     path: str | Path,
     image_size: int,
     split_seed: int = 0,
-    test_fraction: float = 0.2,
+    test_fraction: float = TEST_FRACTION,
     progress: Callable[[int], None] | None = None,
+    val_fraction: float = VAL_FRACTION,
 ) -> PretrainSource:
-    """Read one source; a dataset folder's test part (seeded split) is left out.
+    """Read one source; a dataset folder's test and validation parts (standard split) are left out.
+
+    ``val_fraction`` 0 keeps the validation part in (backbones before it was held out did).
 
     Raises:
         DatasetError: the path is missing, or holds nothing usable.
@@ -82,7 +89,7 @@ def load_source(
     if not root.exists():
         raise DatasetError(f"{root}: error: no such file or folder")
     if (root / "manifest.csv").is_file():
-        return _dataset_source(root, image_size, split_seed, test_fraction, progress)
+        return _dataset_source(root, image_size, split_seed, test_fraction, val_fraction, progress)
     rasters = [root] if root.is_file() and is_raster(root) else []
     if root.is_dir() and any(is_raster(p) for p in root.rglob("*") if p.is_file()):
         rasters = [root]
@@ -95,15 +102,15 @@ def load_source(
     return PretrainSource(root, "images", images, used=[str(p.relative_to(root)) for p in files])
 
 
-def _dataset_source(root: Path, size: int, seed: int, test_fraction: float,
+def _dataset_source(root: Path, size: int, seed: int, test_fraction: float, val_fraction: float,
                     progress: Callable[[int], None] | None) -> PretrainSource:
     dataset = load_dataset(root)
     labelled = any(item.labels for item in dataset)
     keep = list(range(len(dataset)))
-    held_out = 0
+    held_out = held_out_val = 0
     if labelled:
-        keep, test = dataset.split(seed, test_fraction)
-        held_out = len(test)
+        keep, val, test = dataset.standard_split(seed, test_fraction, val_fraction)
+        held_out, held_out_val = len(test), len(val)
     part = dataset.subset(sorted(keep))
     images = _stack(len(part), size, lambda i: part.load_image(i, size), progress)
     if not labelled:
@@ -111,7 +118,7 @@ def _dataset_source(root: Path, size: int, seed: int, test_fraction: float,
     return PretrainSource(
         root, "labelled", images, classes=list(dataset.classes),
         labels=torch.from_numpy(part.label_matrix(dataset.classes)), multilabel=dataset.multilabel,
-        used=[it.id for it in part], held_out=held_out,
+        used=[it.id for it in part], held_out=held_out, held_out_val=held_out_val,
     )
 
 

@@ -45,6 +45,23 @@ class Backbone:
     def normalization(self) -> dict[str, list[float]]:
         return dict(self.card["normalization"])
 
+    def pretrained_split_of(self, name: str, n_items: int) -> tuple[int, float] | None:
+        """(split seed, test fraction) under which this backbone pretrained on the train part of
+        a labelled set named ``name`` with ``n_items`` items in all; ``None`` if it did not.
+
+        A set is recognised by its folder name and size, as the card records them: runs on
+        that set must test on the test part the pretraining held out, or they test on images
+        the backbone has seen with their labels.
+        """
+        data = self.card.get("data") or {}
+        split = data.get("split") or {}
+        for src in data.get("sources") or ():
+            if (src.get("kind") == "labelled" and Path(str(src.get("path"))).name == name
+                    and sum(int(src.get(k, 0)) for k in ("items", "held_out_test_items",
+                                                         "held_out_validation_items")) == n_items):
+                return int(split.get("seed", 0)), float(split.get("test_fraction", 0.2))
+        return None
+
     def provenance(self) -> dict[str, Any]:
         """What a run's config.json records about the backbone it started from."""
         return {"source": self.source, "name": self.card.get("name"),

@@ -34,6 +34,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
+from terrahash.data.dataset import TEST_FRACTION, VAL_FRACTION
 from terrahash.data.sources import PretrainSource, load_source, random_tiles
 from terrahash.data.transforms import augment, channel_stats, normalize
 from terrahash.errors import TerraHashError
@@ -71,7 +72,10 @@ class PretrainOptions:
     min_crop: float = 0.5
     seed: int = 0
     split_seed: int = 0
-    test_fraction: float = 0.2
+    test_fraction: float = TEST_FRACTION
+    #: Fraction of each labelled set's train part left out as ``terrahash train``'s validation
+    #: part, so that runs from this backbone select models on images it never saw; 0 keeps it.
+    val_fraction: float = VAL_FRACTION
     device: str = "auto"
     resume: bool = False
     #: Decimal places of the saved weights: ``float16`` halves the file.
@@ -88,6 +92,8 @@ class PretrainOptions:
             raise PretrainError(f"--image-size: error: must be in 16..512, got {self.image_size}")
         if self.batch_size < 4:
             raise PretrainError(f"--batch-size: error: must be >= 4, got {self.batch_size}")
+        if not 0 <= self.val_fraction < 1:
+            raise PretrainError(f"--val-fraction: error: must be in [0, 1), got {self.val_fraction}")
         if self.dtype not in ("float16", "float32"):
             raise PretrainError(f"--dtype: error: float16 or float32, got {self.dtype!r}")
 
@@ -186,7 +192,7 @@ def pretrain(
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sources = [load_source(p, opts.image_size, opts.split_seed, opts.test_fraction,
-                           progress(f"loading {Path(p).name}", 0) if progress else None)
+                           progress(f"loading {Path(p).name}", 0) if progress else None, opts.val_fraction)
                for p in source_paths]
     stats_images = torch.cat([s.images for s in sources if len(s.images)]
                              + [random_tiles(s.composites, 512, opts.tile_size, opts.image_size,
@@ -202,8 +208,15 @@ def pretrain(
     start_epoch, spent = 0, 0.0
     resumed_seconds = 0.0
     checkpoint = out / CHECKPOINT
+    data_key = _data_key(sources, opts)
     if opts.resume and checkpoint.is_file():
         state = read_checkpoint(checkpoint)
+        if state.get("data_key") != data_key:
+            raise PretrainError(
+                f"{checkpoint}: error: this checkpoint was trained on other data or another split "
+                f"({state.get('data_key') or 'not recorded: an earlier version wrote it'}; now {data_key}); "
+                "resuming would mix the two. Remove it, or pretrain into another --out"
+            )
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, spent = int(state["epoch"]), float(state["seconds"])
@@ -249,18 +262,26 @@ def pretrain(
         history.append(row)
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
-        _save_checkpoint(checkpoint, net, optimizer, epoch + 1, spent, history)
+        _save_checkpoint(checkpoint, net, optimizer, epoch + 1, spent, history, data_key)
     # Wall time over every session of the run: its training time plus this session's loading.
     wall = spent + (time.perf_counter() - started) - (spent - resumed_seconds)
     card = _write_outputs(out, net, sources, opts, vision, config, mean, std, history, spent, wall, device)
     return card
 
 
+def _data_key(sources: Sequence[PretrainSource], opts: PretrainOptions) -> str:
+    """What a checkpoint was trained on: each source's items and the split, as one string."""
+    parts = [f"{s.name}:{s.kind}:{len(s.used)}-{s.held_out}-{s.held_out_val}" for s in sources]
+    return (f"{' '.join(parts)} split {opts.split_seed}/{opts.test_fraction:g}/{opts.val_fraction:g} "
+            f"{opts.image_size}px")
+
+
 def _save_checkpoint(path: Path, net: PretrainNet, optimizer: torch.optim.Optimizer, epoch: int,
-                     seconds: float, history: list[dict[str, float]]) -> None:
-    """Tensors and plain numbers only, so the checkpoint loads with ``weights_only=True``."""
+                     seconds: float, history: list[dict[str, float]], data_key: str) -> None:
+    """Tensors and plain values only, so the checkpoint loads with ``weights_only=True``."""
     keys = list(history[0]) if history else []
     state = {
+        "data_key": data_key,
         "net": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds,
         "history_keys": keys, "history": torch.tensor([[r[k] for k in keys] for r in history]),
         "torch_rng": torch.get_rng_state(),
@@ -308,8 +329,11 @@ def _write_outputs(out: Path, net: PretrainNet, sources: Sequence[PretrainSource
             "unlabelled_items": sum(len(s.used) for s in sources if s.kind == "images"),
             "raster_scenes": sum(len(s.used) for s in sources if s.kind == "raster"),
             "test_items_held_out": sum(s.held_out for s in sources),
+            "validation_items_held_out": sum(s.held_out_val for s in sources),
             "split": {"seed": opts.split_seed, "test_fraction": opts.test_fraction,
-                      "rule": "labelled sets: only the train part of terrahash train's seeded split"},
+                      "val_fraction": opts.val_fraction,
+                      "rule": "labelled sets: only the train part of terrahash train's standard split"
+                      + (", its validation part left out too" if opts.val_fraction > 0 else "")},
         },
         "recipe": {
             "objective": "NT-Xent (SimCLR) on two augmented views + per-set classification on labelled items",
@@ -356,10 +380,12 @@ def card_markdown(card: dict[str, Any], history: Sequence[dict[str, float]]) -> 
         "", "## Data", "",
         f"Labelled items {data['labelled_items']:,}, unlabelled images {data['unlabelled_items']:,}, "
         f"raster scenes {data['raster_scenes']} (tiles cut on the fly); "
-        f"{data['test_items_held_out']:,} test-split items held out and never seen.", "",
-        "| source | kind | items used | test items held out | classes |", "|---|---|---|---|---|",
-        *[f"| {s['path']} | {s['kind']} | {s['items']} | {s['held_out_test_items']} | {s['classes']} |"
-          for s in data["sources"]],
+        f"{data['test_items_held_out']:,} test-split and {data.get('validation_items_held_out', 0):,} "
+        "validation items held out and never seen.", "",
+        "| source | kind | items used | test items held out | validation items held out | classes |",
+        "|---|---|---|---|---|---|",
+        *[f"| {s['path']} | {s['kind']} | {s['items']} | {s['held_out_test_items']} | "
+          f"{s.get('held_out_validation_items', 0)} | {s['classes']} |" for s in data["sources"]],
         "", "## Recipe", "", f"{card['recipe']['objective']}; augmentations: "
         + ", ".join(card["recipe"]["augmentations"]) + ".", "",
         "| epoch | loss | contrastive | supervised | images/s |", "|---|---|---|---|---|",

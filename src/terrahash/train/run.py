@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from terrahash.data.dataset import SceneDataset, load_dataset
+from terrahash.data.dataset import TEST_FRACTION, VAL_FRACTION, SceneDataset, load_dataset
 from terrahash.data.transforms import channel_stats, image_column, preload_images
 from terrahash.errors import TerraHashError
 from terrahash.metadata.prompt import R2STFT, TEMPLATE_VERSION, render_prompt
@@ -57,7 +57,12 @@ class TrainOptions:
     #: Chosen on validation within the training budget (``defaults.DEFAULT_EPOCHS``).
     epochs: int = DEFAULT_EPOCHS
     image_size: int = 64
+    #: Seed of initialisation, augmentation and batch order.
     seed: int = 0
+    #: Seed of the 80/20 split and of the validation part carved from train. 0 is the standard
+    #: split, the one whose test part the shipped backbone's pretraining held out; another
+    #: split of a set the backbone pretrained on would test on images it has seen.
+    split_seed: int = 0
     #: ``None``: on, unless every training prompt is the same (it would then learn a constant).
     use_text: bool | None = None
     multiscale: bool = True
@@ -69,8 +74,8 @@ class TrainOptions:
     #: Loss constructor settings (e.g. ``{"scale": 8.0}``) over the method's chosen ones.
     loss_settings: dict[str, float] = field(default_factory=dict)
     weight_decay: float = 5e-4
-    test_fraction: float = 0.2
-    val_fraction: float = 0.1
+    test_fraction: float = TEST_FRACTION
+    val_fraction: float = VAL_FRACTION
     #: ``default`` (the shipped pretrained backbone), ``none`` (from scratch) or a
     #: ``terrahash pretrain`` output folder.
     backbone: str = "default"
@@ -97,9 +102,15 @@ class TrainOptions:
         if self.input_norm is None:
             self.input_norm = str(chosen["input_norm"])
         if self.backbone_lr_scale is None:
-            pretrained = self.backbone != "none" or self.backbone_weights is not None
+            pretrained = self.pretrained_backbone is not None or self.backbone_weights is not None
             self.backbone_lr_scale = PRETRAINED_TRUNK_LR_SCALE if pretrained else 1.0
         self.loss_settings = {**chosen["loss_settings"], **self.loss_settings}
+
+    @property
+    def pretrained_backbone(self) -> str | None:
+        """The ``--backbone`` to load (``default`` or a folder); ``None`` from scratch or when
+        ``backbone_weights`` replaces it. The one place that decides which weights a run starts from."""
+        return None if self.backbone_weights or self.backbone == "none" else self.backbone
 
     def validate(self) -> None:
         """Raise ``TrainConfigError`` naming the first bad option."""
@@ -119,6 +130,8 @@ class TrainOptions:
             )
         if self.epochs < 1:
             raise TrainConfigError(f"--epochs: error: must be >= 1, got {self.epochs}")
+        if self.split_seed < 0:
+            raise TrainConfigError(f"--split-seed: error: must be >= 0, got {self.split_seed}")
         if self.input_norm not in INPUT_NORMS:
             raise TrainConfigError(
                 f"--input-norm: error: {self.input_norm!r} is not one of {', '.join(INPUT_NORMS)}"
@@ -160,13 +173,31 @@ def seed_everything(seed: int) -> None:
 
 
 def _split(dataset: SceneDataset, opts: TrainOptions) -> tuple[list[int], list[int], list[int]]:
-    """(train, validation, test) indices; validation is carved from train, stratified."""
-    train, test = dataset.split(opts.seed, opts.test_fraction)
-    if opts.val_fraction <= 0 or len(train) < 20:
-        return train, [], test
-    sub = dataset.subset(train)
-    keep, val = sub.split(opts.seed + 1, opts.val_fraction)
-    return [train[i] for i in keep], [train[i] for i in val], test
+    """(train, validation, test) indices; validation is carved from train, stratified.
+
+    Both parts follow ``split_seed`` alone, so runs that differ in their training ``seed``
+    share one split and one validation part.
+    """
+    return dataset.standard_split(opts.split_seed, opts.test_fraction, opts.val_fraction)
+
+
+def _check_backbone_split(backbone: Backbone, dataset: SceneDataset, opts: TrainOptions) -> None:
+    """Refuse a split whose test part the backbone's pretraining may have seen.
+
+    The shipped backbone pretrained on the train part of each labelled set under one seeded
+    split (its card); another split of the same set would put some of those images, with
+    their labels, in this run's test part.
+    """
+    pretrained = backbone.pretrained_split_of(dataset.root.name, len(dataset))
+    if pretrained is not None and pretrained != (opts.split_seed, opts.test_fraction):
+        seed, fraction = pretrained
+        raise TrainConfigError(
+            f"--split-seed: error: backbone {backbone.card.get('name', backbone.source)} pretrained on "
+            f"the train part of {dataset.root.name!r} under split seed {seed} (test fraction "
+            f"{fraction:g}); split seed {opts.split_seed} (test fraction {opts.test_fraction:g}) would "
+            f"test on images it has seen. Use --split-seed {seed} (vary --seed for another training), "
+            "or --backbone none"
+        )
 
 
 def _prompt_groups(rendered: list[R2STFT]) -> list[int]:
@@ -344,9 +375,11 @@ def train(
     if opts.meta_dropout and not use_text:
         raise TrainConfigError(f"--meta-dropout: error: this run has no text branch ({text_reason}), "
                                "so there is no metadata to withhold")
+    backbone = None if opts.pretrained_backbone is None else load_backbone(opts.pretrained_backbone)
+    if backbone is not None:
+        _check_backbone_split(backbone, dataset, opts)
     started = time.perf_counter()
     images = preload_images(dataset, opts.image_size, column)
-    backbone = None if opts.backbone_weights else load_backbone(opts.backbone)
     if backbone is not None:  # the statistics the backbone learned its filters under
         mean, std = backbone.normalization["mean"], backbone.normalization["std"]
     else:
@@ -438,7 +471,7 @@ def train(
         "loss_settings": getattr(loss, "settings", None),
         "dataset": str(Path(data_dir).resolve()),
         "split": {
-            "seed": opts.seed,
+            "seed": opts.split_seed,
             "test_fraction": opts.test_fraction,
             "val_fraction": opts.val_fraction,
             "train_ids": [names[i] for i in sorted(train_idx + val_idx)],
