@@ -29,19 +29,22 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-# The shipped default backbone: pretrained on ../shared/data (labelled sets: train part only),
-# then copied with its model card into the package (time and per-epoch rates in
-# bench/results/pretrain.md). One torch thread, because OpenMP threads that share their cores
-# with other jobs spin and slow each other down (the card's epoch 1 ran with two).
+# The shipped default backbone: pretrained on ../shared/data (labelled sets: train part less its
+# validation part), then copied with its model card into the package (time and per-epoch rates
+# in bench/results/pretrain.md). 40 epochs, chosen on UC Merced's validation part over the
+# 20-epoch backbone before it (bench/results/compare_pretrain.md); two torch threads on an
+# otherwise idle machine (OpenMP threads that share their cores with other jobs spin: use
+# PRETRAIN_THREADS=1 there).
 PRETRAIN_SOURCES := $(addprefix ../shared/data/scenes/,ucmerced aid bigearthnet_configilm eolearn_slovenia \
 	bigearthnet_s2_examples) ../shared/data/rasters
-# `make pretrain-backbone BACKBONE_EPOCHS=40` pretrains a candidate without shipping it.
-BACKBONE_EPOCHS ?= 20
-PRETRAIN_THREADS ?= 1
+# `make pretrain-backbone BACKBONE_EPOCHS=N` pretrains a candidate without shipping it.
+BACKBONE_EPOCHS ?= 40
+PRETRAIN_THREADS ?= 2
+PRETRAIN_FLAGS ?=
 BACKBONE_RUN := bench/runs/backbone$(BACKBONE_EPOCHS)
 pretrain-backbone: install
 	OMP_NUM_THREADS=$(PRETRAIN_THREADS) $(BIN)/terrahash pretrain $(PRETRAIN_SOURCES) --out $(BACKBONE_RUN) \
-		--epochs $(BACKBONE_EPOCHS) --batch-size 128 --resume
+		--epochs $(BACKBONE_EPOCHS) --batch-size 128 --resume $(PRETRAIN_FLAGS)
 backbone: pretrain-backbone
 	cp $(BACKBONE_RUN)/backbone.safetensors $(BACKBONE_RUN)/card.json $(BACKBONE_RUN)/CARD.md \
 		$(BACKBONE_RUN)/pretrain_curve.png src/terrahash/model/weights/
