@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from terrahash.cli import app, main
 from terrahash.data import load_dataset
 from terrahash.model import load_model
-from terrahash.train.run import TrainOptions, train
+from terrahash.train.run import TrainConfigError, TrainOptions, train
 from terrahash.train.trainer import Callback, Trainer
 
 
@@ -196,7 +196,7 @@ def test_the_training_seed_leaves_the_split_alone(tiny_data: Path) -> None:
     assert _split(dataset, TrainOptions(seed=3)) == standard
     other = _split(dataset, TrainOptions(split_seed=1))
     assert other[2] != standard[2] and other[1] != standard[1]
-    with pytest.raises(Exception, match="--split-seed: error: must be >= 0"):
+    with pytest.raises(TrainConfigError, match="--split-seed: error: must be >= 0"):
         TrainOptions(split_seed=-1).validate()
 
 

@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from terrahash.data.dataset import TEST_FRACTION
 from terrahash.model.errors import ModelError
 
 BACKBONE_FILE = "backbone.safetensors"
@@ -59,7 +60,7 @@ class Backbone:
             if (src.get("kind") == "labelled" and Path(str(src.get("path"))).name == name
                     and sum(int(src.get(k, 0)) for k in ("items", "held_out_test_items",
                                                          "held_out_validation_items")) == n_items):
-                return int(split.get("seed", 0)), float(split.get("test_fraction", 0.2))
+                return int(split.get("seed", 0)), float(split.get("test_fraction", TEST_FRACTION))
         return None
 
     def provenance(self) -> dict[str, Any]:
