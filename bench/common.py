@@ -428,6 +428,31 @@ class RunSpec:
         ])
 
 
+def backbone_sha256(spec: str) -> str | None:
+    """SHA-256 of the weights ``--backbone spec`` names today (from its card); ``None`` for ``none``."""
+    from terrahash.model.backbones import CARD_FILE, resolve_backbone
+
+    folder = resolve_backbone(spec)
+    if folder is None:
+        return None
+    return str(json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))["weights"]["sha256"])
+
+
+def trained_from(config: Mapping[str, Any], backbone: str) -> bool:
+    """Whether a run's ``config.json`` started from the weights ``--backbone backbone`` names today.
+
+    Options alone do not say it: ``default`` names whichever backbone the checkout ships, so a
+    run kept from before a new one shipped must not be reused as a measurement of the new one.
+    """
+    from terrahash.model.errors import ModelError
+
+    recorded = (config.get("backbone") or {}).get("sha256")
+    try:
+        return recorded == backbone_sha256(backbone)
+    except (ModelError, OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def train_run(spec: RunSpec, reuse: bool = False) -> dict[str, Any]:
     """Train ``spec`` (or reuse a finished run with the same options); returns its config.
 
@@ -454,7 +479,7 @@ def train_run(spec: RunSpec, reuse: bool = False) -> dict[str, Any]:
         before["split_seed"] = done.get("seed", 0)  # before --split-seed, the seed split the data too
         if all(done.get(k, before.get(k)) == v for k, v in vars(opts).items() if k != "resume") and (
             config.get("dataset") == str(spec.data_dir.resolve())
-        ):
+        ) and trained_from(config, opts.backbone):
             return config
     console = Console(stderr=True)
     started = time.perf_counter()

@@ -50,25 +50,30 @@ def _row(run: Path, data: Path) -> dict[str, Any]:
         "test_map@100": report["map@100"],
         "test_tie_aware_map@100": report.get("tie_aware_map@100"),
         "train_seconds": config.get("train_seconds"),
+        # every training option but the seed (and the backbone's path: its weights are above)
+        "setup": {k: v for k, v in sorted(options.items()) if k not in ("seed", "resume", "backbone")},
         "command": f"terrahash train {config['dataset']} --out {run} --method {config['method']} "
         f"--epochs {options.get('epochs')} --backbone {options.get('backbone', 'none')}"
         + (f" --backbone-lr-scale {options['backbone_lr_scale']:g}"
            if options.get("backbone_lr_scale") else "")
+        + ({True: " --text", False: " --no-text"}.get(options.get("use_text"), ""))
         + (f" --seed {options['seed']}" if options.get("seed") else ""),
     }
 
 
 def by_backbone(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean validation and test mAP@100 per backbone (its weights, not its name) over the runs
-    given, e.g. one per seed: a backbone is chosen on the validation mean."""
-    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    """Mean validation and test mAP@100 over the runs that differ only in their seed, per method
+    and backbone (its weights, not its name): a backbone, or a method, is chosen on the
+    validation mean."""
+    groups: dict[tuple[str, str, str | None, str], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["backbone"], row["backbone_sha256"]), []).append(row)
+        setup = json.dumps(row.get("setup", {}), sort_keys=True)
+        groups.setdefault((row["method"], row["backbone"], row["backbone_sha256"], setup), []).append(row)
     out = []
-    for (name, sha), members in groups.items():
+    for (method, name, sha, _), members in groups.items():
         vals = [r["val_map@100"] for r in members if r["val_map@100"] is not None]
         tests = [r["test_map@100"] for r in members]
-        out.append({"backbone": name, "backbone_sha256": sha, "runs": len(members),
+        out.append({"method": method, "backbone": name, "backbone_sha256": sha, "runs": len(members),
                     "seeds": sorted({r["seed"] for r in members}),
                     "val_map@100_mean": sum(vals) / len(vals) if vals else None,
                     "test_map@100_mean": sum(tests) / len(tests)})
@@ -104,9 +109,10 @@ def main() -> None:
           r["test_ratio_to_first"], r["train_seconds"]] for r in rows],
     )
     if len(groups) < len(rows):
-        table += "\n\nMean over each backbone's runs:\n\n" + markdown_table(
-            ["backbone", "runs", "seeds", "val mAP@100 mean (decides)", "test mAP@100 mean (reported)"],
-            [[_backbone_label(g["backbone"], g["backbone_sha256"]), g["runs"],
+        table += "\n\nMean over the runs that differ only in their seed:\n\n" + markdown_table(
+            ["method", "backbone", "runs", "seeds", "val mAP@100 mean (decides)",
+             "test mAP@100 mean (reported)"],
+            [[g["method"], _backbone_label(g["backbone"], g["backbone_sha256"]), g["runs"],
               ", ".join(map(str, g["seeds"])), g["val_map@100_mean"], g["test_map@100_mean"]]
              for g in groups])
     lines = [f"# {args.name}: runs side by side ({args.data.name})", "",

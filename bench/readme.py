@@ -152,21 +152,41 @@ def train_default(results: Path) -> str:
     seeds = seed_spread(results, ["train_ucmerced", *seed_files])
     if seeds:
         parts += [seeds, ""]
+    methods = load(results, "compare_methods") if (results / "compare_methods.json").is_file() else None
+    if methods is not None:
+        parts += [validation_spread(methods), ""]
     names = (["train_ucmerced", *seed_files] + (["train_aid"] if aid is not None else [])
              + (["tuning"] if tuning is not None else [])
-             + (["compare_text-auto"] if text_auto is not None else []))
+             + (["compare_text-auto"] if text_auto is not None else [])
+             + (["compare_methods"] if methods is not None else []))
     return "\n".join([*stale_banner(results, *names), *parts, source(results, *names)])
 
 
 def stale_banner(results: Path, *names: str) -> list[str]:
-    """A first paragraph for a block whose files were measured from another default backbone."""
-    current = shipped_backbone_sha256()
-    then = sorted({str(measured_backbone(load(results, n)))[:12] for n in names} - {str(current)[:12]})
-    if not then:
+    """A first paragraph for a block whose files (some or all) were measured from another default backbone."""
+    current = str(shipped_backbone_sha256())[:12]
+    measured = {n: str(measured_backbone(load(results, n)))[:12] for n in names}
+    stale = {n: sha for n, sha in measured.items() if sha != current}
+    if not stale:
         return []
-    return [f"**Measured from an earlier default backbone** (`{'`, `'.join(then)}`), not the shipped "
-            f"`{str(current)[:12]}`: the rows below are to be re-measured (`make bench`); the two "
-            "backbones side by side are in the backbone table further down.", ""]
+    then = "`, `".join(sorted(set(stale.values())))
+    if len(stale) == len(measured):
+        return [f"**Measured from an earlier default backbone** (`{then}`), not the shipped "
+                f"`{current}`: the rows below are to be re-measured (`make bench`); the two "
+                "backbones side by side are in the backbone table further down.", ""]
+    files = ", ".join(f"`{n}.json`" for n in stale)
+    return [f"**Partly measured from an earlier default backbone** (`{then}`, not the shipped `{current}`): "
+            f"{files}, to be re-measured (`make bench`); the rest is from the shipped one.", ""]
+
+
+def validation_spread(compare: dict[str, Any]) -> str:
+    """Mean validation mAP@100 per method over the seed runs (``compare_runs.py``): what decides."""
+    groups = sorted(compare["by_backbone"], key=lambda g: -(g["val_map@100_mean"] or 0.0))
+    seeds = ", ".join(map(str, groups[0]["seeds"]))
+    cells = "; ".join(f"{g['method']} {_f3(g['val_map@100_mean'])}" for g in groups)
+    first_test = max(groups, key=lambda g: g["test_map@100_mean"])["method"]
+    return (f"The same runs on the validation part (which decides; seeds {seeds}), mean validation "
+            f"mAP@100: {cells}. First on validation: {groups[0]['method']}; on test: {first_test}.")
 
 
 def seed_spread(results: Path, names: list[str]) -> str:

@@ -33,7 +33,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import markdown_table, provenance, save_report, script_command  # noqa: E402
+from bench.common import markdown_table, provenance, save_report, script_command, trained_from  # noqa: E402
 
 #: Each finished run's row, beside its model, so that ``--reuse`` can skip it.
 ROW_FILE = "resolution_row.json"
@@ -79,7 +79,9 @@ def _run(data: Path, run: Path, size: int, epochs: int, backbone: str | None, re
     saved = run / ROW_FILE
     if reuse and saved.is_file():
         row: dict[str, Any] = json.loads(saved.read_text())
-        if _same_training(row.get("command", ""), command):
+        config_file = run / "config.json"
+        config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+        if _same_training(row.get("command", ""), command) and trained_from(config, backbone or "default"):
             return row
     start = time.perf_counter()
     try:

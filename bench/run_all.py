@@ -73,10 +73,18 @@ STEPS: tuple[Step, ...] = (
          (("bench/train.py", "--only", "ccls2t,csq", "--epochs", "1", "--per-label", "4",
            "--runs-dir", "{runs}/train", "--out", "{out}"),),
          ("train_ucmerced*.json", "train_ucmerced*.md")),
+    # The seed runs above, side by side on validation (which decides) and test.
+    Step("compare_methods",
+         (("bench/compare_runs.py", "--data", UCM, "--name", "methods",
+           *(f"bench/runs/{tag}/{m}" for tag in ("ucmerced", "ucmerced_seed1", "ucmerced_seed2")
+             for m in ("ccls2t", "csq", "orthohash")), "--out", "{out}"),),
+         None,
+         ("compare_methods.json", "compare_methods.md")),
     # AID in full: its split is the pretraining's, so no test image was seen (a per-label
-    # sample would draw its test part from images the backbone trained on).
+    # sample would draw its test part from images the backbone trained on). CCLS2T against
+    # OrthoHash, the best baseline on UC Merced from the shipped backbone (each run ~25 min).
     Step("train_aid",
-         (("bench/train.py", "--data", AID, "--only", "ccls2t,csq", "--out", "{out}"),),
+         (("bench/train.py", "--data", AID, "--only", "ccls2t,orthohash", "--out", "{out}"),),
          (("bench/train.py", "--data", AID, "--per-label", "2", "--only", "ccls2t", "--epochs", "1",
            "--runs-dir", "{runs}/train", "--out", "{out}"),),
          ("train_aid*.json", "train_aid*.md")),
@@ -144,7 +152,7 @@ STEPS: tuple[Step, ...] = (
          (("bench/sameplace.py", "--backbone", "default", "--epochs", "16", "--input-norm", "image",
            "--pairs", "temporal", "--temperature", "0.3", "0.2", "0.15", "0.1", "--work", "{runs}/sameplace",
            "--out", "{out}/sameplace-temperature"),
-          ("bench/sameplace.py", "--backbone", "default", "--epochs", "8", "16", "24", "50",
+          ("bench/sameplace.py", "--backbone", "default", "--epochs", "16", "50",
            "--input-norm", "image", "--pairs", "temporal", "--work", "{runs}/sameplace", "--out", "{out}"),
           ("bench/sameplace.py", "--backbone", "default", "--epochs", "1", "--input-norm", "dataset", "image",
            "--work", "{runs}/sameplace", "--out", "{out}/sameplace-input-norm")),

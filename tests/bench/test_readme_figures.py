@@ -18,6 +18,7 @@ from bench.readme import (
     measured_backbone,
     render,
     source,
+    stale_banner,
     stray_figures,
 )
 from bench.run_all import ROOT, STEPS, main
@@ -78,6 +79,19 @@ def test_a_result_states_which_default_backbone_it_was_measured_with(tmp_path: P
     save_report(tmp_path / "old.json", {**now, "default_backbone": "ab" * 32})
     assert "default backbone then" not in source(tmp_path, "now")
     assert f"default backbone then `{'ab' * 6}`, not the shipped" in source(tmp_path, "old")
+
+
+def test_a_block_names_the_files_measured_from_an_earlier_backbone(tmp_path: Path) -> None:
+    """All files stale: the whole block is; some: the banner names those, so a block re-measured
+    file by file never passes an old figure for a current one."""
+    now = provenance("python bench/x.py")
+    save_report(tmp_path / "now.json", now)
+    save_report(tmp_path / "old.json", {**now, "default_backbone": "ab" * 32})
+    assert stale_banner(tmp_path, "now") == []
+    whole = stale_banner(tmp_path, "old")[0]
+    assert whole.startswith(f"**Measured from an earlier default backbone** (`{'ab' * 6}`)")
+    partly = stale_banner(tmp_path, "now", "old")[0]
+    assert partly.startswith("**Partly measured") and "`old.json`" in partly and "`now.json`" not in partly
 
 
 def test_run_all_names_scripts_that_exist(capsys: pytest.CaptureFixture[str]) -> None:

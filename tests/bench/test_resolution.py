@@ -93,3 +93,27 @@ def test_a_run_older_than_an_option_is_reused_at_that_options_default(tmp_path: 
                     bits=16, epochs=1, image_size=32, extra={"backbone": "none"})
     assert "--meta-dropout 0.5" in other.command()
     assert train_run(other, reuse=True)["train"]["meta_dropout"] == 0.5
+
+
+def test_a_run_from_another_backbone_is_trained_again(tmp_path: Path) -> None:
+    """``--backbone default`` names whatever the checkout ships: a run kept from an earlier
+    backbone has the same options but is not a measurement of today's weights."""
+    import json
+
+    from bench.common import RunSpec, Variant, backbone_sha256, train_run, trained_from
+    from tests.model.conftest import make_subset
+
+    data = make_subset(tmp_path / "data")
+    spec = RunSpec(data, tmp_path / "run", Variant("csq", "csq"), bits=16, epochs=1, image_size=32,
+                   extra={"backbone": "none"})
+    config = train_run(spec)
+    assert trained_from(config, "none") and not trained_from(config, "default")
+    assert backbone_sha256("none") is None and len(str(backbone_sha256("default"))) == 64
+    config_file = tmp_path / "run" / "config.json"
+    saved = json.loads(config_file.read_text())
+    saved["backbone"] = {"name": "earlier", "sha256": "0" * 64}
+    config_file.write_text(json.dumps(saved))
+    stamp = (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns
+    assert train_run(spec, reuse=True)["backbone"] is None  # trained again, from no backbone
+    assert (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns != stamp
+    assert not trained_from({"backbone": {"sha256": "0" * 64}}, "no/such/folder")
