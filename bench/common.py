@@ -117,15 +117,19 @@ def script_command(script: str, argv: Sequence[str] | None = None) -> str:
     return shlex.join(["python", f"bench/{Path(script).name}", *(sys.argv[1:] if argv is None else argv)])
 
 
+def _card_sha256(card: Path) -> str:
+    """The SHA-256 of the weights a backbone card (``card.json``) describes."""
+    return str(json.loads(card.read_text(encoding="utf-8"))["weights"]["sha256"])
+
+
 def shipped_backbone_sha256() -> str | None:
     """SHA-256 of the backbone the checkout ships (``--backbone default``), from its card.
 
     Recorded in every results file: a run "from the default backbone" means these weights,
     and a later backbone makes the file a measurement of the earlier one.
     """
-    card = REPO / "src" / "terrahash" / "model" / "weights" / "card.json"
     try:
-        return str(json.loads(card.read_text(encoding="utf-8"))["weights"]["sha256"])
+        return _card_sha256(REPO / "src" / "terrahash" / "model" / "weights" / "card.json")
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -433,9 +437,7 @@ def backbone_sha256(spec: str) -> str | None:
     from terrahash.model.backbones import CARD_FILE, resolve_backbone
 
     folder = resolve_backbone(spec)
-    if folder is None:
-        return None
-    return str(json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))["weights"]["sha256"])
+    return None if folder is None else _card_sha256(folder / CARD_FILE)
 
 
 def trained_from(config: Mapping[str, Any], backbone: str) -> bool:
