@@ -95,24 +95,38 @@ def _f3(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _resolution_choice(chosen: dict[str, int] | None) -> str:
+    """The study's pick, and whether ``terrahash train``'s defaults are that pick yet."""
+    from terrahash.train.run import TrainOptions
+
+    if not chosen:
+        return ""
+    pick = f"{chosen['image_size']} px × {chosen['epochs']} epochs"
+    size, epochs = TrainOptions.image_size, TrainOptions.epochs
+    if (chosen["image_size"], chosen["epochs"]) == (size, epochs):
+        return f"; default {pick}"
+    return f"; chosen {pick}, not yet the default ({size} px × {epochs} epochs)"
+
+
 # -- blocks ----------------------------------------------------------------------------------
 def train_default(results: Path) -> str:
     """Default-budget mAP@100 per method on UC Merced (and AID in full once measured), then speed."""
     ucm = load(results, "train_ucmerced")
     aid = load(results, "train_aid") if (results / "train_aid.json").is_file() else None
-    tuning = load(results, "tuning") if (results / "tuning.json").is_file() else None
-    chosen = (tuning or {}).get("chosen", {})
-    tuned_at = (tuning or {}).get("setup", {}).get("epochs")
-    header = ["method", "chosen on validation (val mAP@100" + (f", {tuned_at} epochs)" if tuned_at else ")"),
-              "UC Merced mAP@100", "vs best baseline"]
+    tunings = [n for n in ("tuning", "tuning_50ep") if (results / f"{n}.json").is_file()]
+    chosen: dict[str, tuple[Any, Any]] = {}  # method -> (pick, epochs); a later tuning overrides
+    for name in tunings:
+        report = load(results, name)
+        chosen |= {m: (pick, report["setup"]["epochs"]) for m, pick in report["chosen"].items()}
+    header = ["method", "chosen on validation (val mAP@100, epochs)", "UC Merced mAP@100", "vs best baseline"]
     if aid is not None:
         header += ["AID mAP@100", "vs best baseline"]
     rows = []
     for m, result in ucm["results"].items():
         u = result["map@100_image"]
-        pick = chosen.get(m)
-        choice = "–" if pick is None else (
-            f"lr {pick['lr']:g}, {pick['knob']} {pick['value']:g} ({_f3(pick['best_val_map@100'])})")
+        pick, epochs = chosen.get(m, (None, None))
+        choice = "–" if pick is None else (f"lr {pick['lr']:g}, {pick['knob']} {pick['value']:g} "
+                                            f"({_f3(pick['best_val_map@100'])}, {epochs})")
         row = [m, choice, _f3(u), fmt_ratio(u / ucm["best_baseline_map@100"])]
         if aid is not None:
             a = aid["results"].get(m, {}).get("map@100_image")
@@ -156,7 +170,7 @@ def train_default(results: Path) -> str:
     if methods is not None:
         parts += [validation_spread(methods), ""]
     names = (["train_ucmerced", *seed_files] + (["train_aid"] if aid is not None else [])
-             + (["tuning"] if tuning is not None else [])
+             + tunings
              + (["compare_text-auto"] if text_auto is not None else [])
              + (["compare_methods"] if methods is not None else []))
     return "\n".join([*stale_banner(results, *names), *parts, source(results, *names)])
@@ -340,8 +354,7 @@ def backbone_rerank(results: Path) -> str:
             "input size and budget, UC Merced CCLS2T validation mAP@100 (training s)",
             "; ".join(f"{r['image_size']} px × {r['epochs']} epochs: {_f3(r['val_map@100'])} "
                       f"({r['train_seconds']:.0f} s)" for r in resolution["runs"])
-            + (f"; default {resolution['chosen']['image_size']} px × {resolution['chosen']['epochs']} epochs"
-               if resolution.get("chosen") else ""),
+            + _resolution_choice(resolution.get("chosen")),
             "resolution",
         ],
         [

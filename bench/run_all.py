@@ -59,6 +59,16 @@ STEPS: tuple[Step, ...] = (
            "--epochs", "1", "--per-label", "4", "--runs-dir", "{runs}/tune", "--out-dir", "{out}",
            "--defaults-out", "{runs}/method_defaults.json"),),
          ("tuning.json", "tuning.md")),
+    # The three leading methods again at the default budget (50 epochs), CCLS2T's knob the
+    # weight of its bitwise centre term; overrides their 25-epoch choices above.
+    Step("tuning_50ep",
+         (("bench/tune.py", "--backbone", "default", "--methods", "ccls2t,orthohash,csq",
+           "--lrs", "0.001,0.002", "--epochs", "50", "--name", "tuning_50ep",
+           "--runs-dir", "{runs}/tune", "--out-dir", "{out}"),),
+         (("bench/tune.py", "--backbone", "default", "--methods", "ccls2t,orthohash", "--lrs", "0.002",
+           "--epochs", "1", "--per-label", "4", "--name", "tuning_50ep", "--runs-dir", "{runs}/tune",
+           "--out-dir", "{out}", "--defaults-out", "{runs}/method_defaults.json"),),
+         ("tuning_50ep.json", "tuning_50ep.md")),
     Step("resolution",
          (("bench/resolution.py", "--budget-s", "600",
            "--runs-dir", "{runs}/resolution", "--out", "{out}"),),

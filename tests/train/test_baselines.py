@@ -175,3 +175,23 @@ def test_loss_settings_reach_the_loss_and_bad_ones_are_named() -> None:
         TrainOptions(method="dpsh", loss_settings={"temperature": 1.0}).validate()
     with pytest.raises(TrainConfigError, match="not accepted"):
         TrainOptions(method="ccls2t", loss_settings={"centres": 1.0}).validate()
+
+
+def test_ccls2t_centre_weight_scales_only_its_bitwise_term() -> None:
+    """``--loss-setting centre_weight=W`` (the knob bench/tune.py searches) weighs CSQ's BCE alone."""
+    from terrahash.train.losses.ccls2t import CCLS2TLoss
+
+    centres = build_centres(["a", "b", "c"], BITS)
+    v, labels = _batch(4, 6)
+    v, labels = v.float(), labels.float()
+    targets = torch.from_numpy(np.sign(labels.numpy() @ centres.centres + 0.5)).float()
+    inputs = _inputs(v, labels, list(range(6)))
+    inputs.targets = targets
+    totals = {w: float(CCLS2TLoss(centres, centre_weight=w)(inputs)["loss"]) for w in (0.0, 0.25, 1.0)}
+    p = np.clip((np.tanh(v.numpy()) + 1) / 2, 1e-6, 1 - 1e-6)
+    t = (targets.numpy() + 1) / 2
+    bce = float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
+    # image and fused logits are the same tensor here: the term counts twice
+    assert totals[1.0] - totals[0.0] == pytest.approx(2 * bce, rel=1e-4)
+    assert totals[0.25] - totals[0.0] == pytest.approx(0.5 * bce, rel=1e-4)
+    assert CCLS2TLoss(centres, centre_weight=0.25).settings["centre_weight"] == 0.25

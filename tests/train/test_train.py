@@ -27,7 +27,7 @@ def test_run_folder_is_complete(tiny_run: Path) -> None:
     assert not set(split["train_ids"]) & set(split["test_ids"])
     assert config["tokenizer"]["vocabulary"][:3] == ["[PAD]", "[UNK]", "[CLS]"]
     # Everything that shapes the objective is recorded, so a run can be repeated.
-    assert config["loss_settings"] == {"scale": 4.0, "margin": 0.2}
+    assert config["loss_settings"] == {"scale": 4.0, "margin": 0.2, "centre_weight": 1.0}
     assert config["loss_weights"]["softmax"] == 0.5
     with open(tiny_run / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))

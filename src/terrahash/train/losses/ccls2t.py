@@ -4,7 +4,8 @@ Method: "correlation-aware contrastive learning of spatiotemporal text" (CCLS2T)
 specified in TerraHash issue 4. Terms:
 
 * centres: bitwise BCE of image, fused and (down-weighted) text codes to the label set's
-  centre (CSQ, Yuan et al., CVPR 2020, https://arxiv.org/abs/1908.00347), plus a
+  centre (CSQ, Yuan et al., CVPR 2020, https://arxiv.org/abs/1908.00347; weight
+  ``centre_weight``, 1 kept over 0.25 on validation, bench/results/tuning_50ep.md), plus a
   scaled-cosine softmax over all class centres with an additive margin (after OrthoHash,
   Hoe et al., NeurIPS 2021, https://arxiv.org/abs/2109.14449) so that codes are pushed
   away from the wrong centres, not only towards the right one. Its scale is 4, not
@@ -56,6 +57,7 @@ class CCLS2TLoss(HashLoss):
         itc: bool = True,
         scale: float = 4.0,
         margin: float = 0.2,
+        centre_weight: float = 1.0,
         weights: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
@@ -67,7 +69,7 @@ class CCLS2TLoss(HashLoss):
         self.scale = scale
         self.margin = margin
         self.weights = {
-            "centre": 1.0,
+            "centre": centre_weight,
             "softmax": 0.5,
             "group": 0.05,
             "text": 0.3,
@@ -80,8 +82,8 @@ class CCLS2TLoss(HashLoss):
 
     @property
     def settings(self) -> dict[str, float]:
-        """Softmax scale and margin, recorded in the run's config beside the weights."""
-        return {"scale": self.scale, "margin": self.margin}
+        """Softmax scale, margin and the bitwise centre term's weight (the knobs ``--loss-setting`` sets)."""
+        return {"scale": self.scale, "margin": self.margin, "centre_weight": self.weights["centre"]}
 
     def _softmax_term(self, codes: torch.Tensor, centres: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         onehot = F.one_hot(target, centres.shape[0]).float()
