@@ -75,6 +75,15 @@ STEPS: tuple[Step, ...] = (
          (("bench/resolution.py", "--pairs", "64:1,128:1", "--budget-s", "600",
            "--runs-dir", "{runs}/resolution", "--out", "{out}"),),
          ("resolution.json", "resolution.md")),
+    # The budget the resolution step picked (80 epochs) for the two best baselines, beside its
+    # CCLS2T run: what moving the default from 50 epochs would do to the comparison.
+    Step("compare_e80",
+         (_train(UCM, "{runs}/e80/orthohash", "--method", "orthohash", "--epochs", "80"),
+          _train(UCM, "{runs}/e80/csq", "--method", "csq", "--epochs", "80"),
+          ("bench/compare_runs.py", "--data", UCM, "--name", "e80", "{runs}/resolution/64px-80ep",
+           "{runs}/e80/orthohash", "{runs}/e80/csq", "--out", "{out}")),
+         None,
+         ("compare_e80.json", "compare_e80.md")),
     # Seeds 1 and 2 (split and training) of the three strongest methods beside seed 0.
     Step("train_ucmerced",
          (("bench/train.py", "--only", METHODS, "--out", "{out}"),
