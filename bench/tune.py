@@ -5,9 +5,9 @@ of its one knob (``KNOBS``), at the same epochs, bits, image size, seed, data an
 A configuration's score is the ``best_val_map@100`` its run records: image queries of the
 validation part (carved from the training items, stratified, seeded) against the rest of
 the training items. The test split is never encoded or scored here, so no test item feeds
-a choice (issue 13, point 6). Writes ``tuning.json`` + ``tuning.md`` (``--name`` another
-stem; every configuration
-with its score, the choice per method, command, commit, date, machine, epochs, wall time)
+a choice (issue 13, point 6). Writes ``tuning.json`` + ``tuning.md`` (``--name``: another
+stem; every configuration with its score, the choice per method, command, commit, date,
+machine, epochs, wall time)
 and the choices into ``src/terrahash/train/method_defaults.json``, the per-method defaults
 of ``terrahash train`` (other methods' entries are kept).
 
@@ -15,7 +15,7 @@ of ``terrahash train`` (other methods' entries are kept).
     python bench/tune.py --backbone default                 # from the shipped backbone
     python bench/tune.py --per-label 20 --epochs 2 --lrs 1e-3 --out-dir /tmp/tune \\
         --defaults-out /tmp/tune/method_defaults.json       # a smoke run, nothing committed
-    python bench/tune.py --backbone default --methods ccls2t,orthohash,csq --lrs 0.001,0.002 \
+    python bench/tune.py --backbone default --methods ccls2t,orthohash,csq --lrs 0.001,0.002 \\
         --epochs 50 --name tuning_50ep                       # the leaders again at 50 epochs
 
 Finished runs are reused (same options, same data), so an interrupted tuning continues.
