@@ -155,6 +155,8 @@ def train_default(results: Path) -> str:
         parts += [
             f"AID in full ({aid['epochs']} epochs): "
             + "; ".join(f"{m} trained in {r['train_seconds']:.0f} s" for m, r in aid["results"].items())
+            + (f" ({aid['jobs']} runs side by side, each on its share of the cores)"
+               if aid.get("jobs", 1) > 1 else "")
             + "." + behind,
             "",
         ]

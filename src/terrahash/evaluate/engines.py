@@ -34,12 +34,17 @@ LATENCY_SAMPLES = 200
 EngineRow = dict[str, float | int | str]
 
 
-def map_from_ranked_ids(ids: np.ndarray, relevance: np.ndarray, k: int) -> tuple[float, int]:
-    """(mAP@k, zero-hit queries) from (n_q, >=k) ranked database ids (-1 = no result)."""
+def ranking_from_ranked_ids(ids: np.ndarray, relevance: np.ndarray, k: int) -> RankingResult:
+    """Per-query AP@k and their summary from (n_q, >=k) ranked database ids (-1 = no result)."""
     ids = np.asarray(ids)[:, :k]
     relevance = np.asarray(relevance, dtype=bool)
     found = (ids >= 0) & np.take_along_axis(relevance, np.maximum(ids, 0), axis=1)
-    result = RankingResult.from_ap(average_precision_sorted(found, relevance.sum(axis=1), k), k)
+    return RankingResult.from_ap(average_precision_sorted(found, relevance.sum(axis=1), k), k)
+
+
+def map_from_ranked_ids(ids: np.ndarray, relevance: np.ndarray, k: int) -> tuple[float, int]:
+    """(mAP@k, zero-hit queries) from (n_q, >=k) ranked database ids (-1 = no result)."""
+    result = ranking_from_ranked_ids(ids, relevance, k)
     return result.map, result.zero_hit_queries
 
 
