@@ -29,7 +29,8 @@ of ``REPEATS`` calls (the machine is shared: a preempted call measures the other
 the search). The added latency is the median over queries of each query's re-ranked time
 over its Hamming-only time, measured side by side: a burst of other work slows both calls of
 a pair, while it moves one variant's median alone (over repeated runs the ratio of the two
-medians varies several times more than the paired median). Target: at most 20 % added over the Hamming stage.
+medians varies several times more than the paired median). Target: at most 20 % added over
+the Hamming stage.
 """
 
 from __future__ import annotations

@@ -125,8 +125,10 @@ def main() -> None:
         for name, run in runs.items()
     }
     results: dict[str, dict[str, object]] = {}
-    # every run trains before any is scored, so no encoding speed is measured beside a training
-    for name, seconds in list(train_all(commands, runs, args.jobs)):
+    trained = train_all(commands, runs, args.jobs)
+    if args.jobs > 1:  # every run trains before any is scored: no encoding speed beside a training
+        trained = iter(list(trained))
+    for name, seconds in trained:
         run = runs[name]
         config = json.loads((run / "config.json").read_text())
         rows = (run / "metrics.csv").read_text().splitlines()
