@@ -151,9 +151,10 @@ def train_all(
 
     One job trains in this process with every core. With ``jobs`` > 1, the runs train side
     by side as child processes with ``cores // jobs`` threads each (``OMP_NUM_THREADS``),
-    each writing its progress to ``<run>.log``: on two cores two one-thread runs train at about
-    the speed of one two-thread run each, so a benchmark of several runs takes about half
-    as long. A run's time is then measured on its share of the cores.
+    each writing its progress to ``<run>.log``: on two cores a one-thread run beside another
+    takes little longer than a two-thread run alone (the second thread buys little on these
+    small convolutions), so a benchmark of several runs takes well under the time of running
+    them in turn. A run's time is then measured on its share of the cores.
     """
     if jobs <= 1:
         from terrahash.cli import main as cli
