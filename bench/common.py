@@ -501,6 +501,22 @@ def train_images_per_s(run_dir: Path) -> float | None:
     return float(np.median(speeds)) if speeds else None
 
 
+def run_cli(args: Sequence[str]) -> float:
+    """Run ``terrahash ARGS`` in this process and return its wall seconds.
+
+    Typer ends every command with ``SystemExit``; exit 0 is success, any other code is raised.
+    """
+    from terrahash.cli import main as cli
+
+    start = time.perf_counter()
+    try:
+        cli(list(args))
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
+    return time.perf_counter() - start
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     """(result, seconds) of ``fn()``."""
     start = time.perf_counter()

@@ -33,7 +33,14 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import markdown_table, provenance, save_report, script_command, trained_from  # noqa: E402
+from bench.common import (  # noqa: E402 - after the path fix
+    markdown_table,
+    provenance,
+    run_cli,
+    save_report,
+    script_command,
+    trained_from,
+)
 
 #: Each finished run's row, beside its model, so that ``--reuse`` can skip it.
 ROW_FILE = "resolution_row.json"
@@ -71,7 +78,6 @@ def _same_training(saved: str, command: str) -> bool:
 
 def _run(data: Path, run: Path, size: int, epochs: int, backbone: str | None, reuse: bool) -> dict[str, Any]:
     from bench.train import evaluate_run
-    from terrahash.cli import main as cli
 
     flags = ["train", str(data), "--out", str(run), "--image-size", str(size), "--epochs", str(epochs)]
     flags += ["--backbone", backbone] if backbone is not None else []
@@ -83,13 +89,7 @@ def _run(data: Path, run: Path, size: int, epochs: int, backbone: str | None, re
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         if _same_training(row.get("command", ""), command) and trained_from(config, backbone or "default"):
             return row
-    start = time.perf_counter()
-    try:
-        cli(flags)
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise
-    seconds = time.perf_counter() - start
+    seconds = run_cli(flags)
     config = json.loads((run / "config.json").read_text())
     start = time.perf_counter()
     scores = evaluate_run(run, data)

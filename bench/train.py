@@ -35,7 +35,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import provenance, save_report  # noqa: E402 - after the path fix
+from bench.common import provenance, run_cli, save_report  # noqa: E402 - after the path fix
 
 RUNS: dict[str, list[str]] = {
     "ccls2t": ["--method", "ccls2t"],
@@ -157,16 +157,8 @@ def train_all(
     them in turn. A run's time is then measured on its share of the cores.
     """
     if jobs <= 1:
-        from terrahash.cli import main as cli
-
         for name, command in commands.items():
-            start = time.perf_counter()
-            try:
-                cli(command)
-            except SystemExit as exc:
-                if exc.code not in (0, None):
-                    raise
-            yield name, time.perf_counter() - start
+            yield name, run_cli(command)
         return
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
 

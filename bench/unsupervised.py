@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from bench.common import (  # noqa: E402 - after the path fix that lets the scri
     markdown_table,
     provenance,
     ratio,
+    run_cli,
     save_report,
     script_command,
     train_images_per_s,
@@ -87,7 +87,6 @@ def supervised_reference(out_dir: Path, tag: str) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Train, score and report every set."""
-    from terrahash.cli import main as cli
     from terrahash.train.run import TrainOptions
 
     parser = argparse.ArgumentParser(
@@ -114,14 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     for data in sets:
         tag = data.resolve().name
         run = args.runs_dir / tag
-        start = time.perf_counter()
-        try:
-            cli(["train", str(data), "--out", str(run), "--method", "unsupervised",
-                 "--epochs", str(args.epochs), "--bits", str(args.bits), "--seed", str(args.seed)])
-        except SystemExit as exc:
-            if exc.code not in (0, None):
-                raise
-        seconds = time.perf_counter() - start
+        seconds = run_cli(["train", str(data), "--out", str(run), "--method", "unsupervised",
+                           "--epochs", str(args.epochs), "--bits", str(args.bits), "--seed", str(args.seed)])
         config = json.loads((run / "config.json").read_text())
         rows[tag] = {
             "run": str(run),
