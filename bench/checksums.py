@@ -22,7 +22,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import provenance, provenance_line, script_command  # noqa: E402
+from bench.common import (  # noqa: E402
+    load_average,
+    load_note,
+    provenance,
+    provenance_line,
+    script_command,
+)
 from bench.scale import synthetic  # noqa: E402
 
 EMBEDDING_DIM = 128
@@ -69,9 +75,11 @@ def markdown(result: dict[str, Any]) -> str:
     sizes = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in result["bytes"].items())
     built = (f"the build itself took {result['build_s']} s" if result["build_s"] is not None
              else "the index was built before this run, so its build is not timed here")
+    loads = [part[0] for key in ("load_average_before", "load_average_after") if (part := result.get(key))]
+    note = load_note(loads, result["machine"]["nproc"])
     return f"""# Embedded index checksums: what they cost
 
-{provenance_line(result)} The machine was shared with other jobs.
+{provenance_line(result)} {note}
 
 Index: {result['count']:,} items, {sizes}.
 
@@ -110,7 +118,7 @@ def main() -> None:
         every = tuple(manifest["checksums"]["files"])
         modes = {"sizes only (no hashing)": (), "shipped: SHA-256 of codes, seqs, embeddings": HASHED_ON_OPEN,
                  "SHA-256 of every file": every}
-        opened = {}
+        opened, load_before = {}, load_average()
         for name, hashed in modes.items():
             times = open_times(root, hashed, args.repeat)
             opened[name] = {"median_s": float(np.median(times)), "min_s": min(times), "runs_s": times}
@@ -125,6 +133,8 @@ def main() -> None:
             "open": opened,
             "write_hash_s": write_hash_s,
             "build_s": build_s,
+            "load_average_before": load_before,
+            "load_average_after": load_average(),
         }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "checksums.json").write_text(json.dumps(result, indent=2))

@@ -42,6 +42,7 @@ class Variant:
     multiscale: bool = True
     itc: bool = True
     meta_dropout: float = 0.0
+    fusion: str = "gated"
 
     @property
     def cli_flags(self) -> list[str]:
@@ -51,6 +52,7 @@ class Variant:
         flags += [] if self.multiscale else ["--single-scale"]
         flags += [] if self.itc else ["--no-itc"]
         flags += ["--meta-dropout", f"{self.meta_dropout:g}"] if self.meta_dropout else []
+        flags += [] if self.fusion == "gated" else ["--fusion", self.fusion]
         return flags
 
 
@@ -470,7 +472,8 @@ def train_run(spec: RunSpec, reuse: bool = False) -> dict[str, Any]:
     opts = TrainOptions(
         method=spec.variant.method, bits=spec.bits, epochs=spec.epochs, image_size=spec.image_size,
         seed=spec.seed, use_text=spec.variant.use_text, multiscale=spec.variant.multiscale,
-        itc=spec.variant.itc, meta_dropout=spec.variant.meta_dropout, **spec.extra,
+        itc=spec.variant.itc, meta_dropout=spec.variant.meta_dropout, fusion=spec.variant.fusion,
+        **spec.extra,
     )
     config_file = spec.run_dir / "config.json"
     if reuse and config_file.is_file():
@@ -515,6 +518,28 @@ def run_cli(args: Sequence[str]) -> float:
         if exc.code not in (0, None):
             raise
     return time.perf_counter() - start
+
+
+#: A 1-minute load average at or below this counts as a quiet 2-core machine (the benchmark's
+#: own process and workers included).
+QUIET_LOAD = 2.5
+
+
+def load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, rounded: recorded beside timings."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def load_note(loads: Iterable[float], nproc: int) -> str:
+    """How to read a run's wall-clock figures, from the 1-minute load averages it recorded."""
+    peak = max(loads, default=None)
+    if peak is None:
+        return "The load average was not recorded."
+    if peak <= QUIET_LOAD:
+        return (f"The machine was quiet (1-minute load average at most {peak:g}), so the wall clock "
+                "is the measure.")
+    return (f"The machine was busy (1-minute load average up to {peak:g} on {nproc} cores), so "
+            "wall-clock figures are the share of the cores this run got.")
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:

@@ -109,15 +109,21 @@ def _resolution_choice(chosen: dict[str, int] | None) -> str:
 
 
 # -- blocks ----------------------------------------------------------------------------------
+#: The tuning reports in the order ``bench/run_all.py`` writes them; a later one's choice of a
+#: method overrides an earlier one's, as in ``method_defaults.json``.
+TUNINGS = ("tuning", "tuning_50ep", "tuning_50ep_baselines")
+
+
 def train_default(results: Path) -> str:
     """Default-budget mAP@100 per method on UC Merced (and AID in full once measured), then speed."""
     ucm = load(results, "train_ucmerced")
     aid = load(results, "train_aid") if (results / "train_aid.json").is_file() else None
-    tunings = [n for n in ("tuning", "tuning_50ep") if (results / f"{n}.json").is_file()]
-    chosen: dict[str, tuple[Any, Any]] = {}  # method -> (pick, epochs); a later tuning overrides
-    for name in tunings:
-        report = load(results, name)
-        chosen |= {m: (pick, report["setup"]["epochs"]) for m, pick in report["chosen"].items()}
+    chosen: dict[str, tuple[Any, Any, str]] = {}  # method -> (pick, epochs, file); a later tuning overrides
+    for name in TUNINGS:
+        if (results / f"{name}.json").is_file():
+            report = load(results, name)
+            chosen |= {m: (pick, report["setup"]["epochs"], name) for m, pick in report["chosen"].items()}
+    tunings = list(dict.fromkeys(name for _, _, name in chosen.values()))  # those a default comes from
     header = ["method", "chosen on validation (val mAP@100, epochs)",
               f"UC Merced mAP@100 ({ucm['epochs']} epochs)", "vs best baseline"]
     if aid is not None:
@@ -125,7 +131,7 @@ def train_default(results: Path) -> str:
     rows = []
     for m, result in ucm["results"].items():
         u = result["map@100_image"]
-        pick, epochs = chosen.get(m, (None, None))
+        pick, epochs, _ = chosen.get(m, (None, None, ""))
         choice = "–" if pick is None else (f"lr {pick['lr']:g}, {pick['knob']} {pick['value']:g} "
                                             f"({_f3(pick['best_val_map@100'])}, {epochs})")
         row = [m, choice, _f3(u), fmt_ratio(u / ucm["best_baseline_map@100"])]
@@ -270,14 +276,15 @@ def unsupervised(results: Path) -> str:
 
 
 def text_study(results: Path) -> str:
-    """The text branch on mixed sources over seeds: CCLS2T vs --no-text vs --no-itc."""
+    """The text branch on mixed sources over seeds: CCLS2T vs --no-text, --no-itc and fusion designs."""
     data = load(results, "text_study")
 
     def cell(s: dict[str, float], key: str) -> str:
         mean, sd = s.get(f"{key}_mean"), s.get(f"{key}_sd")
         return _f3(mean) + ("" if sd is None else f" ± {sd:.3f}")
 
-    rows = [[v, int(s["seeds"]), cell(s, "val_map@100"), cell(s, "map@100_all"), cell(s, "map@100_metadata")]
+    keys = ("val_map@100", "map@100_all", "map@100_metadata", "val_map@100_fused", "map@100_fused")
+    rows = [[v, int(s["seeds"]), *(cell(s, k) if f"{k}_mean" in s else "" for k in keys)]
             for v, s in data["summary"].items()]
     return "\n".join([
         f"UC Merced and AID ({data['per_label']} per class) with BigEarthNet and eo-learn (every item, "
@@ -285,9 +292,12 @@ def text_study(results: Path) -> str:
         f"{', '.join(map(str, data['seeds']))}; mean ± sd:",
         "",
         markdown_table(
-            ["variant", "seeds", "val mAP@100", "test mAP@100", "test mAP@100, metadata-set queries"], rows),
+            ["variant", "seeds", "val, image queries", "test, image queries", "test, image queries of the "
+             "metadata sets", "val, image + metadata queries", "test, image + metadata queries"], rows),
         "",
-        *(f"- {line}" for line in data.get("verdict", [])),
+        *(f"- {line}" for line in data.get("verdict", []) if line.startswith("**")),
+        "",
+        "Every paired difference (per seed, validation and test) is in `bench/results/text_study.md`.",
         "",
         source(results, "text_study"),
     ])

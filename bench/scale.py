@@ -24,7 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import provenance, save_report, script_command  # noqa: E402 - after the path fix
+from bench.common import (  # noqa: E402 - after the path fix
+    load_average,
+    provenance,
+    save_report,
+    script_command,
+)
 
 BITS = 64
 T0 = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -192,12 +197,6 @@ def cpu_seconds(children: bool) -> float:
             continue
         total += t.user + t.system
     return total
-
-
-def load_average() -> list[float]:
-    import os
-
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 def bench_dask(run: Path, items: int) -> dict[str, Any]:

@@ -16,6 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import QUIET_LOAD  # noqa: E402 - after the path fix that lets the script run directly
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "scale.md"
@@ -96,11 +101,6 @@ def section(scale: dict[str, Any], search: dict[str, Any]) -> str:
         END,
     ]
     return "\n".join(lines)
-
-
-#: A 1-minute load average at or below this before every run counts as a quiet 2-core machine
-#: (the benchmark's own process and workers included).
-QUIET_LOAD = 2.5
 
 
 def quiet(runs: dict[str, Any]) -> bool:

@@ -211,7 +211,7 @@ def run_mode(index_dir: Path, options: list[str], requests: dict[str, Request], 
             asyncio.run(drive(url, make, args.clients, args.warmup))
             server0, client0, load0 = cpu_seconds(pid), time.process_time(), os.getloadavg()[0]
             result = asyncio.run(drive(url, make, args.clients, args.duration))
-            # other users' load on the shared machine, before and after (1-minute averages)
+            # the machine's load, before and after (1-minute averages; this test's own included)
             result["load_avg_1m"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             per_request = 1000.0 / max(1, result["requests"])
             result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - server0) * per_request, 2)
@@ -249,7 +249,8 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     ok = {True: "met", False: "NOT met"}
     lines = [
         "# Service load test: micro-batched vs unbatched", "",
-        f"{m['nproc']} cores shared with other engineers' jobs, so figures are noisy.", "",
+        f"Wall-clock figures on {m['nproc']} cores; the load column is the 1-minute load average before "
+        "→ after each scenario, this test's own server and clients included.", "",
         f"Index: {report['items']} real UC Merced images, {report['bits']} bits, built by `terrahash index "
         f"build` from a {report['epochs']}-epoch `terrahash train` run at {report['image_size']} px. "
         f"{report['clients']} concurrent clients (one asyncio process, keep-alive loopback connections, "

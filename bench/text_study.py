@@ -1,4 +1,4 @@
-"""Does the text branch earn its place? CCLS2T vs --no-text, --no-itc, metadata dropout; mixed sources.
+"""Does the text branch earn its place? CCLS2T vs --no-text, --no-itc and two fusion designs; mixed sources.
 
 Issue 13, point 7. Within UC Merced or AID every prompt is the same (one sensor, one GSD, no
 date or place), so ``terrahash train`` leaves the text branch out there. It can only matter
@@ -13,19 +13,24 @@ where records differ, so the protocol mixes sources in one database:
   record (platform, sensor, GSD, date, place), and its prompt is rendered from it.
 * **Runs.** The default ``terrahash train`` (``ccls2t``, from the shipped backbone, default
   budget; its text branch is on here since the prompts differ), ``--no-text``, ``--no-itc``
-  and ``--meta-dropout 0.5`` (a design where metadata may help an image query: half the
-  items' fused codes are made without their metadata, so fused codes stay image codes that
-  metadata refines), each for ``--seeds`` (seed = the split and the training seed).
+  and two designs where metadata may help: ``--meta-dropout 0.5`` (half the items' fused
+  codes are made without their metadata, so fused codes stay image codes that metadata
+  refines) and ``--fusion film`` (the record, whose prompt and numbers carry the sensor and
+  GSD, scales and shifts each image channel), alone and together; each for ``--seeds``
+  (seed = the split and the training seed).
 * **Scores.** ``terrahash evaluate``'s protocol: test-split image queries against the
   train split's fused codes (an archive stores image + metadata codes), mAP@100; also for
-  the queries from the metadata sets alone. The validation score (from the train part,
-  what ``terrahash train`` selects epochs by) is shown beside; mean and sample standard
+  the queries from the metadata sets alone, and for image + metadata queries (each test
+  image with its own record), the one query kind whose metadata can help directly. The
+  validation scores (from the train part; image queries are what ``terrahash train``
+  selects epochs by) are shown beside and decide the verdict; mean and sample standard
   deviation over seeds.
 
 Writes ``text_study.json``, ``text_study.md`` and ``text_study.png`` under ``--out``.
 
     python bench/text_study.py
     python bench/text_study.py --seeds 0 --per-label 3 --epochs 1      # smoke run
+    python bench/text_study.py --reuse --seeds 0 1 2 3 4 5              # as bench/run_all.py runs it
     python bench/text_study.py --reuse --extra-seeds 3 4 5 --variants ccls2t "ccls2t --no-text"
 """
 
@@ -65,6 +70,10 @@ STUDY_VARIANTS = (
     # a design where metadata may help an image query: fused codes trained to stay image codes
     # that metadata refines (half the items' fused codes made without their metadata)
     Variant("ccls2t --meta-dropout 0.5", "ccls2t", meta_dropout=0.5),
+    # a design where the sensor and GSD can change what an image feature means: the record
+    # scales and shifts the image embedding's channels (FiLM) instead of adding a gated term
+    Variant("ccls2t --fusion film", "ccls2t", fusion="film"),
+    Variant("ccls2t --fusion film --meta-dropout 0.5", "ccls2t", fusion="film", meta_dropout=0.5),
 )
 
 
@@ -81,37 +90,57 @@ def build_folder(data_root: Path, folder: Path, per_label: int, seed: int) -> Pa
 
 
 def score(run: Path, folder: Path) -> dict[str, Any]:
-    """Test mAP@100 of image queries vs fused codes: all queries and the metadata sets' ones."""
+    """Test mAP@100 against fused codes, for image queries (all, metadata sets) and fused ones.
+
+    Image queries are the deployment case the verdict rests on. Fused queries (image + its
+    record) are where metadata can help a query directly; for them the validation part is
+    scored too (its fused codes against the rest of train, the run's selected weights), so
+    that a verdict on them also rests on validation alone.
+    """
     from bench.common import read_manifest
-    from terrahash.app.evaluation import encode_split, split_indices
+    from terrahash.app.evaluation import encode_split, ground_truth, split_indices
     from terrahash.data import load_dataset
     from terrahash.evaluate.protocol import evaluate_protocol
     from terrahash.model import load_model
 
     dataset = load_dataset(folder)
     model = load_model(run)
-    split = encode_split(model, dataset, ("image", "fused"))
+    kinds = ("image", "fused")
+    split = encode_split(model, dataset, kinds)
     source = {row["path"]: row["source_dataset"] for row in read_manifest(folder)[1]}
-    _, test_idx = split_indices(model.config, dataset)  # the queries, in encode_split's order
+    train_idx, test_idx = split_indices(model.config, dataset)  # encode_split's order
     q_src = np.array([source[str(dataset[i].path)] for i in test_idx])
-    q, d = split.codes("queries", "image"), split.codes("database", "fused")
+    d = split.codes("database", "fused")
     out: dict[str, Any] = {"n_queries": int(len(q_src))}
-    for part, rows in (("all", np.arange(len(q_src))),
-                       ("metadata", np.flatnonzero(np.isin(q_src, METADATA_SOURCES)))):
+    for part, kind, rows in (
+        ("all", "image", np.arange(len(q_src))),
+        ("metadata", "image", np.flatnonzero(np.isin(q_src, METADATA_SOURCES))),
+        ("fused", "fused", np.arange(len(q_src))),
+    ):
+        q = split.codes("queries", kind)
         report = evaluate_protocol(q[rows], d, split.relevance[rows], split.gains[rows], (100,))
         out[f"map@100_{part}"] = report["map@100"]
         out[f"n_queries_{part}"] = int(rows.size)
+    val_ids = set(model.config["split"]["val_ids"])
+    is_val = np.array([dataset[i].id in val_ids for i in train_idx])
+    train = np.asarray(train_idx)
+    relevance, gains, _, _ = ground_truth(dataset.subset(train[is_val].tolist()),
+                                          dataset.subset(train[~is_val].tolist()))
+    out["val_map@100_fused"] = evaluate_protocol(d[is_val], d[~is_val], relevance, gains, (100,))["map@100"]
     return out
+
+
+#: The scores each run records, summarised per variant.
+SCORE_KEYS = ("val_map@100", "map@100_all", "map@100_metadata", "val_map@100_fused", "map@100_fused")
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean and sample sd over seeds of each score, per variant."""
-    keys = ("val_map@100", "map@100_all", "map@100_metadata")
     out: dict[str, dict[str, float]] = {}
     for variant in dict.fromkeys(r["variant"] for r in rows):
         mine = [r for r in rows if r["variant"] == variant]
         out[variant] = {"seeds": len(mine)}
-        for key in keys:
+        for key in SCORE_KEYS:
             values = np.array([r[key] for r in mine if r.get(key) is not None], dtype=float)
             out[variant][f"{key}_mean"] = float(values.mean()) if values.size else float("nan")
             out[variant][f"{key}_sd"] = float(values.std(ddof=1)) if values.size > 1 else float("nan")
@@ -134,7 +163,22 @@ COMPARISONS = (
     ("ccls2t", "ccls2t --no-itc", "ITC vs --no-itc"),
     ("ccls2t --meta-dropout 0.5", "ccls2t", "metadata dropout 0.5 vs none"),
     ("ccls2t --meta-dropout 0.5", "ccls2t --no-text", "metadata dropout 0.5 vs --no-text"),
+    ("ccls2t --fusion film", "ccls2t --no-text", "FiLM fusion vs --no-text"),
+    ("ccls2t --fusion film", "ccls2t", "FiLM fusion vs gated"),
+    ("ccls2t --fusion film --meta-dropout 0.5", "ccls2t --no-text",
+     "FiLM + metadata dropout 0.5 vs --no-text"),
 )
+#: Score keys the verdict compares: (key, words); the validation keys decide.
+SCORED = (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
+          ("map@100_metadata", "test, metadata-set queries"),
+          ("val_map@100_fused", "validation, image + metadata queries"),
+          ("map@100_fused", "test, image + metadata queries"))
+#: Variants the verdict judges against --no-text, in words.
+JUDGED = (("ccls2t", "the text branch"),
+          ("ccls2t --meta-dropout 0.5", "the text branch with metadata dropout"),
+          ("ccls2t --fusion film", "the text branch with FiLM fusion"),
+          ("ccls2t --fusion film --meta-dropout 0.5",
+           "the text branch with FiLM fusion and metadata dropout"))
 
 
 def consistent_gain(diffs: np.ndarray) -> bool:
@@ -144,26 +188,31 @@ def consistent_gain(diffs: np.ndarray) -> bool:
 
 
 def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """What the runs say about the text branch, in words: paired by seed, validation decides."""
+    """What the runs say about the text branch, in words: paired by seed, validation decides.
+
+    Image queries are judged by ``val_map@100``, image + metadata queries by
+    ``val_map@100_fused`` (a ``--no-text`` model's fused code is its image code, so that is
+    the baseline a query's metadata has to beat).
+    """
     lines = []
-    decided: dict[str, str] = {}
+    decided: dict[tuple[str, str], str] = {}
     for variant, other, label in COMPARISONS:
-        for key, what in (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
-                          ("map@100_metadata", "test, metadata-set queries")):
+        for key, what in SCORED:
             diffs = np.array(paired(rows, variant, other, key))
             if diffs.size == 0:
                 continue
             sd = f" ± {diffs.std(ddof=1):.4f}" if diffs.size > 1 else ""
             lines.append(f"{label}, {what}: {diffs.mean():+.4f}{sd} mAP@100 per seed "
                          f"(higher in {(diffs > 0).sum()} of {diffs.size} seeds)")
-            if key == "val_map@100" and other == "ccls2t --no-text":
-                decided[variant] = ("helps" if consistent_gain(diffs) else "hurts" if consistent_gain(-diffs)
-                                    else "shows no consistent gain or loss")
-    for variant, subject in (("ccls2t", "the text branch"), ("ccls2t --meta-dropout 0.5",
-                                                             "the text branch with metadata dropout")):
-        if variant in decided:
-            lines.append(f"**On validation {subject} {decided[variant]} against --no-text "
-                         "on this mixed set.**")
+            if key.startswith("val_") and other == "ccls2t --no-text":
+                decided[(variant, key)] = ("helps" if consistent_gain(diffs) else "hurts"
+                                           if consistent_gain(-diffs) else "shows no consistent gain or loss")
+    for variant, subject in JUDGED:
+        for key, queries in (("val_map@100", "image queries"),
+                             ("val_map@100_fused", "image + metadata queries")):
+            if (variant, key) in decided:
+                lines.append(f"**On validation, for {queries}, {subject} {decided[(variant, key)]} "
+                             "against --no-text on this mixed set.**")
     return lines
 
 
@@ -216,7 +265,8 @@ def main(argv: list[str] | None = None) -> None:
                          "train_seconds": config.get("train_seconds_wall", config.get("train_seconds")),
                          **score(spec.run_dir, folder)})
             print(f"  val {rows[-1]['val_map@100']}, test all {rows[-1]['map@100_all']:.4f}, "
-                  f"metadata {rows[-1]['map@100_metadata']:.4f}", flush=True)
+                  f"metadata {rows[-1]['map@100_metadata']:.4f}, val image + metadata "
+                  f"{rows[-1]['val_map@100_fused']:.4f}, test {rows[-1]['map@100_fused']:.4f}", flush=True)
             write_reports(args, command, rows)
 
 
@@ -233,17 +283,21 @@ def write_reports(args: argparse.Namespace, command: str, rows: list[dict[str, A
         return f"{mean:.4f}" if np.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
 
     lines = [
-        "# Text branch study: mixed sources, CCLS2T vs --no-text, --no-itc and metadata dropout",
+        "# Text branch study: mixed sources, CCLS2T vs --no-text, --no-itc, metadata dropout and FiLM fusion",
         "",
         f"UC Merced and AID ({args.per_label} per class) + BigEarthNet + eo-learn (whole), labels on the "
         f"taxonomy's nodes, each item with its own record; {args.epochs} epochs, {args.bits} bits, from the "
         f"shipped backbone; seeds {', '.join(map(str, seeds))} (split and training; the seeds column says "
-        "how many each variant ran). Test: image "
-        "queries vs fused train codes. Mean ± sample sd over seeds.",
+        "how many each variant ran). Database: the train split's fused codes. Queries: test images "
+        "alone (all, and those of the metadata sets), and test images with their records (image + "
+        "metadata, fused codes); validation likewise from the train part. Mean ± sample sd over seeds.",
         "",
         markdown_table(
-            ["variant", "seeds", "val mAP@100", "test mAP@100 (all)", "test mAP@100 (metadata sets)"],
-            [[v, int(s["seeds"]), cell(s, "val_map@100"), cell(s, "map@100_all"), cell(s, "map@100_metadata")]
+            ["variant", "seeds", "val mAP@100 (image)", "test mAP@100 (image, all)",
+             "test mAP@100 (image, metadata sets)", "val mAP@100 (image + metadata)",
+             "test mAP@100 (image + metadata)"],
+            [[v, int(s["seeds"]), cell(s, "val_map@100"), cell(s, "map@100_all"), cell(s, "map@100_metadata"),
+              cell(s, "val_map@100_fused"), cell(s, "map@100_fused")]
              for v, s in summary.items()]),
         "",
         *(f"- {line}" for line in report["verdict"]),
@@ -251,10 +305,10 @@ def write_reports(args: argparse.Namespace, command: str, rows: list[dict[str, A
         "## Every run",
         "",
         markdown_table(
-            ["variant", "seed", "text branch", "val mAP@100", "test all", "test metadata",
-             "queries (metadata)", "train s"],
+            ["variant", "seed", "text branch", "val (image)", "test (image, all)", "test (image, metadata)",
+             "val (image + metadata)", "test (image + metadata)", "queries (metadata)", "train s"],
             [[r["variant"], r["seed"], str(r["text_branch"]).split(":")[0], r["val_map@100"],
-              r["map@100_all"], r["map@100_metadata"],
+              r["map@100_all"], r["map@100_metadata"], r["val_map@100_fused"], r["map@100_fused"],
               f"{r['n_queries_all']} ({r['n_queries_metadata']})", r["train_seconds"]] for r in rows]),
     ]
     save_report(args.out / "text_study.json", json_safe(report), "\n".join(lines))
@@ -263,16 +317,22 @@ def write_reports(args: argparse.Namespace, command: str, rows: list[dict[str, A
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(11, 4))
     names = list(summary)
     x = np.arange(len(names))
-    for offset, key, label in ((-0.2, "val_map@100", "validation"), (0.0, "map@100_all", "test (all)"),
-                               (0.2, "map@100_metadata", "test (metadata sets)")):
-        ax.bar(x + offset, [summary[n][f"{key}_mean"] for n in names], 0.2,
+    for offset, key, label in ((-0.3, "val_map@100", "validation (image)"),
+                               (-0.15, "map@100_all", "test (image)"),
+                               (0.0, "map@100_metadata", "test (image, metadata sets)"),
+                               (0.15, "val_map@100_fused", "validation (image + metadata)"),
+                               (0.3, "map@100_fused", "test (image + metadata)")):
+        ax.bar(x + offset, [summary[n][f"{key}_mean"] for n in names], 0.15,
                yerr=[np.nan_to_num(summary[n][f"{key}_sd"]) for n in names], label=label, capsize=3)
-    ax.set_xticks(x, names)
+    ax.set_xticks(x, [n.replace("ccls2t ", "").replace(" --", "\n--") for n in names], fontsize=8)
     ax.set_ylabel("mAP@100")
-    ax.legend(loc="lower right")
+    lowest = min(summary[n][f"{k}_mean"] for n in names for k in SCORE_KEYS)
+    if np.isfinite(lowest):  # start the axis below the lowest bar, so differences show
+        ax.set_ylim(max(0.0, lowest - 0.1), None)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=5, fontsize=8)
     fig.tight_layout()
     fig.savefig(args.out / "text_study.png", dpi=100)
     plt.close(fig)

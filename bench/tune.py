@@ -17,6 +17,8 @@ of ``terrahash train`` (other methods' entries are kept).
         --defaults-out /tmp/tune/method_defaults.json       # a smoke run, nothing committed
     python bench/tune.py --backbone default --methods ccls2t,orthohash,csq --lrs 0.001,0.002 \\
         --epochs 50 --name tuning_50ep                       # the leaders again at 50 epochs
+    python bench/tune.py --backbone default --methods hashnet,dpsh --method-lrs hashnet=0.00025,0.0005 \\
+        --method-lrs dpsh=2.5e-05,5e-05 --epochs 50 --name tuning_50ep_baselines   # and the others
 
 Finished runs are reused (same options, same data), so an interrupted tuning continues.
 """
@@ -112,19 +114,44 @@ def updated_defaults(
     }
 
 
-def method_lrs(method: str, lrs: Sequence[float] | None) -> tuple[float, ...]:
-    """The learning rates tried for ``method``: ``lrs`` when given, else its own grid."""
+def method_lrs(
+    method: str, lrs: Sequence[float] | None, overrides: Mapping[str, Sequence[float]] | None = None
+) -> tuple[float, ...]:
+    """The learning rates tried for ``method``: its override, else ``lrs``, else its own grid."""
+    if overrides and method in overrides:
+        return tuple(overrides[method])
     return tuple(lrs) if lrs is not None else METHOD_LRS.get(method, DEFAULT_LRS)
 
 
-def grid(methods: Sequence[str], lrs: Sequence[float] | None = None) -> list[tuple[str, float, str, float]]:
+def grid(
+    methods: Sequence[str],
+    lrs: Sequence[float] | None = None,
+    overrides: Mapping[str, Sequence[float]] | None = None,
+) -> list[tuple[str, float, str, float]]:
     """(method, lr, knob, value) for every configuration, in the order they are trained."""
     return [
         (method, lr, KNOBS[method][0], value)
         for method in methods
-        for lr in method_lrs(method, lrs)
+        for lr in method_lrs(method, lrs, overrides)
         for value in KNOBS[method][1]
     ]
+
+
+def parse_method_lrs(values: Sequence[str]) -> dict[str, tuple[float, ...]]:
+    """``["hashnet=0.00025,0.0005", ...]`` -> ``{"hashnet": (0.00025, 0.0005)}``, or a clear error."""
+    out: dict[str, tuple[float, ...]] = {}
+    for value in values:
+        method, _, rates = value.partition("=")
+        if method not in KNOBS:
+            raise SystemExit(f"--method-lrs: error: unknown method {method!r} in {value!r}; "
+                             f"choose from {', '.join(KNOBS)}")
+        try:
+            out[method] = tuple(float(v) for v in rates.split(",") if v.strip())
+        except ValueError:
+            out[method] = ()
+        if not out[method]:
+            raise SystemExit(f"--method-lrs: error: expected METHOD=LR[,LR...], got {value!r}")
+    return out
 
 
 def _backbone_extra(backbone: str | None) -> dict[str, Any]:
@@ -191,7 +218,10 @@ def write_reports(out_dir: Path, report: Mapping[str, Any], name: str = "tuning"
     lines = [
         f"# Tuning on the validation part: {s['dataset_tag']}, {s['bits']} bits, {s['epochs']} epochs",
         "",
-        f"{provenance_line(report)} {report['wall_seconds'] / 60:.1f} min in all.",
+        f"{provenance_line(report)} {sum(r['train_seconds'] for r in report['runs']) / 60:.1f} min of "
+        f"training summed over the {len(report['runs'])} runs (this invocation: "
+        f"{report['wall_seconds'] / 60:.1f} min; finished runs are reused, and runs trained by helper "
+        "invocations beside each other report their own time on their share of the cores).",
         "",
         f"Every method: {len(next(iter(s['lrs'].values())))} learning rates x two values of one loss knob ("
         + "; ".join(f"{m}: {{{', '.join(f'{lr:g}' for lr in g)}}}" for m, g in s["lrs"].items())
@@ -223,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lrs", default=None,
                         help="learning rates for every method (default: each method's own grid, "
                         f"{', '.join(f'{lr:g}' for lr in DEFAULT_LRS)} unless METHOD_LRS names it)")
+    parser.add_argument("--method-lrs", action="append", default=[], metavar="METHOD=LR,LR",
+                        help="learning rates for one method, over --lrs (repeatable), "
+                        "e.g. hashnet=0.00025,0.0005")
     parser.add_argument("--backbone", default=None, help="passed to `terrahash train --backbone`")
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--image-size", type=int, default=TrainOptions.image_size)
@@ -238,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown := sorted(set(methods) - set(KNOBS)):
         parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(KNOBS)}")
     lrs = None if args.lrs is None else [float(v) for v in args.lrs.split(",") if v.strip()]
+    overrides = parse_method_lrs(args.method_lrs)
+    if stray := sorted(set(overrides) - set(methods)):
+        parser.error(f"--method-lrs: {', '.join(stray)} not in --methods")
     tag = args.data.resolve().name + (f"_{args.per_label}pl" if args.per_label is not None else "")
     tag += f"_{args.image_size}px_{args.bits}b_{args.epochs}ep"
     tag += f"_{Path(args.backbone).stem}" if args.backbone else ""
@@ -248,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "dataset": str(args.data), "dataset_tag": tag, "per_label": args.per_label, "epochs": args.epochs,
             "bits": args.bits, "image_size": args.image_size, "seed": args.seed,
             "backbone": args.backbone or getattr(TrainOptions(), "backbone", None),
-            "lrs": {m: method_lrs(m, lrs) for m in methods}, "knobs": {m: KNOBS[m] for m in methods},
+            "lrs": {m: method_lrs(m, lrs, overrides) for m in methods},
+            "knobs": {m: KNOBS[m] for m in methods},
         },
         "selection": f"max {SCORE} per method (validation part only), ties to the earlier configuration",
         "runs": [],
@@ -256,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "wall_seconds": 0.0,
     }
     started = time.perf_counter()
-    for config in grid(methods, lrs):
+    for config in grid(methods, lrs, overrides):
         row = _tune_one(args, data, args.runs_dir / tag, config)
         report["runs"].append(row)
         report["chosen"] = choose(report["runs"])

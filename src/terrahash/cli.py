@@ -562,6 +562,11 @@ def train(
                             "without their metadata (image alone), so that fused codes stay close to "
                             "image codes. 0 (the default): off.")
     ] = 0.0,
+    fusion: Annotated[
+        str, typer.Option(help="Text branch: how metadata joins the image embedding. gated (the "
+                          "default): image + gate * value(metadata); film: the metadata scales and "
+                          "shifts each image channel (features conditioned on sensor, GSD, date and place).")
+    ] = "gated",
     loss_setting: Annotated[
         list[str] | None,
         typer.Option("--loss-setting", metavar="NAME=VALUE",
@@ -586,6 +591,8 @@ def train(
 
         terrahash train ../shared/data/scenes/ucmerced --out runs/ucm-s1 --seed 1   # same split, new init
 
+        terrahash train mixed-sensors/ --out runs/film --text --fusion film --meta-dropout 0.5
+
         terrahash train tiles/ --out runs/archive --method unsupervised --backbone default
 
         terrahash train tiles/ --out runs/archive --method unsupervised --loss-setting temperature=0.15
@@ -600,7 +607,7 @@ def train(
             split_seed=split_seed, use_text=text, multiscale=not single_scale, itc=not no_itc, resume=resume,
             backbone=backbone, backbone_weights=None if backbone_weights is None else str(backbone_weights),
             backbone_lr_scale=backbone_lr_scale, input_norm=input_norm, temporal_pairs=not no_temporal_pairs,
-            meta_dropout=meta_dropout, loss_settings=parse_loss_settings(loss_setting or []),
+            meta_dropout=meta_dropout, fusion=fusion, loss_settings=parse_loss_settings(loss_setting or []),
         )
         config = run_training(data_dir, out, opts, progress=lambda d, n: RichProgress(d, n, err_console))
     except TerraHashError as exc:

@@ -133,6 +133,7 @@ def test_cli_baseline_has_no_text_kind(tiny_data: Path, tmp_path: Path) -> None:
         (["--backbone-lr-scale", "0"], "--backbone-lr-scale: error: must be in (0, 10], got 0.0"),
         (["--lr", "-0.1"], "--lr: error: must be in [0, 1], got -0.1"),
         (["--meta-dropout", "1"], "--meta-dropout: error: must be in [0, 1), got 1.0"),
+        (["--fusion", "sum"], "--fusion: error: must be one of gated, film, got 'sum'"),
         (["--loss-setting", "scale"], "--loss-setting: error: expected NAME=NUMBER (e.g. temperature=0.15), "
                                       "got 'scale'"),
         (["--loss-setting", "scale=big"], "got 'scale=big'"),
@@ -209,8 +210,9 @@ def test_text_branch_is_dropped_when_every_prompt_is_the_same(tiny_data: Path, t
     assert load_model(tmp_path / "auto").query_kinds == ("image", "fused")
 
 
-def test_text_branch_stays_on_when_prompts_differ(tiny_data: Path, tmp_path: Path) -> None:
-    """Items whose metadata differ (here: two sensors) keep the branch by default."""
+@pytest.fixture
+def two_sensor_data(tiny_data: Path, tmp_path: Path) -> Path:
+    """The tiny set with every other item's sensor changed: two distinct prompts."""
     with open(tiny_data / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for i, row in enumerate(rows):
@@ -221,6 +223,12 @@ def test_text_branch_stays_on_when_prompts_differ(tiny_data: Path, tmp_path: Pat
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    return data
+
+
+def test_text_branch_stays_on_when_prompts_differ(two_sensor_data: Path, tmp_path: Path) -> None:
+    """Items whose metadata differ (here: two sensors) keep the branch by default."""
+    data = two_sensor_data
     config = train(data, tmp_path / "run", TrainOptions(epochs=1, bits=16, batch_size=16, image_size=32))
     assert config["use_text"] is True
     assert config["text_branch"] == "on: 2 distinct prompts among 28 training items"
@@ -265,11 +273,48 @@ def test_meta_dropout_withholds_metadata_from_some_fused_embeddings_in_training_
     torch.testing.assert_close(trained.emb_fused[~withheld], inferred.emb_fused[~withheld], rtol=0, atol=1e-5)
 
 
-def test_meta_dropout_without_a_text_branch_is_refused(tiny_data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", [["--meta-dropout", "0.5"], ["--fusion", "film"]])
+def test_text_branch_options_without_a_text_branch_are_refused(
+    option: list[str], tiny_data: Path, tmp_path: Path
+) -> None:
     args = ["train", str(tiny_data), "--out", str(tmp_path / "r"), "--epochs", "1", "--bits", "16",
-            "--image-size", "32", "--meta-dropout", "0.5"]
+            "--image-size", "32", *option]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
-    said = "--meta-dropout: error: this run has no text branch (off: all 28 training items share one prompt"
+    said = f"{option[0]}: error: this run has no text branch (off: all 28 training items share one prompt"
     assert said in result.stderr
     assert not (tmp_path / "r" / "model.safetensors").exists()
+
+
+def test_film_fusion_starts_at_the_image_embedding_and_then_scales_channels_by_metadata() -> None:
+    """Zero-initialised FiLM: fused == image at first; once trained, the record rescales channels."""
+    import torch
+
+    from terrahash.model.ccls2t import FiLMFusion
+
+    torch.manual_seed(0)
+    fusion = FiLMFusion(8)
+    image, text = torch.randn(4, 8), torch.randn(4, 8)
+    assert torch.equal(fusion(image, text), image)
+    torch.nn.init.normal_(fusion.film.weight)  # as if trained
+    fused = fusion(image, text)
+    scale, shift = fusion.film(text).chunk(2, dim=1)
+    torch.testing.assert_close(fused, image * (1 + scale) + shift)
+    assert not torch.allclose(fused, image)
+    # multiplicative: an image channel at 0 is only shifted; other channels also scale
+    zeroed = image.clone()
+    zeroed[:, 0] = 0
+    torch.testing.assert_close(fusion(zeroed, text)[:, 0], shift[:, 0])
+
+
+def test_cli_trains_and_reloads_a_film_fusion_model(two_sensor_data: Path, tmp_path: Path) -> None:
+    args = ["train", str(two_sensor_data), "--out", str(tmp_path / "r"), "--epochs", "1", "--bits", "16",
+            "--image-size", "32", "--fusion", "film"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["use_text"] is True and config["train"]["fusion"] == "film"
+    model = load_model(tmp_path / "r")
+    assert type(model.model.fusion).__name__ == "FiLMFusion"
+    assert model.query_kinds == ("image", "fused", "text")
+

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bench.tune import KNOBS, SCORE, choose, grid, updated_defaults
+from bench.tune import KNOBS, SCORE, choose, grid, parse_method_lrs, updated_defaults
 from terrahash.train import defaults
 from terrahash.train.losses import list_methods
 from terrahash.train.run import TrainOptions
@@ -20,6 +22,19 @@ def test_every_knob_is_a_setting_of_its_method() -> None:
         lrs = sorted({lr for m, lr, _, _ in grid([method]) if m == method})
         assert len(lrs) == 3 and lrs[1] == pytest.approx(2 * lrs[0]) and lrs[2] == pytest.approx(2 * lrs[1])
         assert len(grid([method])) == 6
+
+
+def test_a_method_can_get_its_own_learning_rates_over_the_shared_ones() -> None:
+    overrides = parse_method_lrs(["hashnet=0.00025,0.0005"])
+    assert overrides == {"hashnet": (0.00025, 0.0005)}
+    rows = grid(["csq", "hashnet"], [1e-3, 2e-3], overrides)
+    assert {lr for m, lr, _, _ in rows if m == "hashnet"} == {0.00025, 0.0005}
+    assert {lr for m, lr, _, _ in rows if m == "csq"} == {1e-3, 2e-3}
+    assert len(rows) == 8  # two rates x two knob values each: the same budget
+    for bad, said in (("nope=0.1", "unknown method 'nope'"), ("dpsh=", "expected METHOD=LR[,LR...]"),
+                      ("dpsh=fast", "expected METHOD=LR[,LR...]")):
+        with pytest.raises(SystemExit, match=re.escape(said)):
+            parse_method_lrs([bad])
 
 
 def test_choose_takes_the_best_validation_score_and_skips_unscored() -> None:

@@ -28,7 +28,7 @@ from terrahash.data.transforms import channel_stats, image_column, preload_image
 from terrahash.errors import TerraHashError
 from terrahash.metadata.prompt import R2STFT, TEMPLATE_VERSION, render_prompt
 from terrahash.model.backbones import Backbone, apply_backbone, load_backbone
-from terrahash.model.ccls2t import SUPPORTED_BITS
+from terrahash.model.ccls2t import FUSIONS, SUPPORTED_BITS
 from terrahash.model.centers import CentreSet, build_centres, taxonomy_groups
 from terrahash.model.checkpoint import RUN_SCHEMA_VERSION, read_checkpoint, save_run
 from terrahash.model.errors import ModelError
@@ -93,6 +93,9 @@ class TrainOptions:
     #: Fraction of training items whose fused embedding is made without their metadata
     #: (``model.ccls2t.CCLS2T.meta_dropout``); 0 leaves every item's metadata in.
     meta_dropout: float = 0.0
+    #: How the text branch joins the image embedding: ``gated`` (additive, gated) or ``film``
+    #: (the metadata scales and shifts the image's channels; ``model.ccls2t.FUSIONS``).
+    fusion: str = "gated"
 
     def __post_init__(self) -> None:
         """Fill the learning rate and loss settings not given from the method's validated defaults."""
@@ -144,6 +147,9 @@ class TrainOptions:
             raise TrainConfigError(f"--lr: error: must be in [0, 1], got {self.lr}")
         if not 0 <= self.meta_dropout < 1:
             raise TrainConfigError(f"--meta-dropout: error: must be in [0, 1), got {self.meta_dropout}")
+        if self.fusion not in FUSIONS:
+            raise TrainConfigError(f"--fusion: error: must be one of {', '.join(FUSIONS)}, "
+                                   f"got {self.fusion!r}")
         if not 16 <= self.image_size <= 512:
             raise TrainConfigError(f"--image-size: error: must be in 16..512, got {self.image_size}")
 
@@ -265,6 +271,8 @@ def _model_config(opts: TrainOptions, backbone: Backbone | None) -> dict[str, An
         config["vision"]["scales"] = 1
     if opts.meta_dropout:
         config["meta_dropout"] = opts.meta_dropout
+    if opts.fusion != "gated":
+        config["fusion"] = opts.fusion
     return config
 
 
@@ -376,6 +384,9 @@ def train(
     if opts.meta_dropout and not use_text:
         raise TrainConfigError(f"--meta-dropout: error: this run has no text branch ({text_reason}), "
                                "so there is no metadata to withhold")
+    if opts.fusion != "gated" and not use_text:
+        raise TrainConfigError(f"--fusion: error: this run has no text branch ({text_reason}), "
+                               "so there is no metadata to fuse")
     backbone = None if opts.pretrained_backbone is None else load_backbone(opts.pretrained_backbone)
     if backbone is not None:
         _check_backbone_split(backbone, dataset, opts)
