@@ -172,7 +172,8 @@ STEPS: tuple[Step, ...] = (
     Step("sameplace",
          # the views term's temperature, chosen on the validation half (train/losses/unsupervised.py)
          (("bench/sameplace.py", "--backbone", "default", "--epochs", "16", "--input-norm", "image",
-           "--pairs", "temporal", "--temperature", "0.3", "0.2", "0.15", "0.1", "--work", "{runs}/sameplace",
+           "--pairs", "temporal", "--temperature", "0.3", "0.2", "0.15", "0.1", "0.07", "0.05",
+           "--work", "{runs}/sameplace",
            "--out", "{out}/sameplace-temperature"),
           ("bench/sameplace.py", "--backbone", "default", "--epochs", "16", "50",
            "--input-norm", "image", "--pairs", "temporal", "--work", "{runs}/sameplace", "--out", "{out}"),

@@ -20,10 +20,10 @@ from terrahash.train.losses.base import HashLoss, LossInputs
 from terrahash.train.losses.terms import bit_balance, info_nce, masked_mse, nt_xent, quantization
 
 #: Temperature of the views term, chosen on the validation half of the same-place benchmark
-#: (``bench/results/sameplace-temperature/``: 16 epochs, recall@10 re-ranked, 0.3 / 0.2 / 0.15 /
-#: 0.1 compared) from an earlier backbone. Re-measured from the shipped one, the sweep prefers
-#: 0.1, the grid's cool edge: extend the grid below it, then re-measure the same-place and
-#: unsupervised benchmarks at the new choice before moving this. A cooler softmax weighs the
+#: (``bench/results/sameplace-temperature/``: 16 epochs, recall@10 re-ranked) from an earlier
+#: backbone. Re-measured from the shipped one over 0.3 ... 0.05, the sweep prefers 0.1, inside
+#: the grid: re-measure the same-place and unsupervised benchmarks at 0.1 before moving this
+#: (their figures are at 0.2). A cooler softmax weighs the
 #: hardest negatives most, and in an archive those are other tiles of similar land cover, the
 #: ones a search for the same ground must rank below it.
 VIEWS_TEMPERATURE = 0.2
