@@ -530,12 +530,17 @@ def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
+def is_quiet(loads: Iterable[float]) -> bool:
+    """Whether every recorded 1-minute load average is at most ``QUIET_LOAD``."""
+    return all(load <= QUIET_LOAD for load in loads)
+
+
 def load_note(loads: Iterable[float], nproc: int) -> str:
     """How to read a run's wall-clock figures, from the 1-minute load averages it recorded."""
     peak = max(loads, default=None)
     if peak is None:
         return "The load average was not recorded."
-    if peak <= QUIET_LOAD:
+    if is_quiet([peak]):
         return (f"The machine was quiet (1-minute load average at most {peak:g}), so the wall clock "
                 "is the measure.")
     return (f"The machine was busy (1-minute load average up to {peak:g} on {nproc} cores), so "

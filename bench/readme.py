@@ -283,8 +283,9 @@ def text_study(results: Path) -> str:
         mean, sd = s.get(f"{key}_mean"), s.get(f"{key}_sd")
         return _f3(mean) + ("" if sd is None else f" ± {sd:.3f}")
 
-    keys = ("val_map@100", "map@100_all", "map@100_metadata", "val_map@100_fused", "map@100_fused")
-    rows = [[v, int(s["seeds"]), *(cell(s, k) if f"{k}_mean" in s else "" for k in keys)]
+    from bench.text_study import SCORE_KEYS
+
+    rows = [[v, int(s["seeds"]), *(cell(s, k) if f"{k}_mean" in s else "" for k in SCORE_KEYS)]
             for v, s in data["summary"].items()]
     return "\n".join([
         f"UC Merced and AID ({data['per_label']} per class) with BigEarthNet and eo-learn (every item, "

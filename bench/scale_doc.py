@@ -19,7 +19,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import QUIET_LOAD  # noqa: E402 - after the path fix that lets the script run directly
+from bench.common import is_quiet  # noqa: E402 - after the path fix that lets the script run directly
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -105,7 +105,7 @@ def section(scale: dict[str, Any], search: dict[str, Any]) -> str:
 
 def quiet(runs: dict[str, Any]) -> bool:
     """Whether every run started on a quiet machine (its 1-minute load average)."""
-    return all(run["load_average_before"][0] <= QUIET_LOAD for run in runs.values())
+    return is_quiet(run["load_average_before"][0] for run in runs.values())
 
 
 def cores_busy(run: dict[str, Any]) -> float:

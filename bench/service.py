@@ -37,7 +37,13 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import markdown_table, provenance, save_report, script_command  # noqa: E402
+from bench.common import (  # noqa: E402
+    load_average,
+    markdown_table,
+    provenance,
+    save_report,
+    script_command,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -209,10 +215,10 @@ def run_mode(index_dir: Path, options: list[str], requests: dict[str, Request], 
     with serving(index_dir, options, log) as (url, pid):
         for name, make in requests.items():
             asyncio.run(drive(url, make, args.clients, args.warmup))
-            server0, client0, load0 = cpu_seconds(pid), time.process_time(), os.getloadavg()[0]
+            server0, client0, load0 = cpu_seconds(pid), time.process_time(), load_average()[0]
             result = asyncio.run(drive(url, make, args.clients, args.duration))
             # the machine's load, before and after (1-minute averages; this test's own included)
-            result["load_avg_1m"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+            result["load_avg_1m"] = [load0, load_average()[0]]
             per_request = 1000.0 / max(1, result["requests"])
             result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - server0) * per_request, 2)
             result["client_cpu_ms_per_request"] = round((time.process_time() - client0) * per_request, 2)

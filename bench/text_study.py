@@ -105,8 +105,7 @@ def score(run: Path, folder: Path) -> dict[str, Any]:
 
     dataset = load_dataset(folder)
     model = load_model(run)
-    kinds = ("image", "fused")
-    split = encode_split(model, dataset, kinds)
+    split = encode_split(model, dataset, ("image", "fused"))
     source = {row["path"]: row["source_dataset"] for row in read_manifest(folder)[1]}
     train_idx, test_idx = split_indices(model.config, dataset)  # encode_split's order
     q_src = np.array([source[str(dataset[i].path)] for i in test_idx])
@@ -130,8 +129,12 @@ def score(run: Path, folder: Path) -> dict[str, Any]:
     return out
 
 
-#: The scores each run records, summarised per variant.
-SCORE_KEYS = ("val_map@100", "map@100_all", "map@100_metadata", "val_map@100_fused", "map@100_fused")
+#: The scores each run records, in words; the validation keys decide the verdict.
+SCORED = (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
+          ("map@100_metadata", "test, metadata-set queries"),
+          ("val_map@100_fused", "validation, image + metadata queries"),
+          ("map@100_fused", "test, image + metadata queries"))
+SCORE_KEYS = tuple(key for key, _ in SCORED)
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -168,11 +171,6 @@ COMPARISONS = (
     ("ccls2t --fusion film --meta-dropout 0.5", "ccls2t --no-text",
      "FiLM + metadata dropout 0.5 vs --no-text"),
 )
-#: Score keys the verdict compares: (key, words); the validation keys decide.
-SCORED = (("val_map@100", "validation"), ("map@100_all", "test, all queries"),
-          ("map@100_metadata", "test, metadata-set queries"),
-          ("val_map@100_fused", "validation, image + metadata queries"),
-          ("map@100_fused", "test, image + metadata queries"))
 #: Variants the verdict judges against --no-text, in words.
 JUDGED = (("ccls2t", "the text branch"),
           ("ccls2t --meta-dropout 0.5", "the text branch with metadata dropout"),

@@ -144,6 +144,11 @@ def main() -> None:
         write_reports(args, tag, out_dir, {n: results[n] for n in names if n in results})
 
 
+def threads_per_job(jobs: int) -> int:
+    """Torch threads each of ``jobs`` side-by-side runs gets: its share of the cores, at least one."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def train_all(
     commands: dict[str, list[str]], runs: dict[str, Path], jobs: int
 ) -> Iterator[tuple[str, float]]:
@@ -160,7 +165,7 @@ def train_all(
         for name, command in commands.items():
             yield name, run_cli(command)
         return
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_job(jobs))}
 
     def child(name: str) -> tuple[str, float]:
         log = runs[name].with_suffix(".log")
@@ -217,7 +222,7 @@ def write_reports(
     lines = [
         f"# Training benchmark: {tag}, {args.bits} bits, {args.epochs} epochs",
         "",
-        *([f"Runs trained {args.jobs} at a time, each on {max(1, (os.cpu_count() or 1) // args.jobs)} "
+        *([f"Runs trained {args.jobs} at a time, each on {threads_per_job(args.jobs)} "
            "thread(s); train s is each run's own wall time on that share.", ""] if args.jobs > 1 else []),
         "| run | mAP@100 image->fused | mAP@100 fused->fused | vs best baseline | train s | "
         "train img/s | encode img/s | best epoch |",
